@@ -1,0 +1,92 @@
+import { COMMANDS, metrics, type Bus, type Logger, type Store } from '@fileshare/shared';
+
+export interface ExpiryOptions {
+  /** Milliseconds between sweeps. */
+  intervalMs: number;
+  /** Milliseconds a claimed item stays with this replica before another may retry it. */
+  leaseMs: number;
+  /** Most items claimed at a time. */
+  batch: number;
+}
+
+export interface SweepResult {
+  claimed: number;
+  deleted: number;
+  failed: number;
+}
+
+/** Items handled at once within a batch: bounded so a sweep never floods storage. */
+const CONCURRENCY = 8;
+
+/**
+ * Enforces TTLs on its own schedule, independent of requests. Each sweep claims due items
+ * from the durable expiry index (an atomic claim with a lease, so with several replicas each
+ * item goes to one), asks storage to delete it (bytes, tombstone, record), and then removes it
+ * from the index. A replica that dies mid-sweep leaves its items to come due again after the
+ * lease; storage's deletion is idempotent. Cost per sweep: O(items due).
+ */
+export class ExpiryService {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<SweepResult>;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: Bus,
+    private readonly log: Logger,
+    private readonly opts: ExpiryOptions,
+  ) {}
+
+  start(): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      await this.sweep().catch((err) => this.log.error({ err }, 'expiry sweep failed'));
+      if (!this.stopped) this.timer = setTimeout(tick, this.opts.intervalMs);
+    };
+    this.timer = setTimeout(tick, Math.min(1000, this.opts.intervalMs));
+  }
+
+  /** One sweep now (a second call while one runs joins it). */
+  sweep(): Promise<SweepResult> {
+    this.running ??= this.doSweep().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async doSweep(): Promise<SweepResult> {
+    const result: SweepResult = { claimed: 0, deleted: 0, failed: 0 };
+    metrics.expirySweeps.inc();
+    for (;;) {
+      const items = await this.store.claimDue(Date.now(), this.opts.leaseMs, this.opts.batch);
+      result.claimed += items.length;
+      for (let i = 0; i < items.length; i += CONCURRENCY) {
+        await Promise.all(items.slice(i, i + CONCURRENCY).map((item) => this.handle(item, result)));
+      }
+      if (items.length < this.opts.batch || this.stopped) break;
+    }
+    if (result.claimed) this.log.info(result, 'expiry sweep');
+    return result;
+  }
+
+  private async handle(item: string, result: SweepResult): Promise<void> {
+    try {
+      const r = await this.bus.request<{ deleted: boolean; kind: string; bytes: number; keep?: boolean }>(COMMANDS.expire, { item });
+      if (!r.keep) await this.store.unschedule(item);
+      if (r.deleted) {
+        result.deleted++;
+        metrics.expiryDeleted.inc({ kind: r.kind });
+        metrics.expiryBytes.inc(r.bytes);
+      }
+    } catch (err) {
+      // Left claimed: it comes due again when the lease ends.
+      result.failed++;
+      metrics.expiryErrors.inc();
+      this.log.warn({ err: String(err), item }, 'expiry of item failed; will retry');
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+}

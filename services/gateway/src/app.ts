@@ -1,0 +1,113 @@
+import { AppError, checkReady, registry, type ReadyCheck, type Logger } from '@fileshare/shared';
+import type { GatewayContext } from './context.js';
+import { Exchange, type RequestInfo } from './http/exchange.js';
+import { Router, methodNotAllowed, redactedPath, splitPath } from './router.js';
+import { fileUploadRoutes } from './routes/files.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { uploadRoutes } from './routes/uploads.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
+
+/** Headers that must appear at most once (a duplicate is a request-smuggling vector behind a proxy). */
+const SINGLE = new Set(['content-length', 'host', 'transfer-encoding', 'authorization', 'content-type']);
+
+export interface Served {
+  /** Requests being handled now (for graceful shutdown). */
+  inFlight: Set<Exchange>;
+}
+
+/**
+ * Mounts the API under `http.basePath` and the operational endpoints at the root on a uWS app.
+ * Everything goes through one `any('/*')` handler: snapshot the request synchronously, check the
+ * protocol-level limits, route, then run the (async) handler with errors mapped in one place.
+ */
+export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Record<string, ReadyCheck>, openapi: () => string): Served {
+  const { cfg, log } = ctx;
+  const api = new Router();
+  for (const r of [...uploadRoutes(ctx), ...sessionRoutes(ctx), ...fileUploadRoutes(ctx), ...tokenRoutes(ctx)]) api.add(r);
+  const base = cfg['http.basePath'] === '/' ? '' : cfg['http.basePath'];
+  const inFlight = new Set<Exchange>();
+  const maxUrl = cfg['limits.maxUrlLength'];
+  const maxHeaders = cfg['limits.maxHeaderBytes'];
+
+  const ops: Record<string, (ex: Exchange) => Promise<void> | void> = {
+    '/healthz': (ex) => ex.json(200, { status: 'ok' }),
+    '/readyz': async (ex) => {
+      const r = await checkReady(checks);
+      ex.json(r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+    },
+    '/metrics': async (ex) => ex.send(200, { 'Content-Type': registry.contentType }, await registry.metrics()),
+    '/openapi.json': (ex) => ex.send(200, { 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=300' }, openapi()),
+  };
+
+  app.any('/*', (res: HttpResponse, req: HttpRequest) => {
+    const info = snapshot(req, res);
+    if (cfg['http.trustProxy'] && info.headers['x-forwarded-for']) info.remote = info.headers['x-forwarded-for'].split(',')[0].trim();
+    let problem: AppError | null = info.problem;
+    const h = info.headers;
+    const te = h['transfer-encoding'];
+    const cl = h['content-length'];
+    if (!problem && cl !== undefined && !/^\d{1,15}$/.test(cl)) problem = new AppError('bad_request', 'invalid content-length');
+    if (!problem && te !== undefined && cl !== undefined) problem = new AppError('bad_request', 'content-length with transfer-encoding');
+    if (!problem && te !== undefined && te.toLowerCase() !== 'chunked') problem = new AppError('bad_request', 'unsupported transfer-encoding');
+    if (!problem && info.path.length + info.query.length > maxUrl) problem = new AppError('uri_too_long');
+    if (!problem && info.headerBytes > maxHeaders) problem = new AppError('headers_too_large');
+    const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
+    const ex = new Exchange(res, info, log, !problem && hasBody);
+    if (problem) return ex.fail(problem);
+
+    inFlight.add(ex);
+    const run = async () => {
+      const opsHandler = info.method === 'GET' || info.method === 'HEAD' ? ops[info.path] : undefined;
+      if (opsHandler) {
+        ex.route = info.path;
+        return opsHandler(ex);
+      }
+      const rel = base && (info.path === base || info.path.startsWith(base + '/')) ? info.path.slice(base.length) : base ? null : info.path;
+      if (rel !== null) ex.apiPath = rel;
+      const segments = rel === null ? null : splitPath(rel);
+      if (!segments) throw new AppError('not_found');
+      const m = api.match(info.method, segments);
+      if (m.kind === 'none') throw new AppError('not_found');
+      if (m.kind === 'method') throw methodNotAllowed(m.allow);
+      ex.route = m.route.pattern;
+      if (m.route.secretParam !== undefined) {
+        ex.apiPath = redactedPath(m.route, m.params);
+        ex.logPath = base + ex.apiPath;
+      }
+      await m.route.handler(ex, m.params);
+    };
+    run()
+      .catch((err) => ex.fail(err))
+      .finally(() => {
+        // A handler that forgot to answer would leave the client hanging: never allowed.
+        if (ex.open && ex.status === 0) ex.fail(new Error(`no response from ${ex.route}`));
+        if (!ex.open) inFlight.delete(ex);
+        else ex.onDone(() => inFlight.delete(ex));
+      });
+  });
+  return { inFlight };
+}
+
+function snapshot(req: HttpRequest, res: HttpResponse): RequestInfo & { problem: AppError | null; headerBytes: number } {
+  const headers: Record<string, string> = {};
+  let problem: AppError | null = null;
+  let headerBytes = 0;
+  req.forEach((k, v) => {
+    headerBytes += k.length + v.length + 4;
+    if (k in headers) {
+      if (SINGLE.has(k)) problem ??= new AppError('bad_request', `duplicate ${k} header`);
+      else headers[k] += `, ${v}`;
+    } else headers[k] = v;
+  });
+  return {
+    method: req.getCaseSensitiveMethod().toUpperCase(),
+    path: req.getUrl(),
+    query: req.getQuery() ?? '',
+    headers,
+    remote: Buffer.from(res.getRemoteAddressAsText()).toString(),
+    startedAt: performance.now(),
+    problem,
+    headerBytes,
+  };
+}

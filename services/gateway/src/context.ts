@@ -1,0 +1,153 @@
+import { AppError, isAppError, isId, metrics, type Bus, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
+import type { Authenticator } from './auth/authenticator.js';
+import { contentDisposition } from './http/disposition.js';
+import { streamBody } from './http/download.js';
+import type { Exchange } from './http/exchange.js';
+import { parseRange } from './http/range.js';
+
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(;|$)/i;
+
+/** What a downloadable thing looks like to `sendFile`. */
+export interface Downloadable {
+  blob: string;
+  size: number;
+  name: string;
+  contentType: string;
+  sha256: string;
+  modifiedAt: number;
+}
+
+/**
+ * What route handlers share: config, bus, data plane, authenticator, and the helpers every
+ * endpoint needs (auth, JSON bodies, ttl parsing, absolute URLs, file responses).
+ */
+export class GatewayContext {
+  /** Uploads in flight per user on this gateway (limits.maxUploadsPerUser). */
+  private readonly uploadsInFlight = new Map<string, number>();
+
+  constructor(
+    readonly cfg: Config,
+    readonly bus: Bus,
+    readonly dataPlane: DataPlane,
+    readonly auth: Authenticator,
+    readonly log: Logger,
+    readonly tls: boolean,
+  ) {}
+
+  async authenticate(ex: Exchange): Promise<string> {
+    ex.user = await this.auth.authenticate(ex.req.headers.authorization ?? '', ex.req.remote);
+    return ex.user;
+  }
+
+  /** Reserve an upload slot for `user`; the returned function releases it. */
+  beginUpload(user: string): () => void {
+    const n = this.uploadsInFlight.get(user) ?? 0;
+    if (n >= this.cfg['limits.maxUploadsPerUser']) throw new AppError('too_many_uploads');
+    this.uploadsInFlight.set(user, n + 1);
+    metrics.uploadsInFlight.inc();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      metrics.uploadsInFlight.dec();
+      const left = (this.uploadsInFlight.get(user) ?? 1) - 1;
+      if (left <= 0) this.uploadsInFlight.delete(user);
+      else this.uploadsInFlight.set(user, left);
+    };
+  }
+
+  /**
+   * An optional JSON object body: empty is `{}`; otherwise it must be `application/json`
+   * (415), parse (400) and be an object (400), within `limits.maxJsonBody` (413).
+   */
+  async jsonBody(ex: Exchange): Promise<Record<string, unknown>> {
+    if (!ex.body) return {};
+    const raw = await ex.body.readAll(this.cfg['limits.maxJsonBody']);
+    if (raw.length === 0) return {};
+    if (!JSON_TYPE.test(ex.req.headers['content-type'] ?? '')) throw new AppError('json_required');
+    let v: unknown;
+    try {
+      v = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new AppError('invalid_json');
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AppError('invalid_json', 'json body must be an object');
+    return v as Record<string, unknown>;
+  }
+
+  /** A ttl in whole seconds within 1..limits.maxTtl, from JSON (number) or a form field (digits). */
+  ttl(value: unknown, fallback: number): number {
+    if (value === undefined) return Math.min(fallback, this.cfg['limits.maxTtl']);
+    let n: number;
+    if (typeof value === 'number') n = value;
+    else if (typeof value === 'string' && /^\d{1,12}$/.test(value)) n = Number(value);
+    else throw new AppError('invalid_ttl');
+    if (!Number.isSafeInteger(n) || n < 1 || n > this.cfg['limits.maxTtl']) throw new AppError('invalid_ttl');
+    return n;
+  }
+
+  /** Absolute URL of an API path (`/uploads/<id>`): `http.publicUrl`, else scheme + Host header. */
+  url(ex: Exchange, apiPath: string): string {
+    const base = this.cfg['http.basePath'] === '/' ? '' : this.cfg['http.basePath'];
+    const pub = this.cfg['http.publicUrl'];
+    if (pub) return pub.replace(/\/$/, '') + base + apiPath;
+    const h = ex.req.headers;
+    let scheme = this.tls ? 'https' : 'http';
+    let host = h.host ?? '';
+    if (this.cfg['http.trustProxy']) {
+      const proto = h['x-forwarded-proto']?.split(',')[0].trim();
+      if (proto === 'http' || proto === 'https') scheme = proto;
+      const fwdHost = h['x-forwarded-host']?.split(',')[0].trim();
+      if (fwdHost) host = fwdHost;
+    }
+    if (!HOST.test(host)) host = 'localhost';
+    return `${scheme}://${host}${base}${apiPath}`;
+  }
+
+  /** Validates an id parameter; a malformed one is the given 404. */
+  id(value: string, notFound: ErrorCode): string {
+    if (!isId(value)) throw new AppError(notFound);
+    return value;
+  }
+
+  /**
+   * A file download: headers of API.md, conditional GET (If-None-Match), Range (206/416),
+   * HEAD without body; bytes streamed from the data plane with backpressure.
+   */
+  async sendFile(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}): Promise<void> {
+    const etag = `"${f.sha256}"`;
+    const headers: Record<string, string | number> = {
+      'Content-Type': f.contentType || 'application/octet-stream',
+      'Content-Disposition': contentDisposition(f.name),
+      ETag: etag,
+      'Last-Modified': new Date(f.modifiedAt).toUTCString(),
+      'Accept-Ranges': 'bytes',
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+      'X-Content-Type-Options': 'nosniff',
+      ...extraHeaders,
+    };
+    const inm = ex.req.headers['if-none-match'];
+    if (inm && ex.req.method !== 'HEAD' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+      return ex.send(304, { ETag: etag });
+    }
+    const range = parseRange(ex.req.headers.range, f.size);
+    if (range === 'unsatisfiable') throw new AppError('range_not_satisfiable', undefined, { 'Content-Range': `bytes */${f.size}` });
+    const length = range ? range.end - range.start + 1 : f.size;
+    if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${f.size}`;
+    const status = range ? 206 : 200;
+    if (ex.req.method === 'HEAD') {
+      ex.cork(() => {
+        ex.writeHead(status, { ...headers, 'Content-Length': length });
+        ex.res.endWithoutBody();
+      });
+      return ex.finish();
+    }
+    const source = await this.dataPlane.readBlob(f.blob, range).catch((err) => {
+      // Deleted between the record check and the read.
+      throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
+    });
+    if (!ex.open) return void source.destroy();
+    streamBody(ex, status, headers, source, length);
+  }
+}

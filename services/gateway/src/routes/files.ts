@@ -1,0 +1,56 @@
+import { pipeline } from 'node:stream/promises';
+import { AppError, COMMANDS, type FileCommit, type FileRecord, type StoredBlob } from '@fileshare/shared';
+import type { GatewayContext } from '../context.js';
+import { isMultipart, receiveMultipart } from '../http/multipart.js';
+import { renderFile } from '../render.js';
+import type { Route } from '../router.js';
+import { MULTIPART_OVERHEAD } from './uploads.js';
+
+/** PUT /sessions/:sid/files/:fid — the bytes of a file entry, raw or as a multipart `file` part. */
+export function fileUploadRoutes(ctx: GatewayContext): Route[] {
+  const { cfg, bus } = ctx;
+  return [
+    {
+      method: 'PUT',
+      pattern: '/sessions/:sid/files/:fid',
+      async handler(ex, [sid, fid]) {
+        const user = await ctx.authenticate(ex);
+        ctx.id(sid, 'session_not_found');
+        ctx.id(fid, 'file_not_found');
+        const contentType = ex.req.headers['content-type'];
+        const multipart = isMultipart(contentType);
+        const length = ex.req.headers['content-length'] === undefined ? -1 : Number(ex.req.headers['content-length']);
+        if (length > cfg['limits.maxFileSize'] + (multipart ? MULTIPART_OVERHEAD : 0)) throw new AppError('file_too_large');
+        // Refuse before reading a byte when the answer is known already.
+        const file = await bus.request<FileRecord>(COMMANDS.fileGet, { owner: user, sessionId: sid, fileId: fid });
+        if (file.state === 'ready') throw new AppError('file_already_uploaded');
+        if (!multipart && length >= 0 && file.size !== null && length !== file.size) throw new AppError('size_mismatch');
+
+        const release = ctx.beginUpload(user);
+        try {
+          let blob: StoredBlob;
+          if (multipart) {
+            if (!ex.body) throw new AppError('file_required');
+            blob = (
+              await receiveMultipart(ex.body, contentType!, ctx.dataPlane, {
+                maxFileSize: cfg['limits.maxFileSize'],
+                maxFields: cfg['limits.maxFields'],
+                maxFieldSize: cfg['limits.maxFieldSize'],
+                maxNameLength: cfg['limits.maxNameLength'],
+              })
+            ).blob;
+          } else {
+            const writer = ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'] });
+            if (ex.body) await pipeline(ex.body, writer);
+            else writer.end();
+            blob = await writer.done;
+          }
+          const commit: FileCommit = { owner: user, sessionId: sid, fileId: fid, blob };
+          ex.json(200, renderFile(await bus.request<FileRecord>(COMMANDS.fileCommit, commit)));
+        } finally {
+          release();
+        }
+      },
+    },
+  ];
+}

@@ -1,0 +1,30 @@
+import type { Readable } from 'node:stream';
+import type { BlobWriter, ByteRange } from '@fileshare/shared';
+
+export interface CreateBlobOptions {
+  /** Bytes beyond this fail the writer with `file_too_large` (and nothing is kept). */
+  maxBytes: number;
+  /** Awaited before the first byte is written (storage schedules the orphan guard here). */
+  onStart?: () => Promise<void>;
+}
+
+/**
+ * Where file bytes live. Blobs are immutable: written once under a fresh key, read many times,
+ * deleted once. Implementations: `FsBlobStore` (default), `S3BlobStore`.
+ * The contract suite `test/contracts/blob-store.contract.ts` runs against each.
+ */
+export interface BlobStore {
+  /**
+   * A writer for a new blob under `key` (a fresh UUID). `done` resolves with size and sha256
+   * once durable; until then the blob is invisible to `open`. Destroying the writer, an error
+   * or exceeding `maxBytes` leaves nothing behind.
+   */
+  create(key: string, opts: CreateBlobOptions): BlobWriter;
+  /** Stream the blob (or an inclusive range of it). Rejects `AppError('not_found')` when absent. */
+  open(key: string, range?: ByteRange): Promise<Readable>;
+  /** Remove the blob; succeeds when it is already gone (idempotent). Returns bytes freed when known. */
+  delete(key: string): Promise<number>;
+  /** Rejects when the backend is not usable (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,60 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, isAppError, json, type Logger } from '@fileshare/shared';
+import type { StorageService } from './storage-service.js';
+
+/**
+ * The storage side of `HttpDataPlane` (see shared/src/dataplane/http.ts for the protocol).
+ * Internal only: when `internal.secret` is set every request must carry it.
+ */
+export function dataPlaneHandler(svc: StorageService, secret: string, log: Logger) {
+  const secretHash = secret ? createHash('sha256').update(secret).digest() : null;
+  const authorised = (req: IncomingMessage) => {
+    if (!secretHash) return true;
+    const given = req.headers[INTERNAL_SECRET_HEADER];
+    return typeof given === 'string' && timingSafeEqual(createHash('sha256').update(given).digest(), secretHash);
+  };
+  const fail = (res: ServerResponse, err: unknown) => {
+    const e = isAppError(err) ? err : new AppError('internal');
+    if (!isAppError(err)) log.error({ err }, 'data plane request failed');
+    if (res.headersSent) return void res.destroy();
+    res.setHeader('connection', 'close');
+    json(res, e.status, e.toJSON());
+  };
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (!authorised(req)) return json(res, 403, { message: 'forbidden', code: 'forbidden' });
+    if (req.method === 'PUT' && path === '/blobs') {
+      const maxBytes = Number(req.headers[MAX_BYTES_HEADER]);
+      const writer = svc.createBlob({ maxBytes: Number.isSafeInteger(maxBytes) && maxBytes > 0 ? maxBytes : Number.MAX_SAFE_INTEGER });
+      pipeline(req, writer)
+        .then(() => writer.done)
+        .then((blob) => json(res, 201, blob))
+        .catch((err) => {
+          writer.destroy();
+          fail(res, err);
+        });
+      return;
+    }
+    const m = /^\/blobs\/([0-9a-f-]{36})$/.exec(path);
+    if (req.method === 'GET' && m) {
+      const range = parseRange(req.headers.range);
+      svc
+        .readBlob(m[1], range)
+        .then((stream) => {
+          res.writeHead(range ? 206 : 200, { 'content-type': 'application/octet-stream' });
+          return pipeline(stream, res);
+        })
+        .catch((err) => fail(res, err));
+      return;
+    }
+    json(res, 404, { message: 'not found', code: 'not_found' });
+  };
+}
+
+function parseRange(h: string | undefined) {
+  const m = h ? /^bytes=(\d+)-(\d+)$/.exec(h) : null;
+  return m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
+}

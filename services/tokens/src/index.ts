@@ -1,0 +1,11 @@
+import type { Bus, Config, Logger, Store } from '@fileshare/shared';
+import { TokenService } from './token-service.js';
+
+export { TokenService } from './token-service.js';
+
+/** Wire the tokens service onto a bus and store owned by the caller. */
+export function startTokens(cfg: Config, deps: { bus: Bus; store: Store; log: Logger }): TokenService {
+  const svc = new TokenService(deps.store, deps.bus, deps.log, { tombstoneTtl: cfg['expiry.tombstoneTtl'] });
+  svc.serve();
+  return svc;
+}

@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+import { AppError, isAppError } from '../errors.js';
+import { subjectMatches, type Bus, type CommandHandler, type EventHandler } from './bus.js';
+
+/**
+ * In-process bus for the all-in-one mode. Commands call the handler directly (round robin
+ * among handlers of one subject); events are delivered after the current tick to one handler
+ * per group. Nothing is persisted: in this mode the process is the whole system.
+ */
+export class LocalBus implements Bus {
+  private readonly handlers = new Map<string, CommandHandler[]>();
+  private readonly next = new Map<string, number>();
+  private readonly groups = new Map<string, { subject: string; handlers: EventHandler[]; next: number }>();
+  private inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(private readonly log?: Logger) {}
+
+  async request<T>(subject: string, body: unknown): Promise<T> {
+    if (this.closed) throw new AppError('unavailable');
+    const list = this.handlers.get(subject);
+    if (!list || list.length === 0) throw new AppError('unavailable');
+    const i = (this.next.get(subject) ?? 0) % list.length;
+    this.next.set(subject, i + 1);
+    const p = list[i](body);
+    this.inFlight.add(p);
+    try {
+      return (await p) as T;
+    } catch (err) {
+      if (isAppError(err)) throw err;
+      this.log?.error({ err, subject }, 'command handler failed');
+      throw new AppError('internal');
+    } finally {
+      this.inFlight.delete(p);
+    }
+  }
+
+  serve(subject: string, _queue: string, handler: CommandHandler): void {
+    const list = this.handlers.get(subject) ?? [];
+    list.push(handler);
+    this.handlers.set(subject, list);
+  }
+
+  async publish(subject: string, event: Record<string, unknown>): Promise<void> {
+    if (this.closed) throw new AppError('unavailable');
+    for (const g of this.groups.values()) {
+      if (!subjectMatches(g.subject, subject) || g.handlers.length === 0) continue;
+      const h = g.handlers[g.next++ % g.handlers.length];
+      const p = Promise.resolve()
+        .then(() => h(event, subject))
+        .catch((err) => this.log?.error({ err, subject }, 'event handler failed'))
+        .finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }
+  }
+
+  async subscribe(subject: string, group: string, handler: EventHandler): Promise<void> {
+    const key = `${group}\u0000${subject}`;
+    const g = this.groups.get(key) ?? { subject, handlers: [], next: 0 };
+    g.handlers.push(handler);
+    this.groups.set(key, g);
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new AppError('unavailable');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.inFlight]);
+  }
+}

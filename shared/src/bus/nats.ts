@@ -1,0 +1,194 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  ErrorCode,
+  connect,
+  headers as natsHeaders,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type NatsConnection,
+  type NatsError,
+  type Subscription,
+} from 'nats';
+import type { Logger } from 'pino';
+import { AppError, errorFromWire, isAppError } from '../errors.js';
+import { EVENT_PREFIX, EVENT_STREAM } from '../subjects.js';
+import type { Bus, CommandHandler, EventHandler } from './bus.js';
+
+const ERROR_CODE_HEADER = 'Fileshare-Error-Code';
+const ERROR_MESSAGE_HEADER = 'Fileshare-Error-Message';
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const encode = (v: unknown) => enc.encode(v === undefined ? '' : JSON.stringify(v));
+const decode = (d: Uint8Array) => (d.length === 0 ? undefined : JSON.parse(dec.decode(d)));
+
+export interface NatsBusOptions {
+  servers: string[];
+  /** Connection name shown by the NATS server (`fileshare-<service>`). */
+  name: string;
+  requestTimeout: number;
+  log: Logger;
+}
+
+/**
+ * NATS implementation. Commands are core request/reply with queue groups (load shared by
+ * replicas, errors as code+message headers, a throwing handler still answers). Events go to
+ * the JetStream stream FILESHARE_EVENTS (file storage, 7 days), so a consumer that is down
+ * gets them later. While the connection is down, requests fail fast with 503 instead of
+ * waiting for a server that is not there; the client reconnects forever on its own.
+ */
+export class NatsBus implements Bus {
+  private connected = true;
+  private readonly subs: Subscription[] = [];
+  private readonly consumers: ConsumerMessages[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly opts: NatsBusOptions,
+  ) {
+    void this.watchStatus();
+  }
+
+  /** Connects (retrying until `connectTimeoutMs`), and makes sure the event stream exists. */
+  static async connect(opts: NatsBusOptions, connectTimeoutMs = 30_000): Promise<NatsBus> {
+    const deadline = Date.now() + connectTimeoutMs;
+    let lastErr: unknown;
+    for (let attempt = 0; Date.now() < deadline; attempt++) {
+      try {
+        const nc = await connect({
+          servers: opts.servers,
+          name: opts.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          waitOnFirstConnect: false,
+          pingInterval: 5_000,
+          maxPingOut: 2,
+        });
+        const jsm = await nc.jetstreamManager({ timeout: opts.requestTimeout });
+        try {
+          await jsm.streams.info(EVENT_STREAM);
+        } catch {
+          await jsm.streams
+            .add({ name: EVENT_STREAM, subjects: [`${EVENT_PREFIX}>`], max_age: 7 * 86400 * 1e9 })
+            .catch(async (err) => {
+              // Another replica created it first.
+              await jsm.streams.info(EVENT_STREAM).catch(() => Promise.reject(err));
+            });
+        }
+        return new NatsBus(nc, nc.jetstream({ timeout: opts.requestTimeout }), opts);
+      } catch (err) {
+        lastErr = err;
+        opts.log.warn({ err: String(err), servers: opts.servers, attempt }, 'nats not reachable yet, retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
+      }
+    }
+    throw new Error(`cannot connect to NATS at ${opts.servers.join(',')}: ${String(lastErr)}`);
+  }
+
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') {
+        this.connected = false;
+        this.opts.log.warn({ server: s.data }, 'nats disconnected');
+      } else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.opts.log.info({ server: s.data }, 'nats reconnected');
+      }
+    }
+  }
+
+  async request<T>(subject: string, body: unknown, timeoutMs?: number): Promise<T> {
+    if (!this.connected || this.nc.isClosed()) throw new AppError('unavailable');
+    let msg;
+    try {
+      msg = await this.nc.request(subject, encode(body), { timeout: timeoutMs ?? this.opts.requestTimeout });
+    } catch (err) {
+      const code = (err as NatsError).code;
+      if (code !== ErrorCode.Timeout && code !== ErrorCode.NoResponders)
+        this.opts.log.warn({ err: String(err), subject }, 'bus request failed');
+      throw new AppError('unavailable');
+    }
+    const errCode = msg.headers?.get(ERROR_CODE_HEADER);
+    if (errCode) throw errorFromWire(errCode, msg.headers?.get(ERROR_MESSAGE_HEADER));
+    return decode(msg.data) as T;
+  }
+
+  serve(subject: string, queue: string, handler: CommandHandler): void {
+    const sub = this.nc.subscribe(subject, {
+      queue,
+      callback: (err, msg) => {
+        if (err) {
+          this.opts.log.error({ err: String(err), subject }, 'subscription error');
+          return;
+        }
+        const p = (async () => {
+          try {
+            const result = await handler(decode(msg.data));
+            msg.respond(encode(result));
+          } catch (e) {
+            const appErr = isAppError(e) ? e : new AppError('internal');
+            if (!isAppError(e)) this.opts.log.error({ err: e, subject }, 'command handler failed');
+            const h = natsHeaders();
+            h.set(ERROR_CODE_HEADER, appErr.code);
+            h.set(ERROR_MESSAGE_HEADER, appErr.message);
+            msg.respond(new Uint8Array(0), { headers: h });
+          }
+        })();
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p));
+      },
+    });
+    this.subs.push(sub);
+  }
+
+  async publish(subject: string, event: Record<string, unknown>): Promise<void> {
+    try {
+      await this.js.publish(subject, encode(event));
+    } catch (err) {
+      this.opts.log.error({ err: String(err), subject }, 'event publish failed');
+      throw new AppError('unavailable');
+    }
+  }
+
+  async subscribe(subject: string, group: string, handler: EventHandler): Promise<void> {
+    const jsm = await this.nc.jetstreamManager();
+    const durable = group.replace(/[^A-Za-z0-9_-]/g, '_');
+    await jsm.consumers
+      .add(EVENT_STREAM, {
+        durable_name: durable,
+        filter_subject: subject,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        ack_wait: 30e9,
+      })
+      .catch(() => undefined); // exists already: same definition from another replica
+    const consumer = await this.js.consumers.get(EVENT_STREAM, durable);
+    const messages = await consumer.consume();
+    this.consumers.push(messages);
+    void (async () => {
+      for await (const m of messages) {
+        try {
+          await handler(decode(m.data), m.subject);
+          m.ack();
+        } catch (err) {
+          this.opts.log.error({ err, subject: m.subject }, 'event handler failed; will be redelivered');
+          m.nak(1000);
+        }
+      }
+    })();
+  }
+
+  async ping(): Promise<void> {
+    if (!this.connected || this.nc.isClosed()) throw new AppError('unavailable');
+    await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.consumers) await c.close();
+    for (const s of this.subs) s.unsubscribe();
+    await Promise.allSettled([...this.inFlight]);
+    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+  }
+}

@@ -1,0 +1,209 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * Configuration: one schema, one file (YAML or JSON), environment overrides.
+ * Every key has a default, an environment variable (FILESHARE_ + the key in upper snake
+ * case, e.g. `models.upload.ttl` -> FILESHARE_MODELS_UPLOAD_TTL) and a doc line; the
+ * configuration reference (docs/configuration.md) is generated from this table.
+ * Invalid values stop the start with a message naming the key.
+ */
+
+type Kind = 'string' | 'int' | 'bool' | 'enum' | 'list';
+interface KeyDef {
+  kind: Kind;
+  default: string | number | boolean | string[];
+  doc: string;
+  /** enum values */
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  secret?: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+export const SCHEMA = {
+  'http.host': { kind: 'string', default: '0.0.0.0', doc: 'Address the gateway listens on.' },
+  'http.port': { kind: 'int', default: 1446, min: 0, max: 65535, doc: 'Gateway port (0 picks a free one).' },
+  'http.basePath': { kind: 'string', default: '/rtc/fileshare', doc: 'Path prefix of every API route ("/" mounts at the root). Operational endpoints stay at the root.' },
+  'http.publicUrl': { kind: 'string', default: '', doc: 'Absolute URL clients reach the gateway at (e.g. https://files.example.com); empty derives it from the Host header.' },
+  'http.tls.enabled': { kind: 'bool', default: true, doc: 'Serve HTTPS. Without keyFile/certFile a self-signed pair is created under <dataDir>/tls at first start.' },
+  'http.tls.keyFile': { kind: 'string', default: '', doc: 'PEM private key file.' },
+  'http.tls.certFile': { kind: 'string', default: '', doc: 'PEM certificate (chain) file.' },
+  'http.trustProxy': { kind: 'bool', default: false, doc: 'Take the client address from X-Forwarded-For (only behind a trusted proxy).' },
+  'models.upload.ttl': { kind: 'int', default: 3600, min: 1, doc: 'Default lifetime of a simple upload, seconds (handbook key).' },
+  'models.session.ttl': { kind: 'int', default: 604800, min: 1, doc: 'Default lifetime of a session, seconds (handbook key).' },
+  'simpleUpload.authentication.enabled': { kind: 'bool', default: true, doc: 'Require HTTP Basic auth on every non-download endpoint (handbook key).' },
+  'simpleUpload.authentication.username': { kind: 'string', default: '', doc: 'A fixed user accepted besides the users file (handbook key).' },
+  'simpleUpload.authentication.password': { kind: 'string', default: '', secret: true, doc: 'Password of the fixed user (handbook key).' },
+  'auth.usersFile': { kind: 'string', default: '', doc: 'Users file with scrypt hashes; empty means <dataDir>/users.json.' },
+  'auth.cacheTtl': { kind: 'int', default: 60, min: 0, doc: 'Seconds a successful password check is remembered (keyed by an HMAC, never the password).' },
+  'auth.maxFailures': { kind: 'int', default: 10, min: 1, doc: 'Failed authentications allowed per client address and per user within auth.failureWindow before 429.' },
+  'auth.failureWindow': { kind: 'int', default: 60, min: 1, doc: 'Seconds over which failed authentications are counted.' },
+  'limits.maxFileSize': { kind: 'int', default: 900 * MiB, min: 1, doc: 'Largest file accepted, bytes. uWebSockets.js v20.30 refuses Content-Length >= 1e9, so larger files need chunked transfer.' },
+  'limits.maxTtl': { kind: 'int', default: 30 * 86400, min: 1, doc: 'Largest ttl a request may ask for, seconds.' },
+  'limits.maxJsonBody': { kind: 'int', default: 16 * 1024, min: 64, doc: 'Largest JSON request body, bytes.' },
+  'limits.maxFields': { kind: 'int', default: 16, min: 1, doc: 'Most non-file fields in a multipart upload.' },
+  'limits.maxFieldSize': { kind: 'int', default: 1024, min: 16, doc: 'Largest non-file multipart field, bytes.' },
+  'limits.maxNameLength': { kind: 'int', default: 255, min: 1, doc: 'Longest file name kept, bytes of UTF-8 (longer names are refused).' },
+  'limits.maxUploadsPerUser': { kind: 'int', default: 32, min: 1, doc: 'Concurrent uploads one user may have in flight on one gateway.' },
+  'limits.maxHeaderBytes': { kind: 'int', default: 8192, min: 1024, doc: 'Largest total size of request headers, bytes (431 beyond).' },
+  'limits.maxUrlLength': { kind: 'int', default: 2048, min: 256, doc: 'Longest request URL, bytes (414 beyond).' },
+  dataDir: { kind: 'string', default: './data', doc: 'Where the fs blob backend, SQLite database, users file and TLS pair live.' },
+  'store.kind': { kind: 'enum', values: ['sqlite', 'redis'], default: 'sqlite', doc: 'Metadata and token store.' },
+  'store.sqlitePath': { kind: 'string', default: '', doc: 'SQLite file; empty means <dataDir>/fileshare.db.' },
+  'store.redisUrl': { kind: 'string', default: 'redis://127.0.0.1:6379', doc: 'Redis URL (store.kind=redis).' },
+  'bus.kind': { kind: 'enum', values: ['local', 'nats'], default: 'local', doc: 'Message bus: in-process (all-in-one only) or NATS.' },
+  'bus.natsUrl': { kind: 'list', default: ['nats://127.0.0.1:4222'], doc: 'NATS server URLs, comma separated.' },
+  'bus.requestTimeout': { kind: 'int', default: 4000, min: 100, doc: 'Milliseconds a bus request waits before answering 503.' },
+  'blob.kind': { kind: 'enum', values: ['fs', 's3'], default: 'fs', doc: 'Where file bytes live.' },
+  'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
+  'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
+  'blob.s3.bucket': { kind: 'string', default: 'fileshare', doc: 'S3 bucket.' },
+  'blob.s3.prefix': { kind: 'string', default: 'blobs/', doc: 'Key prefix inside the bucket.' },
+  'blob.s3.forcePathStyle': { kind: 'bool', default: true, doc: 'Path-style addressing (MinIO, Ceph, s3rver).' },
+  'blob.s3.createBucket': { kind: 'bool', default: false, doc: 'Create the bucket at start when it does not exist.' },
+  'blob.s3.partSize': { kind: 'int', default: 8 * MiB, min: 5 * MiB, doc: 'Multipart upload part size, bytes.' },
+  'blob.s3.queueSize': { kind: 'int', default: 4, min: 1, doc: 'Parts uploaded concurrently per file.' },
+  'storage.host': { kind: 'string', default: '0.0.0.0', doc: 'Address the storage data plane (internal HTTP) listens on.' },
+  'storage.port': { kind: 'int', default: 7001, min: 0, max: 65535, doc: 'Storage data-plane port; also serves its /healthz, /readyz and /metrics.' },
+  'storage.urls': { kind: 'list', default: ['http://127.0.0.1:7001'], doc: 'Storage data-plane URLs the gateway streams bytes to (distributed mode).' },
+  'internal.secret': { kind: 'string', default: '', secret: true, doc: 'Shared secret required on the storage data plane (recommended in distributed mode).' },
+  'tokens.port': { kind: 'int', default: 7002, min: 0, max: 65535, doc: 'Health and metrics port of a standalone tokens process.' },
+  'expiry.port': { kind: 'int', default: 7003, min: 0, max: 65535, doc: 'Health and metrics port of a standalone expiry process.' },
+  'expiry.interval': { kind: 'int', default: 60, min: 1, doc: 'Seconds between expiry sweeps.' },
+  'expiry.tombstoneTtl': { kind: 'int', default: 604800, min: 1, doc: 'Seconds an expired item keeps answering 410 instead of 404.' },
+  'expiry.batch': { kind: 'int', default: 500, min: 1, doc: 'Most items one sweep claims at a time.' },
+  'expiry.lease': { kind: 'int', default: 300, min: 1, doc: 'Seconds a claimed item stays with the replica that claimed it before another may retry it.' },
+  'expiry.orphanGrace': { kind: 'int', default: 3600, min: 1, doc: 'Seconds after which bytes never committed to a record (crashed upload) are deleted.' },
+  'log.level': { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', doc: 'Log level.' },
+  'log.pretty': { kind: 'enum', values: ['auto', 'true', 'false'], default: 'auto', doc: 'Human-readable logs (auto: when stdout is a terminal).' },
+  'shutdown.deadline': { kind: 'int', default: 10, min: 0, doc: 'Seconds in-flight requests get to finish after SIGTERM.' },
+} as const satisfies Record<string, KeyDef>;
+
+export type ConfigKey = keyof typeof SCHEMA;
+type ValueOf<K extends ConfigKey> = (typeof SCHEMA)[K]['kind'] extends 'int'
+  ? number
+  : (typeof SCHEMA)[K]['kind'] extends 'bool'
+    ? boolean
+    : (typeof SCHEMA)[K]['kind'] extends 'list'
+      ? string[]
+      : string;
+export type Config = { readonly [K in ConfigKey]: ValueOf<K> };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** FILESHARE_ + upper snake case of the key. */
+export function envName(key: string): string {
+  return 'FILESHARE_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+}
+
+function coerce(key: ConfigKey, raw: unknown, from: string): unknown {
+  const def: KeyDef = SCHEMA[key];
+  const bad = (want: string): never => {
+    throw new ConfigError(`invalid config: ${key} (${from}) must be ${want}, got ${JSON.stringify(raw)}`);
+  };
+  switch (def.kind) {
+    case 'int': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n)) bad('an integer');
+      if (def.min !== undefined && n < def.min) bad(`an integer >= ${def.min}`);
+      if (def.max !== undefined && n > def.max) bad(`an integer <= ${def.max}`);
+      return n;
+    }
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1') return true;
+      if (raw === 'false' || raw === '0') return false;
+      return bad('true or false');
+    case 'enum':
+      if (typeof raw !== 'string' || !def.values!.includes(raw)) bad(`one of ${def.values!.join(', ')}`);
+      return raw;
+    case 'list':
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw;
+      if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return bad('a list of strings');
+    default:
+      if (typeof raw !== 'string') bad('a string');
+      return raw;
+  }
+}
+
+/** Flatten nested objects to dotted keys, leaving leaf arrays as values. */
+function flatten(obj: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    out[prefix] = obj;
+    return out;
+  }
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (key in SCHEMA || v === null || typeof v !== 'object' || Array.isArray(v)) out[key] = v;
+    else flatten(v, key, out);
+  }
+  return out;
+}
+
+export interface LoadOptions {
+  /** Config file path; default $FILESHARE_CONFIG, else ./fileshare.yml when present. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values applied last (tests, CLI flags). */
+  overrides?: Partial<Record<ConfigKey, unknown>>;
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(SCHEMA)) out[key] = def.default;
+
+  const file = opts.file ?? env.FILESHARE_CONFIG ?? (existsSync('fileshare.yml') ? 'fileshare.yml' : undefined);
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`invalid config: cannot read ${file}: ${(err as Error).message}`);
+    }
+    for (const [key, raw] of Object.entries(flatten(parsed ?? {}))) {
+      if (!(key in SCHEMA)) throw new ConfigError(`invalid config: unknown key ${key} in ${file}`);
+      out[key] = coerce(key as ConfigKey, raw, file);
+    }
+  }
+  for (const key of Object.keys(SCHEMA) as ConfigKey[]) {
+    const name = envName(key);
+    if (env[name] !== undefined) out[key] = coerce(key, env[name], name);
+  }
+  for (const [key, raw] of Object.entries(opts.overrides ?? {})) {
+    if (!(key in SCHEMA)) throw new ConfigError(`invalid config: unknown key ${key}`);
+    out[key] = coerce(key as ConfigKey, raw, 'override');
+  }
+  const cfg = out as Config;
+  if (cfg['limits.maxFileSize'] >= 1_000_000_000) {
+    // Not fatal: chunked uploads pass; but Content-Length uploads this large are refused by uWS.
+    process.emitWarning('limits.maxFileSize >= 1e9: uploads with such a Content-Length are refused by uWebSockets.js; only chunked uploads can reach it');
+  }
+  const base = cfg['http.basePath'];
+  if (!base.startsWith('/') || (base.length > 1 && base.endsWith('/')) || /[?#%\s]/.test(base))
+    throw new ConfigError(`invalid config: http.basePath must start with "/" and not end with "/", got ${JSON.stringify(base)}`);
+  const fixedUser = cfg['simpleUpload.authentication.username'];
+  if (fixedUser.includes(':')) throw new ConfigError('invalid config: simpleUpload.authentication.username must not contain ":"');
+  if (fixedUser && !cfg['simpleUpload.authentication.password'])
+    throw new ConfigError('invalid config: simpleUpload.authentication.password is required when a username is set');
+  return Object.freeze(cfg);
+}
+
+/** The effective config with secrets masked, for `fileshare config check` and start-up logs. */
+export function describeConfig(cfg: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, def] of Object.entries(SCHEMA) as [ConfigKey, KeyDef][]) {
+    const v = cfg[key];
+    out[key] = def.secret && v ? '********' : v;
+  }
+  return out;
+}

@@ -1,0 +1,27 @@
+import type { Logger } from 'pino';
+import type { Bus } from './bus/bus.js';
+import { LocalBus } from './bus/local.js';
+import { NatsBus } from './bus/nats.js';
+import type { Config } from './config.js';
+import { dataPaths } from './paths.js';
+import { RedisStore } from './store/redis.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+
+/** The bus the config names. `local` only makes sense when all services share this process. */
+export async function createBus(cfg: Config, log: Logger, service: string): Promise<Bus> {
+  if (cfg['bus.kind'] === 'local') return new LocalBus(log);
+  return NatsBus.connect({ servers: cfg['bus.natsUrl'], name: `fileshare-${service}`, requestTimeout: cfg['bus.requestTimeout'], log });
+}
+
+/** The store the config names. */
+export async function createStore(cfg: Config, log: Logger): Promise<Store> {
+  if (cfg['store.kind'] === 'redis') return RedisStore.connect(cfg['store.redisUrl'], log);
+  return new SqliteStore(dataPaths(cfg).sqlite);
+}
+
+/** A service started on its own must reach the others: the in-process bus cannot. */
+export function requireNetworkBus(cfg: Config, service: string): void {
+  if (cfg['bus.kind'] === 'local')
+    throw new Error(`a standalone ${service} needs bus.kind=nats (FILESHARE_BUS_KIND=nats); the local bus only works when every service runs in one process ("fileshare start all")`);
+}

@@ -1,0 +1,31 @@
+import type { Readable, Writable } from 'node:stream';
+import type { StoredBlob } from '../records.js';
+
+/** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * A new blob being written. Write chunks (honour `write()` returning false: wait for 'drain'),
+ * then `end()`; `done` resolves once the bytes are durable (fsynced and renamed / S3 upload
+ * completed) with their size and sha256. `destroy(err)` aborts: nothing written is kept.
+ * `done` rejects with `file_too_large` once more than `maxBytes` arrive.
+ */
+export interface BlobWriter extends Writable {
+  readonly done: Promise<StoredBlob>;
+}
+
+/**
+ * How the gateway moves bytes to and from the storage service. All-in-one: storage's own
+ * object, streams in-process. Distributed: `HttpDataPlane`, an internal HTTP/1.1 keep-alive
+ * connection to a storage replica. Bytes never travel over the bus.
+ */
+export interface DataPlane {
+  /** Start a new blob; the key is chosen by storage and reported in `done`. */
+  createBlob(opts: { maxBytes: number }): BlobWriter;
+  /** The blob's bytes (a range of them); rejects `not_found` when the blob is gone. */
+  readBlob(key: string, range?: ByteRange): Promise<Readable>;
+  ping(): Promise<void>;
+}

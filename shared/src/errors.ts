@@ -1,0 +1,75 @@
+/**
+ * Every error the API can answer with, in one table. Services throw `AppError(code)`;
+ * the gateway's single error mapper turns it into `{"message", "code"}` with `status`.
+ * Messages are lowercase and stable: clients and the handbook's log line depend on them.
+ */
+export const ERRORS = {
+  authentication_required: { status: 401, message: 'authentication required' },
+  invalid_credentials: { status: 401, message: 'invalid credentials' },
+  too_many_failures: { status: 429, message: 'too many failed authentication attempts' },
+  upload_not_found: { status: 404, message: 'upload not found' },
+  upload_expired: { status: 410, message: 'upload expired' },
+  session_not_found: { status: 404, message: 'session not found' },
+  session_expired: { status: 410, message: 'session expired' },
+  file_not_found: { status: 404, message: 'file not found' },
+  file_already_uploaded: { status: 409, message: 'file already uploaded' },
+  file_not_ready: { status: 409, message: 'file not uploaded yet' },
+  size_mismatch: { status: 400, message: 'size mismatch' },
+  token_not_found: { status: 404, message: 'token not found' },
+  token_used: { status: 410, message: 'token already used' },
+  token_expired: { status: 410, message: 'token expired' },
+  file_required: { status: 400, message: 'file is required' },
+  invalid_ttl: { status: 400, message: 'invalid ttl' },
+  malformed_multipart: { status: 400, message: 'malformed multipart body' },
+  too_many_files: { status: 400, message: 'exactly one file part is allowed' },
+  too_many_fields: { status: 400, message: 'too many form fields' },
+  field_too_large: { status: 400, message: 'form field too large' },
+  file_too_large: { status: 413, message: 'file too large' },
+  multipart_required: { status: 415, message: 'multipart/form-data required' },
+  json_required: { status: 415, message: 'application/json required' },
+  invalid_json: { status: 400, message: 'invalid json body' },
+  invalid_field: { status: 400, message: 'invalid request body' },
+  body_too_large: { status: 413, message: 'request body too large' },
+  bad_request: { status: 400, message: 'bad request' },
+  incomplete_body: { status: 400, message: 'request body incomplete' },
+  range_not_satisfiable: { status: 416, message: 'range not satisfiable' },
+  not_found: { status: 404, message: 'not found' },
+  method_not_allowed: { status: 405, message: 'method not allowed' },
+  uri_too_long: { status: 414, message: 'uri too long' },
+  headers_too_large: { status: 431, message: 'request headers too large' },
+  too_many_uploads: { status: 429, message: 'too many concurrent uploads' },
+  unavailable: { status: 503, message: 'service unavailable' },
+  internal: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Extra response headers (e.g. `Allow`, `Retry-After`, `WWW-Authenticate`). */
+  readonly headers?: Record<string, string>;
+
+  constructor(code: ErrorCode, message?: string, headers?: Record<string, string>) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.headers = headers;
+  }
+
+  /** The JSON body every error response carries. */
+  toJSON(): { message: string; code: ErrorCode } {
+    return { message: this.message, code: this.code };
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}
+
+/** Rebuild an error that crossed a process boundary as (code, message). Unknown codes become `internal`. */
+export function errorFromWire(code: string | undefined, message: string | undefined): AppError {
+  if (code && code in ERRORS) return new AppError(code as ErrorCode, message || undefined);
+  return new AppError('internal');
+}

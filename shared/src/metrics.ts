@@ -1,0 +1,39 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric, defined once. One registry per process: in the all-in-one mode
+ * the four services share it and /metrics shows them all; a standalone service shows its own.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'fileshare_' });
+
+const opts = { registers: [registry] };
+
+export const metrics = {
+  httpRequests: new Counter({ ...opts, name: 'fileshare_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'] }),
+  httpDuration: new Histogram({
+    ...opts,
+    name: 'fileshare_http_request_duration_seconds',
+    help: 'HTTP request latency by route and method.',
+    labelNames: ['route', 'method'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  }),
+  bytesIn: new Counter({ ...opts, name: 'fileshare_bytes_received_total', help: 'File bytes received from clients.' }),
+  bytesOut: new Counter({ ...opts, name: 'fileshare_bytes_sent_total', help: 'File bytes sent to clients.' }),
+  uploadsInFlight: new Gauge({ ...opts, name: 'fileshare_uploads_in_flight', help: 'Uploads being received.' }),
+  downloadsInFlight: new Gauge({ ...opts, name: 'fileshare_downloads_in_flight', help: 'Downloads being sent.' }),
+  tokens: new Counter({ ...opts, name: 'fileshare_tokens_total', help: 'Download tokens by outcome (issued, consumed, refused).', labelNames: ['outcome'] }),
+  expirySweeps: new Counter({ ...opts, name: 'fileshare_expiry_sweeps_total', help: 'Expiry sweeps run.' }),
+  expiryDeleted: new Counter({ ...opts, name: 'fileshare_expiry_items_deleted_total', help: 'Items deleted by expiry, by kind.', labelNames: ['kind'] }),
+  expiryBytes: new Counter({ ...opts, name: 'fileshare_expiry_bytes_deleted_total', help: 'Bytes deleted by expiry.' }),
+  expiryErrors: new Counter({ ...opts, name: 'fileshare_expiry_errors_total', help: 'Expiry items that failed and will be retried.' }),
+  busDuration: new Histogram({
+    ...opts,
+    name: 'fileshare_bus_request_duration_seconds',
+    help: 'Bus request latency by subject.',
+    labelNames: ['subject'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+  }),
+  busErrors: new Counter({ ...opts, name: 'fileshare_bus_request_errors_total', help: 'Bus requests that failed, by subject and error code.', labelNames: ['subject', 'code'] }),
+  authFailures: new Counter({ ...opts, name: 'fileshare_auth_failures_total', help: 'Failed authentications.' }),
+};

@@ -1,0 +1,145 @@
+/**
+ * SQLite store for the all-in-one mode (better-sqlite3, WAL, synchronous=FULL so a committed
+ * record survives power loss). Tables:
+ *   kv(key, value, expires)   keyv records; expired rows are purged every minute
+ *   claims(key, expires)      set-if-absent markers (INSERT .. ON CONFLICT .. WHERE expired)
+ *   members(name, member)     unordered sets
+ *   schedule(item, due)       the expiry index, indexed by due time
+ * It is meant for one process: several processes on one file would work (SQLite locks) but
+ * are not what the distributed mode uses — that is Redis.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
+import { KeyvRecords, guarded } from './keyv-records.js';
+import type { Store } from './store.js';
+
+/** keyv storage adapter over one SQLite table. */
+class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
+  opts = {};
+  namespace?: string;
+  private readonly getStmt;
+  private readonly setStmt;
+  private readonly delStmt;
+
+  constructor(private readonly db: Database.Database) {
+    super();
+    this.getStmt = db.prepare<[string, number], { value: string }>(
+      'SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)',
+    );
+    this.setStmt = db.prepare('INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires');
+    this.delStmt = db.prepare('DELETE FROM kv WHERE key = ?');
+  }
+  async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
+    return this.getStmt.get(key, Date.now())?.value as StoredData<Value> | undefined;
+  }
+  async set(key: string, value: string, ttl?: number): Promise<boolean> {
+    this.setStmt.run(key, value, ttl ? Date.now() + ttl : null);
+    return true;
+  }
+  async delete(key: string): Promise<boolean> {
+    return this.delStmt.run(key).changes > 0;
+  }
+  async clear(): Promise<void> {
+    this.db.exec('DELETE FROM kv');
+  }
+}
+
+export class SqliteStore extends KeyvRecords implements Store {
+  private readonly db: Database.Database;
+  private readonly stmts;
+  private readonly claimDueTx;
+  private readonly purgeTimer: NodeJS.Timeout;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER);
+      CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
+      CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires INTEGER);
+      CREATE TABLE IF NOT EXISTS members (name TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (name, member)) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS schedule (item TEXT PRIMARY KEY, due INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
+    `);
+    super(new Keyv({ store: new SqliteKeyvAdapter(db), namespace: 'fs', throwOnErrors: true }));
+    this.db = db;
+    this.stmts = {
+      claim: db.prepare(
+        'INSERT INTO claims (key, expires) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires = excluded.expires WHERE claims.expires IS NOT NULL AND claims.expires <= ?',
+      ),
+      release: db.prepare('DELETE FROM claims WHERE key = ?'),
+      claimed: db.prepare('SELECT 1 FROM claims WHERE key = ? AND (expires IS NULL OR expires > ?)'),
+      addMember: db.prepare('INSERT OR IGNORE INTO members (name, member) VALUES (?, ?)'),
+      removeMember: db.prepare('DELETE FROM members WHERE name = ? AND member = ?'),
+      members: db.prepare<[string], { member: string }>('SELECT member FROM members WHERE name = ?'),
+      deleteSet: db.prepare('DELETE FROM members WHERE name = ?'),
+      schedule: db.prepare('INSERT INTO schedule (item, due) VALUES (?, ?) ON CONFLICT(item) DO UPDATE SET due = excluded.due'),
+      unschedule: db.prepare('DELETE FROM schedule WHERE item = ?'),
+      due: db.prepare<[number, number], { item: string }>('SELECT item FROM schedule WHERE due <= ? ORDER BY due LIMIT ?'),
+      dueAt: db.prepare<[string], { due: number }>('SELECT due FROM schedule WHERE item = ?'),
+      purgeKv: db.prepare('DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?'),
+      purgeClaims: db.prepare('DELETE FROM claims WHERE expires IS NOT NULL AND expires <= ?'),
+    };
+    this.claimDueTx = db.transaction((now: number, until: number, limit: number) => {
+      const items = this.stmts.due.all(now, limit).map((r) => r.item);
+      for (const item of items) this.stmts.schedule.run(item, until);
+      return items;
+    });
+    this.purgeTimer = setInterval(() => this.purge(), 60_000).unref();
+  }
+
+  /** Drop rows past their TTL (reads already ignore them; this reclaims the space). */
+  purge(): void {
+    const now = Date.now();
+    this.stmts.purgeKv.run(now);
+    this.stmts.purgeClaims.run(now);
+  }
+
+  claim(key: string, ttlMs?: number): Promise<boolean> {
+    const now = Date.now();
+    return guarded(() => this.stmts.claim.run(key, ttlMs ? now + ttlMs : null, now).changes === 1);
+  }
+  release(key: string): Promise<void> {
+    return guarded(() => void this.stmts.release.run(key));
+  }
+  claimed(key: string): Promise<boolean> {
+    return guarded(() => this.stmts.claimed.get(key, Date.now()) !== undefined);
+  }
+  addMember(set: string, member: string): Promise<void> {
+    return guarded(() => void this.stmts.addMember.run(set, member));
+  }
+  removeMember(set: string, member: string): Promise<void> {
+    return guarded(() => void this.stmts.removeMember.run(set, member));
+  }
+  members(set: string): Promise<string[]> {
+    return guarded(() => this.stmts.members.all(set).map((r) => r.member));
+  }
+  deleteSet(set: string): Promise<void> {
+    return guarded(() => void this.stmts.deleteSet.run(set));
+  }
+  schedule(item: string, atMs: number): Promise<void> {
+    return guarded(() => void this.stmts.schedule.run(item, atMs));
+  }
+  unschedule(item: string): Promise<void> {
+    return guarded(() => void this.stmts.unschedule.run(item));
+  }
+  claimDue(nowMs: number, leaseMs: number, limit: number): Promise<string[]> {
+    return guarded(() => this.claimDueTx.immediate(nowMs, nowMs + leaseMs, limit));
+  }
+  dueAt(item: string): Promise<number | undefined> {
+    return guarded(() => this.stmts.dueAt.get(item)?.due);
+  }
+  async ping(): Promise<void> {
+    await guarded(() => this.db.prepare('SELECT 1').get());
+  }
+  async close(): Promise<void> {
+    clearInterval(this.purgeTimer);
+    if (this.db.open) this.db.close();
+  }
+}

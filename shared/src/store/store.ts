@@ -1,0 +1,47 @@
+/**
+ * The metadata and token store: records with a TTL (through keyv), plus the few atomic
+ * primitives correctness needs. Two implementations, `SqliteStore` (all-in-one) and
+ * `RedisStore` (distributed); `test/contracts/store.contract.ts` runs against both.
+ *
+ * Units: every `ttlMs`, `atMs`, `nowMs`, `leaseMs` is milliseconds. Every method rejects
+ * with `AppError('unavailable')` when the backing store cannot be reached.
+ */
+export interface Store {
+  /** A record set with `set`, or undefined when absent or past its TTL. */
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, ttlMs?: number): Promise<void>;
+  /** True when the key existed. */
+  delete(key: string): Promise<boolean>;
+
+  /**
+   * Set-if-absent as one atomic operation: true for exactly one of any number of concurrent
+   * callers on the same key (until it expires or is released). Claims live in their own key
+   * space: `get` does not see them.
+   */
+  claim(key: string, ttlMs?: number): Promise<boolean>;
+  release(key: string): Promise<void>;
+  /** Whether `key` is claimed now (a HEAD on a used token asks this; it never claims). */
+  claimed(key: string): Promise<boolean>;
+
+  /** Unordered sets of ids (a session's files, a user's sessions). */
+  addMember(set: string, member: string): Promise<void>;
+  removeMember(set: string, member: string): Promise<void>;
+  members(set: string): Promise<string[]>;
+  deleteSet(set: string): Promise<void>;
+
+  /** The expiry index: an item becomes due at `atMs` (re-scheduling replaces the time). */
+  schedule(item: string, atMs: number): Promise<void>;
+  unschedule(item: string): Promise<void>;
+  /**
+   * Atomically take up to `limit` items due at `nowMs`, earliest first, and push each one's due
+   * time to `nowMs + leaseMs`, so that no other caller takes it before the lease ends. The caller
+   * `unschedule`s an item once it is handled; if it crashes, the item comes due again.
+   * Cost: O(items taken), never a scan of everything scheduled.
+   */
+  claimDue(nowMs: number, leaseMs: number, limit: number): Promise<string[]>;
+  /** When `item` is due (ms), or undefined when not scheduled. */
+  dueAt(item: string): Promise<number | undefined>;
+
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
