@@ -76,12 +76,15 @@ export class GatewayContext {
     return v as Record<string, unknown>;
   }
 
-  /** A ttl in whole seconds within 1..limits.maxTtl, from JSON (number) or a form field (digits). */
-  ttl(value: unknown, fallback: number): number {
+  /**
+   * A ttl in whole seconds within 1..limits.maxTtl: a JSON number, or a form field of digits
+   * (`fromForm`). A JSON string "60" is refused: the contract says integer seconds.
+   */
+  ttl(value: unknown, fallback: number, fromForm = false): number {
     if (value === undefined) return Math.min(fallback, this.cfg['limits.maxTtl']);
     let n: number;
-    if (typeof value === 'number') n = value;
-    else if (typeof value === 'string' && /^\d{1,12}$/.test(value)) n = Number(value);
+    if (!fromForm && typeof value === 'number') n = value;
+    else if (fromForm && typeof value === 'string' && /^\d{1,12}$/.test(value)) n = Number(value);
     else throw new AppError('invalid_ttl');
     if (!Number.isSafeInteger(n) || n < 1 || n > this.cfg['limits.maxTtl']) throw new AppError('invalid_ttl');
     return n;

@@ -97,7 +97,7 @@ export class Exchange {
   send(status: number, headers: Record<string, string | number>, body?: string | Buffer): void {
     const close = this.body !== null && !this.body.complete;
     this.cork(() => {
-      this.writeHead(status, headers);
+      this.writeHead(status, close ? { ...headers, Connection: 'close' } : headers);
       if (body === undefined) this.res.endWithoutBody(0, close);
       else {
         this.bytesOut += Buffer.byteLength(body);

@@ -33,7 +33,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
           try {
             const values = got.fields.ttl;
             if (values && values.length > 1) throw new AppError('invalid_ttl');
-            ttl = ctx.ttl(values?.[0], cfg['models.upload.ttl']);
+            ttl = ctx.ttl(values?.[0], cfg['models.upload.ttl'], true);
           } catch (err) {
             await bus.request(COMMANDS.blobDiscard, { key: got.blob.key }).catch(() => undefined);
             throw err;

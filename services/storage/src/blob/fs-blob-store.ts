@@ -7,7 +7,7 @@
  * encrypt, and it never builds a path from user input (keys are UUIDs made by storage).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { AppError, isId, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
@@ -49,7 +49,9 @@ export class FsBlobStore implements BlobStore {
     const fh = await fsp.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new AppError('not_found') : err;
     });
-    return createReadStream('', { fd: fh.fd, start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, autoClose: true }).once('close', () => void fh.close().catch(() => undefined));
+    // The stream owns the handle and closes it once (closing the fd twice would close a
+    // recycled descriptor of some other file).
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
   }
 
   async delete(key: string): Promise<number> {

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hashPassword } from '@fileshare/shared';
+import type { Deployment } from './deploy.js';
+import { http, multipart, type Res } from './http.js';
+
+export const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A second user (besides the handbook's fixed foo:bar), written to the users file before start. */
+export const ALICE: [string, string] = ['alice', 'alice-secret-pw'];
+export async function writeUsersFile(dataDir: string): Promise<void> {
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, 'users.json'), JSON.stringify({ users: [{ username: ALICE[0], hash: await hashPassword(ALICE[1]) }] }));
+}
+
+/** Files under a directory tree (blobs and temp files left behind are what tests look for). */
+export function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Every stored blob of a deployment: fs blobs + temp files, or the S3 bucket's objects (s3rver's dir). */
+export function storedBlobs(d: Deployment): string[] {
+  if (d.engines.s3) return filesUnder(join(d.engines.s3.dir, d.engines.s3.bucket)).filter((f) => /_S3rver_object$|[0-9a-f-]{36}/.test(f) && !f.endsWith('.json') && !f.endsWith('.md5'));
+  return [...filesUnder(join(d.dataDir, 'blobs')), ...filesUnder(join(d.dataDir, 'tmp'))];
+}
+
+export async function upload(base: string, user: [string, string], content: Buffer | string, opts: { name?: string; ttl?: string; ttlFirst?: boolean; type?: string } = {}): Promise<Res> {
+  const file = { name: 'file', value: Buffer.from(content), filename: opts.name ?? 'test.txt', type: opts.type ?? 'text/plain' };
+  const ttl = opts.ttl !== undefined ? [{ name: 'ttl', value: opts.ttl }] : [];
+  const mp = multipart(opts.ttlFirst ? [...ttl, file] : [file, ...ttl]);
+  return http(`${base}/uploads`, { method: 'POST', auth: user, headers: { 'content-type': mp.contentType }, body: mp.body });
+}
+
+export async function newSession(base: string, user: [string, string], ttl?: number): Promise<string> {
+  const r = await http(`${base}/sessions`, { method: 'POST', auth: user, headers: { 'content-type': 'application/json' }, body: ttl ? JSON.stringify({ ttl }) : '' });
+  if (r.status !== 201) throw new Error(`session: ${r.status} ${r.text}`);
+  return r.json.id;
+}
+
+/** A session with one ready file holding `content`; returns ids. */
+export async function readyFile(base: string, user: [string, string], content: Buffer | string, sessionTtl?: number): Promise<{ sid: string; fid: string }> {
+  const sid = await newSession(base, user, sessionTtl);
+  const f = await http(`${base}/sessions/${sid}/files`, { method: 'POST', auth: user, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'doc.bin' }) });
+  const put = await http(`${base}/sessions/${sid}/files/${f.json.id}`, { method: 'PUT', auth: user, body: Buffer.from(content) });
+  if (put.status !== 200) throw new Error(`put: ${put.status} ${put.text}`);
+  return { sid, fid: f.json.id };
+}
+
+export async function token(base: string, user: [string, string], sid: string, fid: string, ttl?: number): Promise<Res> {
+  return http(`${base}/sessions/${sid}/files/${fid}/tokens`, { method: 'POST', auth: user, headers: { 'content-type': 'application/json' }, body: ttl !== undefined ? JSON.stringify({ ttl }) : '' });
+}
+
+/** Poll until `fn` is true (bounded). */
+export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 10_000, stepMs = 100): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await fn()) return true;
+    await sleep(stepMs);
+  }
+  return fn();
+}

@@ -1,0 +1,54 @@
+import { Agent, request } from 'undici';
+
+/** One client for every test: keep-alive, accepts the self-signed certificate. */
+export const agent = new Agent({ connect: { rejectUnauthorized: false }, keepAliveTimeout: 10_000, connections: 256, pipelining: 1 });
+
+export interface Res {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  text: string;
+  json: any;
+}
+
+export interface ReqOpts {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer | Uint8Array | NodeJS.ReadableStream | null;
+  auth?: [string, string] | null;
+}
+
+export const basic = (user: string, pass: string) => 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
+
+/** A request over real HTTP(S); the whole body read. */
+export async function http(url: string, opts: ReqOpts = {}): Promise<Res> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  if (opts.auth) headers.authorization = basic(...opts.auth);
+  const r = await request(url, { method: (opts.method ?? 'GET') as 'GET', headers, body: opts.body as never, dispatcher: agent });
+  const body = Buffer.from(await r.body.arrayBuffer());
+  const flat: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) flat[k] = Array.isArray(v) ? v.join(', ') : String(v);
+  const text = body.toString('utf8');
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.statusCode, headers: flat, body, text, json };
+}
+
+/** A multipart/form-data body built by hand (so tests control every byte). */
+export function multipart(parts: { name: string; value: string | Buffer; filename?: string; type?: string }[], boundary = '----fileshare' + Math.random().toString(16).slice(2)): { body: Buffer; contentType: string } {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
+    // Quotes as browsers and curl send them (percent-encoded), so the header stays parseable.
+    if (p.filename !== undefined) head += `; filename="${p.filename.replace(/"/g, '%22')}"`;
+    head += '\r\n';
+    if (p.type) head += `Content-Type: ${p.type}\r\n`;
+    chunks.push(Buffer.from(head + '\r\n'), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
