@@ -11,7 +11,8 @@ export interface ByteRange {
  * A new blob being written. Write chunks (honour `write()` returning false: wait for 'drain'),
  * then `end()`; `done` resolves once the bytes are durable (fsynced and renamed / S3 upload
  * completed) with their size and sha256. `destroy(err)` aborts: nothing written is kept.
- * `done` rejects with `file_too_large` once more than `maxBytes` arrive.
+ * `done` rejects with `file_too_large` once more than `maxBytes` arrive. Every failure is
+ * reported through `done` (the writer never crashes a process with an unheard 'error').
  */
 export interface BlobWriter extends Writable {
   readonly done: Promise<StoredBlob>;

@@ -81,6 +81,7 @@ export class HttpDataPlane implements DataPlane {
         cb(err);
       },
     }) as Writable & { done: Promise<StoredBlob> };
+    writer.on('error', () => undefined); // reported through `done`
     // If storage answers early (error), stop accepting bytes.
     done.catch((err) => writer.destroy(err));
     writer.done = done;

@@ -166,6 +166,8 @@ class S3BlobWriter extends Writable implements BlobWriter {
     super({ highWaterMark: 1024 * 1024 });
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.done.catch(() => undefined);
+    // Failures are reported through `done`; an unheard 'error' event must not crash the process.
+    this.on('error', () => undefined);
   }
 
   override _construct(cb: (err?: Error | null) => void): void {

@@ -1,0 +1,36 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '@fileshare/shared';
+import { FsBlobStore } from '@fileshare/storage';
+import { S3BlobStore } from '../services/storage/src/blob/s3-blob-store.js';
+import { blobStoreContract } from './contracts/blob-store.contract.js';
+import { S3_ENV, startS3 } from './helpers/engines.js';
+import { filesUnder } from './helpers/fixtures.js';
+
+const log = createLogger({ 'log.level': 'silent' }, 'test');
+
+blobStoreContract('fs blob store', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'fs-blobs-'));
+  const store = new FsBlobStore(root);
+  await store.init();
+  return { store, objects: () => filesUnder(root), close: () => store.close() };
+});
+
+blobStoreContract('s3 blob store', async () => {
+  const s3 = await startS3();
+  Object.assign(process.env, S3_ENV);
+  const store = new S3BlobStore(
+    { bucket: s3.bucket, prefix: 'blobs/', partSize: 5 * 1024 * 1024, queueSize: 2, createBucket: false, client: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true } },
+    log,
+  );
+  await store.init();
+  return {
+    store,
+    objects: () => filesUnder(join(s3.dir, s3.bucket)),
+    async close() {
+      await store.close();
+      await s3.proc.stop();
+    },
+  };
+});

@@ -1,0 +1,99 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import test from 'ava';
+import { AppError, newId } from '@fileshare/shared';
+import type { BlobStore } from '@fileshare/storage';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+async function readAll(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * What every BlobStore must do. `objects()` lists what the backend holds right now (files on
+ * disk, objects in the bucket), so "nothing left behind" is checked on the backend itself.
+ */
+export function blobStoreContract(label: string, make: () => Promise<{ store: BlobStore; objects(): string[]; close(): Promise<void> }>): void {
+  let s: BlobStore;
+  let objects: () => string[];
+  let close: () => Promise<void>;
+  test.before(async () => ({ store: s, objects, close } = await make()));
+  test.after.always(async () => close?.());
+
+  test.serial(`${label}: a blob streams in, reports size and sha256, streams out whole and in ranges`, async (t) => {
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    const key = newId();
+    const w = s.create(key, { maxBytes: data.length });
+    await pipeline(Readable.from([data.subarray(0, 1000), data.subarray(1000)]), w);
+    t.deepEqual(await w.done, { key, size: data.length, sha256: sha(data) });
+    t.deepEqual(await readAll(await s.open(key)), data);
+    t.deepEqual(await readAll(await s.open(key, { start: 5, end: 1_000_004 })), data.subarray(5, 1_000_005));
+    t.is(await s.delete(key), data.length);
+    t.is(await s.delete(key), 0, 'delete is idempotent');
+    const e = await t.throwsAsync(s.open(key));
+    t.is((e as AppError).code, 'not_found');
+  });
+
+  test.serial(`${label}: an empty blob is a blob`, async (t) => {
+    const key = newId();
+    const w = s.create(key, { maxBytes: 10 });
+    w.end();
+    t.deepEqual(await w.done, { key, size: 0, sha256: sha(Buffer.alloc(0)) });
+    t.is((await readAll(await s.open(key))).length, 0);
+    await s.delete(key);
+  });
+
+  test.serial(`${label}: more than maxBytes fails with file_too_large and leaves nothing`, async (t) => {
+    const before = objects().length;
+    const key = newId();
+    const w = s.create(key, { maxBytes: 1000 });
+    const e = await t.throwsAsync(pipeline(Readable.from([Buffer.alloc(600), Buffer.alloc(600)]), w));
+    t.is((e as AppError).code, 'file_too_large');
+    await t.throwsAsync(w.done);
+    await new Promise((r) => setTimeout(r, 200));
+    t.is(objects().length, before);
+    await t.throwsAsync(s.open(key));
+  });
+
+  test.serial(`${label}: an aborted write leaves nothing and was never visible`, async (t) => {
+    const before = objects().length;
+    const key = newId();
+    const w = s.create(key, { maxBytes: 1e9 });
+    w.write(randomBytes(256 * 1024));
+    await new Promise((r) => setTimeout(r, 100));
+    await t.throwsAsync(s.open(key), undefined, 'invisible before done');
+    w.destroy(new Error('client went away'));
+    await t.throwsAsync(w.done);
+    await new Promise((r) => setTimeout(r, 300));
+    t.is(objects().length, before);
+    await t.throwsAsync(s.open(key));
+  });
+
+  test.serial(`${label}: onStart runs before the first byte; a failing onStart fails the write`, async (t) => {
+    const calls: string[] = [];
+    const key = newId();
+    const w = s.create(key, { maxBytes: 100, onStart: async () => void calls.push('start') });
+    w.end(Buffer.from('x'));
+    await w.done;
+    t.deepEqual(calls, ['start']);
+    await s.delete(key);
+    const bad = s.create(newId(), { maxBytes: 100, onStart: async () => Promise.reject(new AppError('unavailable')) });
+    bad.end(Buffer.from('x'));
+    const e = await t.throwsAsync(bad.done);
+    t.is((e as AppError).code, 'unavailable');
+  });
+
+  test(`${label}: keys that are not ids never reach the backend`, async (t) => {
+    for (const key of ['../../etc/passwd', 'a/b', '']) {
+      const e = await t.throwsAsync(s.open(key));
+      t.is((e as AppError).code, 'not_found');
+    }
+  });
+
+  test(`${label}: ping`, async (t) => {
+    await t.notThrowsAsync(s.ping());
+  });
+}

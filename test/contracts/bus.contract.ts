@@ -1,0 +1,78 @@
+import test from 'ava';
+import { AppError, type Bus } from '@fileshare/shared';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * What every Bus must do. `make()` returns two buses that reach each other (two processes'
+ * connections on NATS; the same object for the in-process bus, which serves one process).
+ */
+export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus; close(): Promise<void> }>): void {
+  let a: Bus;
+  let b: Bus;
+  let close: () => Promise<void>;
+  let n = 0;
+  const tag = label.replace(/\W/g, '');
+  const subject = () => `contract.${tag}.${++n}`;
+  test.before(async () => ({ a, b, close } = await make()));
+  test.after.always(async () => close?.());
+
+  test(`${label}: a command reaches a handler and its answer comes back`, async (t) => {
+    const s = subject();
+    b.serve(s, 'svc', async (body) => ({ echo: body.x * 2 }));
+    await b.ping();
+    t.deepEqual(await a.request(s, { x: 21 }), { echo: 42 });
+  });
+
+  test(`${label}: an AppError crosses with its code and message; other errors become internal`, async (t) => {
+    const s1 = subject();
+    const s2 = subject();
+    b.serve(s1, 'svc', async () => {
+      throw new AppError('session_not_found', 'custom text');
+    });
+    b.serve(s2, 'svc', async () => {
+      throw new Error('secret internals');
+    });
+    await b.ping();
+    const e1 = await t.throwsAsync(a.request(s1, {}));
+    t.true(e1 instanceof AppError);
+    t.is((e1 as AppError).code, 'session_not_found');
+    t.is((e1 as AppError).status, 404);
+    t.is(e1!.message, 'custom text');
+    const e2 = await t.throwsAsync(a.request(s2, {}));
+    t.is((e2 as AppError).code, 'internal');
+    t.false(e2!.message.includes('secret'));
+  });
+
+  test(`${label}: nobody serving is 503 unavailable, quickly`, async (t) => {
+    const started = Date.now();
+    const e = await t.throwsAsync(a.request(subject(), {}, 1000));
+    t.is((e as AppError).code, 'unavailable');
+    t.true(Date.now() - started < 1500);
+  });
+
+  test(`${label}: replicas in one queue group share commands, each command answered once`, async (t) => {
+    const s = subject();
+    const seen = { one: 0, two: 0 };
+    a.serve(s, 'svc', async () => (seen.one++, 'one'));
+    b.serve(s, 'svc', async () => (seen.two++, 'two'));
+    await a.ping();
+    await b.ping();
+    const answers = await Promise.all(Array.from({ length: 40 }, () => a.request<string>(s, {})));
+    t.is(answers.length, 40);
+    t.is(seen.one + seen.two, 40);
+  });
+
+  test(`${label}: an event goes to one member of each group, wildcards match`, async (t) => {
+    const s = `fileshare.evt.contract${tag}.${++n}`;
+    const got: string[] = [];
+    await a.subscribe(s, `g1${tag}${n}`, async (e) => void got.push(`g1:${e.i}`));
+    await b.subscribe(s, `g1${tag}${n}`, async (e) => void got.push(`g1:${e.i}`));
+    await b.subscribe(s.replace(/\.\d+$/, '.*'), `g2${tag}${n}`, async (e) => void got.push(`g2:${e.i}`));
+    for (let i = 0; i < 5; i++) await a.publish(s, { i });
+    for (let i = 0; i < 50 && got.length < 10; i++) await sleep(50);
+    await sleep(200);
+    t.is(got.filter((g) => g.startsWith('g1:')).length, 5);
+    t.is(got.filter((g) => g.startsWith('g2:')).length, 5);
+  });
+}
