@@ -34,7 +34,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<Running &
  * First start with auth on and nobody to log in as: create `admin` with a random password and
  * print it once, to the terminal (stderr), never to the JSON log.
  */
-async function ensureFirstUser(cfg: Config, log: Logger): Promise<void> {
+export async function ensureFirstUser(cfg: Config, log: Logger): Promise<void> {
   if (!cfg['simpleUpload.authentication.enabled'] || cfg['simpleUpload.authentication.username']) return;
   const file = dataPaths(cfg).usersFile;
   if (readUsers(file).users.length > 0) return;

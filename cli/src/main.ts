@@ -33,7 +33,7 @@ export async function run(argv: string[]): Promise<number> {
       return start(sub ?? 'all');
     case 'cluster': {
       const { runCluster } = await import('./cluster.js');
-      return runCluster(rest);
+      return runCluster(args.slice(1));
     }
     case 'user':
       return user(sub, rest[0]);

@@ -1,0 +1,126 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { CLI } from './helpers/deploy.js';
+import { eventually } from './helpers/fixtures.js';
+import { http, multipart } from './helpers/http.js';
+import { freePort } from './helpers/ports.js';
+import { Proc } from './helpers/proc.js';
+
+const run = promisify(execFile);
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, [CLI, ...args], { env: { ...process.env, FILESHARE_CONFIG: '', ...env } }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+test('config check prints the effective config with secrets masked', async (t) => {
+  const r = await cli(['config', 'check'], { FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'foo', FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'bar-secret', FILESHARE_MODELS_UPLOAD_TTL: '120' });
+  t.is(r.code, 0);
+  const cfg = JSON.parse(r.stdout);
+  t.is(cfg['models.upload.ttl'], 120);
+  t.is(cfg['simpleUpload.authentication.password'], '********');
+  t.false(r.stdout.includes('bar-secret'));
+});
+
+test('invalid config stops with one line naming the key, exit 2', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-cfg-'));
+  const cases: [Record<string, string>, string[], RegExp][] = [
+    [{ FILESHARE_MODELS_UPLOAD_TTL: 'abc' }, ['config', 'check'], /FILESHARE_MODELS_UPLOAD_TTL.*integer|models\.upload\.ttl/],
+    [{ FILESHARE_HTTP_PORT: '70000' }, ['start', 'all'], /http\.port/],
+    [{ FILESHARE_STORE_KIND: 'mysql' }, ['start', 'all'], /store\.kind/],
+    [{ FILESHARE_HTTP_BASE_PATH: 'rtc/' }, ['start', 'all'], /http\.basePath/],
+  ];
+  for (const [env, args, re] of cases) {
+    const r = await cli(args, { FILESHARE_DATA_DIR: dir, ...env });
+    t.is(r.code, 2, JSON.stringify(env));
+    t.regex(r.stderr, re);
+  }
+  const file = join(dir, 'bad.yml');
+  writeFileSync(file, 'models:\n  upload:\n    tll: 5\n');
+  const r = await cli(['config', 'check', file]);
+  t.is(r.code, 2);
+  t.regex(r.stderr, /unknown key models\.upload\.tll/);
+  writeFileSync(file, 'models:\n  upload:\n    ttl: 5\nsimpleUpload:\n  authentication:\n    enabled: false\n');
+  const ok = await cli(['config', 'check', file]);
+  t.is(ok.code, 0);
+  t.is(JSON.parse(ok.stdout)['models.upload.ttl'], 5);
+});
+
+test('a dependency that is not there fails the start fast with a clear line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-dep-'));
+  const port = await freePort();
+  const started = Date.now();
+  const r = await cli(['start', 'tokens'], { FILESHARE_DATA_DIR: dir, FILESHARE_BUS_KIND: 'local' });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /needs bus\.kind=nats/);
+  const tls = await cli(['start', 'all'], { FILESHARE_DATA_DIR: dir, FILESHARE_HTTP_PORT: String(port), FILESHARE_HTTP_TLS_KEY_FILE: '/nonexistent/key.pem', FILESHARE_HTTP_TLS_CERT_FILE: '/nonexistent/cert.pem', FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'u', FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'p' });
+  t.is(tls.code, 1);
+  t.regex(tls.stderr, /TLS files not found: \/nonexistent\/key\.pem/);
+  t.true(Date.now() - started < 20_000);
+});
+
+test('user add/list/remove keep a hashed users file; the first start creates admin once', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-users-'));
+  const env = { FILESHARE_DATA_DIR: dir, FILESHARE_NEW_PASSWORD: 'a-long-password' };
+  t.is((await cli(['user', 'add', 'carol'], env)).code, 0);
+  const file = readFileSync(join(dir, 'users.json'), 'utf8');
+  t.false(file.includes('a-long-password'));
+  t.regex(file, /"hash": "scrypt\$/);
+  t.is((await cli(['user', 'list'], env)).stdout, 'carol\n');
+  t.is((await cli(['user', 'add', 'bad name'], env)).code, 1);
+  t.is((await cli(['user', 'remove', 'carol'], env)).code, 0);
+  t.is((await cli(['user', 'remove', 'carol'], env)).code, 1);
+  t.is((await cli(['nonsense'])).code, 2);
+  t.is((await cli(['--help'])).code, 0);
+
+  const port = await freePort();
+  const p = new Proc('first', process.execPath, [CLI, 'start', 'all'], join(dir, 'first.log'), { FILESHARE_DATA_DIR: dir, FILESHARE_HTTP_PORT: String(port), FILESHARE_HTTP_HOST: '127.0.0.1', FILESHARE_CONFIG: '' });
+  try {
+    t.true(await eventually(() => /password: (\S+)/.test(p.log()), 15_000));
+    const password = /password: (\S+)/.exec(p.log())![1];
+    t.true(await eventually(async () => (await http(`https://127.0.0.1:${port}/healthz`).catch(() => ({ status: 0 }))).status === 200, 15_000));
+    const mp = multipart([{ name: 'file', value: 'hi', filename: 'hi.txt' }]);
+    const r = await http(`https://127.0.0.1:${port}/rtc/fileshare/uploads`, { method: 'POST', auth: ['admin', password], headers: { 'content-type': mp.contentType }, body: mp.body });
+    t.is(r.status, 201);
+    const jsonLog = p.log().split('\n').filter((l) => l.startsWith('{')).join('\n');
+    t.false(jsonLog.includes(password), 'the password is not in the JSON log');
+  } finally {
+    t.is(await p.stop(), 0, 'SIGTERM exits 0');
+  }
+});
+
+test('fileshare cluster runs the distributed mode locally and stops it on SIGTERM', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-cluster-'));
+  const [nats, redis, http1, storage, tokens, expiry] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  const env = {
+    FILESHARE_CONFIG: '',
+    FILESHARE_STORAGE_PORT: String(storage),
+    FILESHARE_STORAGE_URLS: `http://127.0.0.1:${storage}`,
+    FILESHARE_TOKENS_PORT: String(tokens),
+    FILESHARE_EXPIRY_PORT: String(expiry),
+    FILESHARE_HTTP_HOST: '127.0.0.1',
+    FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'foo',
+    FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'bar',
+  };
+  const log = join(dir, 'cluster.log');
+  const p = new Proc('cluster', process.execPath, [CLI, 'cluster', '--data-dir', dir, '--nats-port', String(nats), '--redis-port', String(redis), '--http-port', String(http1)], log, env);
+  try {
+    t.true(await eventually(async () => (await http(`https://127.0.0.1:${http1}/readyz`).catch(() => ({ status: 0 }))).status === 200, 30_000), p.log().slice(-2000));
+    const mp = multipart([{ name: 'file', value: 'cluster bytes', filename: 'c.txt' }]);
+    const up = await http(`https://127.0.0.1:${http1}/rtc/fileshare/uploads`, { method: 'POST', auth: ['foo', 'bar'], headers: { 'content-type': mp.contentType }, body: mp.body });
+    t.is(up.status, 201);
+    t.is((await http(up.json.url.replace('localhost', '127.0.0.1'))).text, 'cluster bytes');
+  } finally {
+    t.is(await p.stop('SIGTERM', 30_000), 0);
+  }
+  // Every child is gone: the ports are free again.
+  const still = await new Promise<boolean>((r) => {
+    const c = spawn('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nats}`], { stdio: 'ignore' });
+    c.on('exit', (code) => r(code === 0));
+  });
+  t.false(still);
+});

@@ -1,0 +1,55 @@
+import test from 'ava';
+import { startAllInOne, startDistributed, type Deployment } from './helpers/deploy.js';
+import { readyFile, sha256, token, upload } from './helpers/fixtures.js';
+import { http } from './helpers/http.js';
+
+/**
+ * A 2xx means durable: acknowledge uploads and session files, SIGKILL every fileshare process
+ * right away (no graceful anything), start them again: every acknowledged file downloads with
+ * its sha256, and tokens issued before the crash still work once.
+ */
+function durabilitySuite(label: string, start: () => Promise<Deployment>) {
+  test.serial(`${label}: everything acknowledged survives SIGKILL of every process`, async (t) => {
+    const d = await start();
+    try {
+      const A = d.gateways[0];
+      const acked: { url: string; sha: string }[] = [];
+      const tokens: { url: string; sha: string }[] = [];
+      for (let i = 0; i < 20; i++) {
+        const content = `upload ${i} ${'x'.repeat(i * 1000)}`;
+        const r = await upload(A, d.user, content);
+        t.is(r.status, 201);
+        acked.push({ url: `/uploads/${r.json.id}`, sha: sha256(content) });
+      }
+      for (let i = 0; i < 5; i++) {
+        const content = `session file ${i}`;
+        const { sid, fid } = await readyFile(A, d.user, content);
+        const tk = await token(A, d.user, sid, fid);
+        tokens.push({ url: `/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`, sha: sha256(content) });
+      }
+      // The last acknowledgement and the kill are back to back.
+      const last = await upload(A, d.user, 'the very last one');
+      t.is(last.status, 201);
+      acked.push({ url: `/uploads/${last.json.id}`, sha: sha256('the very last one') });
+      await d.crashAndRestart();
+
+      const B = d.gateways.at(-1)!;
+      for (const a of acked) {
+        const r = await http(B + a.url);
+        t.is(r.status, 200, a.url);
+        t.is(sha256(r.body), a.sha, a.url);
+      }
+      for (const tk of tokens) {
+        const r = await http(B + tk.url);
+        t.is(r.status, 200);
+        t.is(sha256(r.body), tk.sha);
+        t.is((await http(B + tk.url)).status, 410);
+      }
+    } finally {
+      await d.stop();
+    }
+  });
+}
+
+durabilitySuite('all-in-one', () => startAllInOne());
+durabilitySuite('distributed', () => startDistributed({ gateways: 2 }));
