@@ -114,7 +114,7 @@ export async function runCluster(args: string[]): Promise<number> {
     FILESHARE_STORE_KIND: 'redis',
     FILESHARE_STORE_REDIS_URL: `redis://127.0.0.1:${o.redisPort}`,
     FILESHARE_DATA_DIR: dataDir,
-    FILESHARE_STORAGE_HOST: '127.0.0.1',
+    FILESHARE_INTERNAL_HOST: '127.0.0.1',
   };
   await ensureFirstUser(loadConfig({ overrides: { dataDir } }), createLogger(loadConfig(), 'cluster'));
   const node = process.execPath;

@@ -66,7 +66,7 @@ export const SCHEMA = {
   'blob.s3.createBucket': { kind: 'bool', default: false, doc: 'Create the bucket at start when it does not exist.' },
   'blob.s3.partSize': { kind: 'int', default: 8 * MiB, min: 5 * MiB, doc: 'Multipart upload part size, bytes.' },
   'blob.s3.queueSize': { kind: 'int', default: 4, min: 1, doc: 'Parts uploaded concurrently per file.' },
-  'storage.host': { kind: 'string', default: '0.0.0.0', doc: 'Address the storage data plane (internal HTTP) listens on.' },
+  'internal.host': { kind: 'string', default: '0.0.0.0', doc: 'Address the internal listeners bind to: the storage data plane and the health/metrics ports of standalone storage, tokens and expiry processes.' },
   'storage.port': { kind: 'int', default: 7001, min: 0, max: 65535, doc: 'Storage data-plane port; also serves its /healthz, /readyz and /metrics.' },
   'storage.urls': { kind: 'list', default: ['http://127.0.0.1:7001'], doc: 'Storage data-plane URLs the gateway streams bytes to (distributed mode).' },
   'internal.secret': { kind: 'string', default: '', secret: true, doc: 'Shared secret required on the storage data plane (recommended in distributed mode).' },

@@ -336,19 +336,24 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
   });
 
   t('expired token, expired session', async (tt) => {
-    const { sid, fid } = await readyFile(A, U, 'soon gone', 2);
-    const short = await token(A, U, sid, fid, 1);
-    const long = await token(A, U, sid, fid);
-    tt.is(Date.parse(long.json.expiresAt), Date.parse((await http(`${A}/sessions/${sid}`, { auth: U })).json.expiresAt), 'a token never outlives its session');
-    await sleep(1100);
-    const r = await http(`${A}/sessions/${sid}/files/${fid}/tokens/${short.json.id}`);
+    // A long session with a 1 s token, and a 2 s session with an unbounded token.
+    const [a, b] = await Promise.all([readyFile(A, U, 'token ends', 600), readyFile(A, U, 'session ends', 2)]);
+    const short = await token(A, U, a.sid, a.fid, 1);
+    const sessionEnd = Date.parse((await http(`${A}/sessions/${b.sid}`, { auth: U })).json.expiresAt);
+    const long = await token(A, U, b.sid, b.fid);
+    tt.is(Date.parse(long.json.expiresAt), sessionEnd, 'a token never outlives its session');
+    // Wait on the times the API reported, not on guesses.
+    await sleep(Math.max(0, Date.parse(short.json.expiresAt) - Date.now()) + 50);
+    const r = await http(`${A}/sessions/${a.sid}/files/${a.fid}/tokens/${short.json.id}`);
     tt.is(r.status, 410);
     tt.is(r.json.message, 'token expired');
-    await sleep(1000);
-    const s = await http(`${A}/sessions/${sid}/files/${fid}/tokens/${long.json.id}`);
+    await sleep(Math.max(0, sessionEnd - Date.now()) + 50);
+    const s = await http(`${A}/sessions/${b.sid}/files/${b.fid}/tokens/${long.json.id}`);
     tt.is(s.status, 410);
     tt.is(s.json.message, 'session expired');
-    tt.is((await http(`${A}/sessions/${sid}`, { auth: U })).status, 410);
+    const g = await http(`${A}/sessions/${b.sid}`, { auth: U });
+    tt.is(g.status, 410);
+    tt.is(g.json.message, 'session expired');
   });
 
   serial('an expired upload answers 410 with the handbook log line, and its bytes are deleted by expiry', async (tt) => {

@@ -136,7 +136,7 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
     FILESHARE_STORE_REDIS_URL: redis.url,
     FILESHARE_INTERNAL_SECRET: 'test-internal-secret',
     FILESHARE_HTTP_TLS_ENABLED: 'false',
-    FILESHARE_STORAGE_HOST: '127.0.0.1',
+    FILESHARE_INTERNAL_HOST: '127.0.0.1',
     ...(s3 ? { ...S3_ENV, FILESHARE_BLOB_KIND: 's3', FILESHARE_BLOB_S3_ENDPOINT: s3.endpoint, FILESHARE_BLOB_S3_BUCKET: s3.bucket } : {}),
     ...o.env,
   };

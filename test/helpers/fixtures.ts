@@ -29,7 +29,7 @@ export function filesUnder(dir: string): string[] {
 
 /** Every stored blob of a deployment: fs blobs + temp files, or the S3 bucket's objects (s3rver's dir). */
 export function storedBlobs(d: Deployment): string[] {
-  if (d.engines.s3) return filesUnder(join(d.engines.s3.dir, d.engines.s3.bucket)).filter((f) => /_S3rver_object$|[0-9a-f-]{36}/.test(f) && !f.endsWith('.json') && !f.endsWith('.md5'));
+  if (d.engines.s3) return filesUnder(join(d.engines.s3.dir, d.engines.s3.bucket)).filter((f) => f.endsWith('._S3rver_object'));
   return [...filesUnder(join(d.dataDir, 'blobs')), ...filesUnder(join(d.dataDir, 'tmp'))];
 }
 

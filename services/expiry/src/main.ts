@@ -7,7 +7,7 @@ export async function main(cfg: Config, log: Logger): Promise<Running> {
   const bus = await createBus(cfg, log, 'expiry');
   const store = await createStore(cfg, log);
   const expiry = startExpiry(cfg, { bus, store, log });
-  const server = await startOpsServer({ host: cfg['storage.host'], port: cfg['expiry.port'], checks: { bus: () => bus.ping(), store: () => store.ping() } });
+  const server = await startOpsServer({ host: cfg['internal.host'], port: cfg['expiry.port'], checks: { bus: () => bus.ping(), store: () => store.ping() } });
   log.info({ port: cfg['expiry.port'], intervalS: cfg['expiry.interval'] }, 'expiry ready');
   return {
     async stop() {

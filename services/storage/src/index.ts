@@ -41,7 +41,7 @@ export async function startStorage(cfg: Config, deps: { bus: Bus; store: Store; 
   let server: Server | undefined;
   if (standalone) {
     server = await startOpsServer({
-      host: cfg['storage.host'],
+      host: cfg['internal.host'],
       port: cfg['storage.port'],
       checks: { bus: () => deps.bus.ping(), store: () => deps.store.ping(), blobs: () => blobs.ping() },
       fallback: dataPlaneHandler(service, cfg['internal.secret'], deps.log),

@@ -73,8 +73,13 @@ export class S3BlobStore implements BlobStore {
     } catch (err) {
       const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
       if (status === 404 && this.opts.createBucket) {
-        await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
-        this.log.info({ bucket }, 'created S3 bucket');
+        try {
+          await this.client.send(new CreateBucketCommand({ Bucket: bucket }));
+          this.log.info({ bucket }, 'created S3 bucket');
+        } catch (createErr) {
+          // Another replica created it first: fine if it is there now.
+          await this.client.send(new HeadBucketCommand({ Bucket: bucket })).catch(() => Promise.reject(createErr));
+        }
         return;
       }
       const why = status === 404 ? 'does not exist (set blob.s3.createBucket=true to create it)' : status === 403 ? 'access denied (check AWS credentials)' : String((err as Error).message || err);

@@ -1,0 +1,74 @@
+import test from 'ava';
+import { parseBasic } from '../../services/gateway/src/auth/authenticator.js';
+import { FailureThrottle } from '../../services/gateway/src/auth/throttle.js';
+import { cleanFileName, contentDisposition } from '../../services/gateway/src/http/disposition.js';
+import { parseRange } from '../../services/gateway/src/http/range.js';
+import { splitPath } from '../../services/gateway/src/router.js';
+
+test('parseRange follows RFC 9110 for one range and ignores what it does not serve', (t) => {
+  const cases: [string | undefined, number, ReturnType<typeof parseRange>][] = [
+    [undefined, 10, undefined],
+    ['bytes=0-0', 10, { start: 0, end: 0 }],
+    ['bytes=2-5', 10, { start: 2, end: 5 }],
+    ['bytes=5-', 10, { start: 5, end: 9 }],
+    ['bytes=-4', 10, { start: 6, end: 9 }],
+    ['bytes=-40', 10, { start: 0, end: 9 }],
+    ['bytes=3-1000', 10, { start: 3, end: 9 }],
+    ['bytes=10-', 10, 'unsatisfiable'],
+    ['bytes=-0', 10, 'unsatisfiable'],
+    ['bytes=0-', 0, 'unsatisfiable'],
+    ['bytes=5-2', 10, undefined],
+    ['bytes=0-1,3-4', 10, undefined],
+    ['items=0-1', 10, undefined],
+    ['bytes=abc', 10, undefined],
+  ];
+  for (const [h, size, want] of cases) t.deepEqual(parseRange(h, size), want, String(h));
+});
+
+test('Content-Disposition is encoded, never pasted', (t) => {
+  t.is(contentDisposition('a.txt'), `attachment; filename="a.txt"; filename*=UTF-8''a.txt`);
+  const evil = contentDisposition('x"; filename="evil.html\r\nSet-Cookie: a=b');
+  t.false(/[\r\n]/.test(evil));
+  t.is(evil.split('"').length, 3, 'exactly one quoted string');
+  const uni = contentDisposition('résumé ✓.pdf');
+  t.regex(uni, /^attachment; filename="r_sum_ _\.pdf"; filename\*=UTF-8''r%C3%A9sum%C3%A9%20%E2%9C%93\.pdf$/);
+  t.false(/[^\x20-\x7e]/.test(uni));
+});
+
+test('cleanFileName keeps the last segment, drops control characters, cuts on a character boundary', (t) => {
+  t.is(cleanFileName('../../etc/passwd', 255), 'passwd');
+  t.is(cleanFileName('C:\\Users\\me\\doc.txt', 255), 'doc.txt');
+  t.is(cleanFileName('a\u0000b\r\nc.txt', 255), 'abc.txt');
+  t.is(cleanFileName('..', 255), 'file');
+  t.is(cleanFileName('', 255), 'file');
+  t.is(cleanFileName(undefined, 255), 'file');
+  const long = 'é'.repeat(200); // 400 bytes
+  const cut = cleanFileName(long, 255);
+  t.true(Buffer.byteLength(cut) <= 255);
+  t.is(cut, 'é'.repeat(127));
+});
+
+test('parseBasic refuses every malformed header', (t) => {
+  const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
+  t.deepEqual(parseBasic('Basic ' + b64('foo:bar')), { username: 'foo', password: 'bar' });
+  t.deepEqual(parseBasic('basic ' + b64('foo:b:a:r')), { username: 'foo', password: 'b:a:r' });
+  t.deepEqual(parseBasic('Basic ' + b64('fö:pässword')), { username: 'fö', password: 'pässword' });
+  for (const h of ['', 'Basic', 'Basic ', 'Bearer ' + b64('a:b'), 'Basic ' + b64('nocolon'), 'Basic ' + b64(':nouser'), 'Basic !!!', 'Basic ' + b64(Buffer.from([0xff, 0x3a, 0x41])), 'Basic ' + 'A'.repeat(5000)]) {
+    t.is(parseBasic(h), null, h.slice(0, 30));
+  }
+});
+
+test('splitPath decodes segments and refuses tricks', (t) => {
+  t.deepEqual(splitPath('/uploads/abc'), ['uploads', 'abc']);
+  t.deepEqual(splitPath('/uploads/%61bc'), ['uploads', 'abc']);
+  for (const p of ['/uploads//abc', '/uploads/', '/uploads/%2e%2e', '/uploads/a%2Fb', '/uploads/%E0%A4%A', '/uploads/a%00b', '/uploads/a%5Cb']) t.is(splitPath(p), null, p);
+});
+
+test('FailureThrottle blocks a client or a user after too many failures, for the window', (t) => {
+  const th = new FailureThrottle(3, 60_000);
+  for (let i = 0; i < 3; i++) th.fail('1.1.1.1', 'bob');
+  t.true(th.blockedFor('1.1.1.1') > 0);
+  t.true(th.blockedFor('2.2.2.2', 'bob') > 0, 'the user is blocked from anywhere');
+  t.is(th.blockedFor('2.2.2.2', 'alice'), 0);
+  t.true(th.blockedFor('1.1.1.1') <= 60);
+});
