@@ -13,7 +13,7 @@ export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
  *   PUT /blobs            body = bytes (chunked); 201 {key,size,sha256} once durable
  *   GET /blobs/<key>      200/206 bytes; `Range: bytes=a-b` honoured
  *   errors                JSON {code,message} with the API's status
- * Several storage URLs are tried round robin; one that refuses connections is skipped for a
+ * Several storage URLs are used round robin; one that refuses connections is tried last for a
  * few seconds (a killed replica), so the other replicas keep serving.
  */
 export class HttpDataPlane implements DataPlane {
@@ -28,56 +28,92 @@ export class HttpDataPlane implements DataPlane {
     if (urls.length === 0) throw new Error('storage.urls is empty');
   }
 
-  private pick(): string {
+  /** Replicas in the order to try: round robin, those recently refusing connections last. */
+  private order(): string[] {
+    const start = this.next++ % this.urls.length;
     const now = Date.now();
-    for (let i = 0; i < this.urls.length; i++) {
-      const url = this.urls[this.next++ % this.urls.length];
-      if ((this.downUntil.get(url) ?? 0) <= now) return url;
-    }
-    return this.urls[this.next++ % this.urls.length];
+    const ring = [...this.urls.slice(start), ...this.urls.slice(0, start)];
+    return [...ring.filter((u) => (this.downUntil.get(u) ?? 0) <= now), ...ring.filter((u) => (this.downUntil.get(u) ?? 0) > now)];
   }
 
-  private markDown(url: string, err: NodeJS.ErrnoException): void {
-    if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EHOSTUNREACH') this.downUntil.set(url, Date.now() + 3000);
+  private markDown(url: string, err: NodeJS.ErrnoException): boolean {
+    const connectFailure = ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(err.code ?? '');
+    if (connectFailure) this.downUntil.set(url, Date.now() + 3000);
+    return connectFailure;
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return this.secret ? { ...extra, [INTERNAL_SECRET_HEADER]: this.secret } : extra;
   }
 
+  /**
+   * Connects to a storage replica before accepting a byte: a replica that refuses (killed,
+   * restarting) is skipped for the next one, so no upload fails for a replica that is gone
+   * before the upload began. Once bytes flow, a failure fails the upload (503): the stream
+   * cannot be replayed.
+   */
+  private async connectPut(maxBytes: number): Promise<ClientRequest> {
+    let lastErr: unknown;
+    for (const url of this.order()) {
+      const req = request(`${url}/blobs`, {
+        method: 'PUT',
+        agent: this.agent,
+        headers: this.headers({ 'content-type': 'application/octet-stream', [MAX_BYTES_HEADER]: String(maxBytes) }),
+      });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          req.once('error', reject);
+          req.once('socket', (sock) => {
+            if (!sock.connecting) return resolve();
+            sock.once('connect', () => resolve());
+          });
+        });
+        req.removeAllListeners('error');
+        return req;
+      } catch (err) {
+        req.destroy();
+        lastErr = err;
+        if (!this.markDown(url, err as NodeJS.ErrnoException)) break;
+      }
+    }
+    throw Object.assign(new AppError('unavailable'), { cause: lastErr });
+  }
+
   createBlob(opts: { maxBytes: number }): BlobWriter {
-    const url = this.pick();
-    const req: ClientRequest = request(`${url}/blobs`, {
-      method: 'PUT',
-      agent: this.agent,
-      headers: this.headers({ 'content-type': 'application/octet-stream', [MAX_BYTES_HEADER]: String(opts.maxBytes) }),
-    });
+    let req: ClientRequest | undefined;
     let settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
     const done = new Promise<StoredBlob>((resolve, reject) => (settle = { resolve, reject }));
     done.catch(() => undefined); // the owner awaits it; never an unhandled rejection
-    req.on('response', (res) =>
-      readJson(res).then(
-        (body) => (res.statusCode === 201 ? settle.resolve(body as StoredBlob) : settle.reject(wireError(body))),
-        settle.reject,
-      ),
-    );
-    req.on('error', (err) => {
-      this.markDown(url, err);
-      settle.reject(new AppError('unavailable'));
-    });
+    const connect = this.connectPut.bind(this);
     const writer = new Writable({
       highWaterMark: 256 * 1024,
+      construct(cb) {
+        connect(opts.maxBytes).then((r) => {
+          req = r;
+          r.on('response', (res) =>
+            readJson(res).then(
+              (body) => (res.statusCode === 201 ? settle.resolve(body as StoredBlob) : settle.reject(wireError(body))),
+              settle.reject,
+            ),
+          );
+          r.on('error', () => settle.reject(new AppError('unavailable')));
+          cb();
+        }, (err) => {
+          settle.reject(err);
+          cb(err);
+        });
+      },
       write(chunk: Buffer, _enc, cb) {
-        if (req.write(chunk)) cb();
-        else req.once('drain', () => cb());
+        if (req!.write(chunk)) cb();
+        else req!.once('drain', () => cb());
       },
       final(cb) {
-        req.end();
+        req!.end();
         done.then(() => cb(), cb);
       },
       destroy(err, cb) {
-        if (!req.writableFinished) req.destroy();
-        if (err) settle.reject(err);
+        if (req && !req.writableFinished) req.destroy();
+        settle.reject(err ?? new AppError('incomplete_body'));
         cb(err);
       },
     }) as Writable & { done: Promise<StoredBlob> };
@@ -88,8 +124,22 @@ export class HttpDataPlane implements DataPlane {
     return writer;
   }
 
-  readBlob(key: string, range?: ByteRange): Promise<Readable> {
-    const url = this.pick();
+  /** Reads are idempotent: a replica that cannot be reached is skipped for the next one. */
+  async readBlob(key: string, range?: ByteRange): Promise<Readable> {
+    let lastErr: unknown;
+    for (const url of this.order()) {
+      try {
+        return await this.get(url, key, range);
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        lastErr = err;
+        if (!this.markDown(url, err as NodeJS.ErrnoException)) break;
+      }
+    }
+    throw Object.assign(new AppError('unavailable'), { cause: lastErr });
+  }
+
+  private get(url: string, key: string, range?: ByteRange): Promise<Readable> {
     return new Promise((resolve, reject) => {
       const req = request(`${url}/blobs/${encodeURIComponent(key)}`, {
         method: 'GET',
@@ -100,16 +150,13 @@ export class HttpDataPlane implements DataPlane {
         if (res.statusCode === 200 || res.statusCode === 206) resolve(res);
         else readJson(res).then((b) => reject(wireError(b)), reject);
       });
-      req.on('error', (err) => {
-        this.markDown(url, err);
-        reject(new AppError('unavailable'));
-      });
+      req.on('error', reject);
       req.end();
     });
   }
 
   async ping(): Promise<void> {
-    const url = this.pick();
+    const url = this.order()[0];
     await new Promise<void>((resolve, reject) => {
       const req = request(`${url}/readyz`, { agent: this.agent, timeout: 2000 }, (res) => {
         res.resume();
