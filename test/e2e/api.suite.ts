@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import type { Deployment } from '../helpers/deploy.js';
 import { ALICE, eventually, newSession, readyFile, sha256, sleep, storedBlobs, token, upload } from '../helpers/fixtures.js';
-import { http, multipart } from '../helpers/http.js';
+import { checkEveryResponse, http, multipart } from '../helpers/http.js';
+import { checked, conformance } from '../helpers/openapi.js';
 
 const run = promisify(execFile);
 const json = { 'content-type': 'application/json' };
@@ -24,6 +25,8 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
   let U: [string, string];
 
   test.before(async () => {
+    // Every response this suite sees must match the OpenAPI document: it cannot drift from the code.
+    checkEveryResponse(conformance);
     d = await start();
     A = d.gateways[0];
     B = d.gateways[d.gateways.length - 1];
@@ -222,7 +225,7 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
       ['POST', `/sessions/${sid}/files`, json, '{}', 400, 'name is required'],
       ['POST', `/sessions/${sid}/files`, json, '{"name":""}', 400, 'name is required'],
       ['POST', `/sessions/${sid}/files`, json, '{"name":"a","size":-1}', 400, 'invalid size'],
-      ['POST', `/sessions/${sid}/files`, json, '{"name":"a","contentType":"text/html\\r\\nX: y"}', 400, 'invalid contentType'],
+      ['POST', `/sessions/${sid}/files`, json, '{"name":"a","contentType":"text/html\\r\\nX: y"}', 400, 'invalid content type'],
       ['POST', `/sessions/4b0e6f3e-1d2c-4a4b-9c8d-7e6f5a4b3c2d/files`, json, '{"name":"a"}', 404, 'session not found'],
       ['POST', `/sessions/not-a-uuid/files`, json, '{"name":"a"}', 404, 'session not found'],
       ['GET', `/sessions/not-a-uuid`, {}, '', 404, 'session not found'],
@@ -336,11 +339,12 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
   });
 
   t('expired token, expired session', async (tt) => {
-    // A long session with a 1 s token, and a 2 s session with an unbounded token.
-    const [a, b] = await Promise.all([readyFile(A, U, 'token ends', 600), readyFile(A, U, 'session ends', 2)]);
+    // A long session with a 1 s token, and a 5 s session with an unbounded token.
+    const [a, b] = await Promise.all([readyFile(A, U, 'token ends', 600), readyFile(A, U, 'session ends', 5)]);
     const short = await token(A, U, a.sid, a.fid, 1);
     const sessionEnd = Date.parse((await http(`${A}/sessions/${b.sid}`, { auth: U })).json.expiresAt);
     const long = await token(A, U, b.sid, b.fid);
+    tt.is(long.status, 201);
     tt.is(Date.parse(long.json.expiresAt), sessionEnd, 'a token never outlives its session');
     // Wait on the times the API reported, not on guesses.
     await sleep(Math.max(0, Date.parse(short.json.expiresAt) - Date.now()) + 50);
@@ -379,6 +383,13 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     tt.is((await http(`${B}/sessions/${sid}`, { method: 'DELETE', auth: U })).status, 204);
     tt.is(storedBlobs(d).length, before);
     tt.is((await http(`${A}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)).status, 404);
+  });
+
+  t('the OpenAPI document is served, and responses were checked against it', async (tt) => {
+    const r = await http(`${d.roots[0]}/openapi.json`);
+    tt.is(r.status, 200);
+    tt.is(r.json.openapi, '3.1.0');
+    tt.true(checked > 20);
   });
 
   t('operational endpoints and logs', async (tt) => {

@@ -20,6 +20,12 @@ export interface ReqOpts {
 
 export const basic = (user: string, pass: string) => 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
 
+let responseCheck: ((method: string, url: string, res: Res) => string[]) | undefined;
+/** Run `check` on every response from now on in this test process; a non-empty result throws. */
+export function checkEveryResponse(check: (method: string, url: string, res: Res) => string[]): void {
+  responseCheck = check;
+}
+
 /** A request over real HTTP(S); the whole body read. */
 export async function http(url: string, opts: ReqOpts = {}): Promise<Res> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
@@ -35,7 +41,10 @@ export async function http(url: string, opts: ReqOpts = {}): Promise<Res> {
   } catch {
     json = undefined;
   }
-  return { status: r.statusCode, headers: flat, body, text, json };
+  const res = { status: r.statusCode, headers: flat, body, text, json };
+  const problems = responseCheck?.(opts.method ?? 'GET', url, res) ?? [];
+  if (problems.length) throw new Error(`response does not match docs/openapi.json:\n${problems.join('\n')}`);
+  return res;
 }
 
 /** A multipart/form-data body built by hand (so tests control every byte). */

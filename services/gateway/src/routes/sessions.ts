@@ -57,7 +57,7 @@ export function sessionRoutes(ctx: GatewayContext): Route[] {
         if (typeof body.name !== 'string' || body.name.trim() === '') throw new AppError('invalid_field', 'name is required');
         if (Buffer.byteLength(body.name) > cfg['limits.maxNameLength']) throw new AppError('invalid_field', 'name too long');
         if (body.contentType !== undefined && (typeof body.contentType !== 'string' || !/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/.test(body.contentType) || body.contentType.length > 255 || /[\r\n]/.test(body.contentType)))
-          throw new AppError('invalid_field', 'invalid contentType');
+          throw new AppError('invalid_field', 'invalid content type');
         if (body.size !== undefined && body.size !== null && (!Number.isSafeInteger(body.size) || (body.size as number) < 0)) throw new AppError('invalid_field', 'invalid size');
         if (typeof body.size === 'number' && body.size > cfg['limits.maxFileSize']) throw new AppError('file_too_large');
         const req: FileCreate = {
