@@ -98,7 +98,8 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<D
   const dataDir = mkdtempSync(join(tmpdir(), 'fs-aio-'));
   await writeUsersFile(dataDir);
   const port = await freePort();
-  const root = `https://127.0.0.1:${port}`;
+  const scheme = env.FILESHARE_HTTP_TLS_ENABLED === 'false' ? 'http' : 'https';
+  const root = `${scheme}://127.0.0.1:${port}`;
   const spec: Spec = {
     name: 'all',
     args: ['start', 'all'],

@@ -1,0 +1,359 @@
+/**
+ * npm run bench [-- --quick]
+ *
+ * fileshare (all-in-one, and distributed on NATS + Redis) side by side with references measured
+ * in the same run on the same machine with the same clients: nginx (sendfile GET, WebDAV PUT),
+ * a minimal Node http server that fsyncs each PUT, and @tus/server + @tus/file-store.
+ * Every target is a ratio against a reference from this run. Writes bench/results.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { createReadStream, mkdirSync, rmSync, writeFileSync, copyFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { ExpiryService } from '@fileshare/expiry';
+import { FsBlobStore, StorageService } from '@fileshare/storage';
+import { LocalBus, RedisStore, SqliteStore, createLogger } from '@fileshare/shared';
+import { startAllInOne, startDistributed, type Deployment } from '../test/helpers/deploy.js';
+import { startRedis } from '../test/helpers/engines.js';
+import { agent, basic, http } from '../test/helpers/http.js';
+import { freePort, waitForPort } from '../test/helpers/ports.js';
+import { rss } from '../test/helpers/rss.js';
+import { nginxConfig } from './references/nginx.js';
+import { MB, curl, fmt, median, spawnLogged, wrk } from './lib.js';
+import { seedRedis, seedSqlite } from './seed.js';
+
+const quick = process.argv.includes('--quick');
+const P = quick
+  ? { large: 64 * MB, runs: 1, wrkSecs: 2, memN: 20, memSize: 5 * MB, small: 1_000, big: 50_000, sweepDue: 1_000, sweepLive: 50_000 }
+  : { large: 900 * MB, runs: 3, wrkSecs: 10, memN: 100, memSize: 50 * MB, small: 1_000, big: 1_000_000, sweepDue: 10_000, sweepLive: 1_000_000 };
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const WORK = join(HERE, 'work');
+const USER: [string, string] = ['foo', 'bar'];
+const AUTH = basic(...USER);
+const log = createLogger({ 'log.level': 'silent' }, 'bench');
+const figures: Record<string, number | string> = {};
+const targets: { name: string; value: number; reference: number; ratio: number; target: string }[] = [];
+const say = (s: string) => process.stderr.write(s + '\n');
+
+function need(tools: string[]): void {
+  const missing = tools.filter((t) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (!missing.length) return;
+  say(`bench: installing ${missing.join(', ')}`);
+  try {
+    execFileSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`], { stdio: 'inherit' });
+  } catch {
+    throw new Error(`bench: missing reference tools: ${missing.join(', ')} (install them: apt-get install ${missing.join(' ')})`);
+  }
+}
+
+function makeFile(path: string, size: number): void {
+  const block = randomBytes(1024 * 1024);
+  const fd = openSync(path, 'w');
+  for (let left = size; left > 0; left -= block.length) writeSync(fd, block, 0, Math.min(block.length, left));
+  closeSync(fd);
+}
+
+function target(name: string, value: number, reference: number, target: string, higherIsBetter = true): void {
+  const ratio = reference ? value / reference : NaN;
+  targets.push({ name, value: round(value), reference: round(reference), ratio: round(ratio, 3), target });
+  void higherIsBetter;
+}
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+const met = (t: (typeof targets)[number]) => (t.target.startsWith('>=') ? t.ratio >= Number(t.target.slice(2)) : t.ratio <= Number(t.target.slice(2)));
+
+/** Peak RSS (MB) of each process while `work` runs. */
+async function peakRss<T>(d: Deployment, work: () => Promise<T>): Promise<{ result: T; peak: Record<string, number> }> {
+  const peak: Record<string, number> = {};
+  const sample = () => {
+    for (const [name, p] of d.procs) if (p.child.pid && p.running) peak[name] = Math.max(peak[name] ?? 0, rss(p.child.pid) / MB);
+  };
+  const timer = setInterval(sample, 20);
+  try {
+    const result = await work();
+    sample();
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+interface System {
+  name: string;
+  d: Deployment;
+  base: string;
+}
+
+async function main() {
+  need(['curl', 'wrk', 'nginx']);
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+  const big = join(WORK, 'big.bin');
+  const small = join(WORK, 'small.bin');
+  const mid = join(WORK, 'mid.bin');
+  makeFile(big, P.large);
+  makeFile(small, 4096);
+  makeFile(mid, P.memSize);
+  say(`bench: ${quick ? 'QUICK (indicative)' : 'full'} run, large file ${P.large / MB} MB, ${P.runs} run(s) each, median reported`);
+
+  // ---- references
+  const ngxPort = await freePort();
+  const ngxDir = join(WORK, 'nginx');
+  const nginx = spawnLogged('nginx', ['-c', nginxConfig(ngxDir, ngxPort), '-p', ngxDir, '-g', 'daemon off;']);
+  const nodePort = await freePort();
+  const nodeRef = spawnLogged(process.execPath, ['--import', 'tsx', join(HERE, 'references/node-server.ts'), String(nodePort), join(WORK, 'node-ref')]);
+  const tusPort = await freePort();
+  let tus = spawnLogged(process.execPath, ['--import', 'tsx', join(HERE, 'references/tus-server.ts'), String(tusPort), join(WORK, 'tus')]);
+  // @tus/server 2.x on Node 20 was seen to crash after a GET: restart it between workloads.
+  const restartTus = async () => {
+    tus.kill('SIGKILL');
+    tus = spawnLogged(process.execPath, ['--import', 'tsx', join(HERE, 'references/tus-server.ts'), String(tusPort), join(WORK, 'tus')]);
+    await waitForPort(tusPort);
+  };
+  await Promise.all([waitForPort(ngxPort), waitForPort(nodePort), waitForPort(tusPort)]);
+  const ngx = `http://127.0.0.1:${ngxPort}`;
+  const nref = `http://127.0.0.1:${nodePort}`;
+  const tusUrl = `http://127.0.0.1:${tusPort}/files`;
+
+  // ---- fileshare, plain HTTP like the references (TLS would cost every system the same)
+  const env = { FILESHARE_HTTP_TLS_ENABLED: 'false', FILESHARE_EXPIRY_INTERVAL: '60', FILESHARE_AUTH_CACHE_TTL: '600', FILESHARE_LIMITS_MAX_UPLOADS_PER_USER: '256' };
+  const aio = await startAllInOne(env);
+  const dist = await startDistributed({ gateways: 1, env });
+  const systems: System[] = [
+    { name: 'all-in-one', d: aio, base: aio.gateways[0] },
+    { name: 'distributed', d: dist, base: dist.gateways[0] },
+  ];
+  const cleanups = [() => aio.stop(), () => dist.stop(), () => nginx.kill(), () => nodeRef.kill(), () => tus.kill()];
+
+  try {
+    // ================= 1. large upload, 6. RSS during it
+    const mbps = (r: { seconds: number }) => P.large / MB / r.seconds;
+    const bigIds: Record<string, string> = {};
+    for (const s of systems) {
+      const post: number[] = [];
+      const put: number[] = [];
+      const peaks: number[] = [];
+      for (let i = 0; i < P.runs; i++) {
+        const { result: r, peak } = await peakRss(s.d, () => curl(['-u', USER.join(':'), '--form', `file=@${big}`, `${s.base}/uploads`]));
+        if (r.status !== 201) throw new Error(`${s.name} POST: ${r.status} ${r.body}`);
+        post.push(mbps(r));
+        peaks.push(Math.max(...Object.values(peak)));
+        const id = JSON.parse(r.body).id;
+        if (i === 0) bigIds[s.name] = id;
+        else await http(`${s.base}/uploads/${id}`, { method: 'DELETE', auth: USER });
+        const sid = (await http(`${s.base}/sessions`, { method: 'POST', auth: USER })).json.id;
+        const fid = (await http(`${s.base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'big.bin', size: P.large }) })).json.id;
+        const p = await curl(['-u', USER.join(':'), '-T', big, `${s.base}/sessions/${sid}/files/${fid}`]);
+        if (p.status !== 200) throw new Error(`${s.name} PUT: ${p.status} ${p.body}`);
+        put.push(mbps(p));
+        await http(`${s.base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
+      }
+      figures[`1 upload multipart POST MB/s ${s.name}`] = round(median(post));
+      figures[`1 upload raw PUT MB/s ${s.name}`] = round(median(put));
+      figures[`6 peak RSS MB during large upload ${s.name}`] = round(Math.max(...peaks));
+      say(`1 ${s.name}: POST ${fmt(median(post))} MB/s, PUT ${fmt(median(put))} MB/s, peak RSS ${fmt(Math.max(...peaks))} MB`);
+    }
+    const ref = { node: [] as number[], nginx: [] as number[], tus: [] as number[] };
+    for (let i = 0; i < P.runs; i++) {
+      const n = await curl(['-T', big, `${nref}/big-${i}`]);
+      ref.node.push(mbps(n));
+      if (i > 0) await curl(['-X', 'DELETE', `${nref}/big-${i}`]);
+      const g = await curl(['-T', big, `${ngx}/dav/big-${i}`]);
+      ref.nginx.push(mbps(g));
+      const created = await curl(['-X', 'POST', '-H', 'Tus-Resumable: 1.0.0', '-H', `Upload-Length: ${P.large}`, '-D', '-', '-o', '/dev/null', tusUrl]);
+      const loc = /location: (\S+)/i.exec(created.body)![1];
+      const tusLoc = loc.startsWith('http') ? loc : `http://127.0.0.1:${tusPort}${loc}`;
+      const tp = await curl(['-X', 'PATCH', '-T', big, '-H', 'Tus-Resumable: 1.0.0', '-H', 'Upload-Offset: 0', '-H', 'Content-Type: application/offset+octet-stream', tusLoc]);
+      ref.tus.push(mbps(tp));
+      if (i === 0) figures.tusLocation = tusLoc;
+    }
+    figures['1 upload PUT+fsync MB/s node'] = round(median(ref.node));
+    figures['1 upload WebDAV PUT MB/s nginx (no fsync, context)'] = round(median(ref.nginx));
+    figures['1 upload PATCH MB/s @tus/server'] = round(median(ref.tus));
+    say(`1 refs: node PUT+fsync ${fmt(median(ref.node))}, nginx DAV ${fmt(median(ref.nginx))}, tus PATCH ${fmt(median(ref.tus))} MB/s`);
+    await restartTus();
+
+    // ================= 2. large download
+    copyFileSync(big, join(ngxDir, 'www/big.bin'));
+    const dl = async (url: string) => {
+      const xs: number[] = [];
+      for (let i = 0; i < P.runs; i++) {
+        const r = await curl(['-o', '/dev/null', url]);
+        if (r.status !== 200) throw new Error(`GET ${url}: ${r.status}`);
+        xs.push(P.large / MB / r.seconds);
+      }
+      return median(xs);
+    };
+    for (const s of systems) figures[`2 download MB/s ${s.name}`] = round(await dl(`${s.base}/uploads/${bigIds[s.name]}`));
+    figures['2 download MB/s nginx sendfile'] = round(await dl(`${ngx}/big.bin`));
+    figures['2 download MB/s node'] = round(await dl(`${nref}/big-0`));
+    figures['2 download MB/s @tus/server'] = round(await dl(String(figures.tusLocation)));
+    await restartTus();
+    say(`2 download: ${systems.map((s) => `${s.name} ${figures[`2 download MB/s ${s.name}`]}`).join(', ')}, nginx ${figures['2 download MB/s nginx sendfile']}, node ${figures['2 download MB/s node']}, tus ${figures['2 download MB/s @tus/server']} MB/s`);
+    for (const s of systems) await http(`${s.base}/uploads/${bigIds[s.name]}`, { method: 'DELETE', auth: USER });
+    rmSync(join(ngxDir, 'www/big.bin'));
+    await curl(['-X', 'DELETE', `${nref}/big-0`]);
+
+    // ================= 3. small downloads (4 KiB, 64 connections)
+    copyFileSync(small, join(ngxDir, 'www/small.bin'));
+    await curl(['-T', small, `${nref}/small`]);
+    const smallIds: Record<string, string> = {};
+    for (const s of systems) {
+      const r = await curl(['-u', USER.join(':'), '--form', `file=@${small}`, `${s.base}/uploads`]);
+      smallIds[s.name] = JSON.parse(r.body).id;
+      const w = await wrk(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
+      figures[`3 small GET req/s ${s.name}`] = round(w.rps);
+      figures[`3 small GET p99 ms ${s.name}`] = round(w.p99, 3);
+      figures[`3 small GET errors ${s.name}`] = w.errors;
+    }
+    const wn = await wrk(`${ngx}/small.bin`, { connections: 64, seconds: P.wrkSecs });
+    const wnode = await wrk(`${nref}/small`, { connections: 64, seconds: P.wrkSecs });
+    figures['3 small GET req/s nginx'] = round(wn.rps);
+    figures['3 small GET p99 ms nginx'] = round(wn.p99, 3);
+    figures['3 small GET req/s node'] = round(wnode.rps);
+    say(`3 small GET: ${systems.map((s) => `${s.name} ${figures[`3 small GET req/s ${s.name}`]}`).join(', ')}, nginx ${wn.rps}, node ${wnode.rps} req/s`);
+
+    // ================= 4. small uploads (4 KiB multipart with Basic auth, 64 connections)
+    const boundary = 'benchboundary7MA4YWxkTrZu0gW';
+    const bodyStr = `--${boundary}\\r\\nContent-Disposition: form-data; name=\\"file\\"; filename=\\"s.bin\\"\\r\\nContent-Type: application/octet-stream\\r\\n\\r\\n${'x'.repeat(4096)}\\r\\n--${boundary}--\\r\\n`;
+    const postLua = join(WORK, 'post.lua');
+    writeFileSync(postLua, `wrk.method = "POST"\nwrk.body = "${bodyStr}"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=${boundary}"\nwrk.headers["Authorization"] = "${AUTH}"\n`);
+    const putLua = join(WORK, 'put.lua');
+    writeFileSync(putLua, `wrk.method = "PUT"\nwrk.body = string.rep("x", 4096)\n`);
+    for (const s of systems) {
+      const w = await wrk(`${s.base}/uploads`, { connections: 64, seconds: P.wrkSecs, script: postLua });
+      figures[`4 small POST req/s ${s.name}`] = round(w.rps);
+      figures[`4 small POST p99 ms ${s.name}`] = round(w.p99, 3);
+      figures[`4 small POST errors ${s.name}`] = w.errors;
+    }
+    const wput = await wrk(`${nref}/small-up`, { connections: 64, seconds: P.wrkSecs, script: putLua });
+    figures['4 small PUT+fsync req/s node'] = round(wput.rps);
+    figures['4 small PUT p99 ms node'] = round(wput.p99, 3);
+    say(`4 small uploads: ${systems.map((s) => `${s.name} ${figures[`4 small POST req/s ${s.name}`]} (errors ${figures[`4 small POST errors ${s.name}`]})`).join(', ')}, node ${wput.rps} req/s`);
+
+    // ================= 5. token round trip (create + one-time download), 32 in flight
+    for (const s of systems) {
+      const sid = (await http(`${s.base}/sessions`, { method: 'POST', auth: USER })).json.id;
+      const fid = (await http(`${s.base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: '{"name":"t.bin"}' })).json.id;
+      await http(`${s.base}/sessions/${sid}/files/${fid}`, { method: 'PUT', auth: USER, body: randomBytes(4096) });
+      const lat: number[] = [];
+      const until = Date.now() + P.wrkSecs * 1000;
+      let failed = 0;
+      await Promise.all(
+        Array.from({ length: 32 }, async () => {
+          while (Date.now() < until) {
+            const t0 = performance.now();
+            const tk = await http(`${s.base}/sessions/${sid}/files/${fid}/tokens`, { method: 'POST', auth: USER });
+            const r = await http(tk.json.url.replace(/^https?:\/\/[^/]+/, s.base.replace(/\/rtc\/fileshare$/, '')));
+            if (r.status !== 200) failed++;
+            lat.push(performance.now() - t0);
+          }
+        }),
+      );
+      lat.sort((a, b) => a - b);
+      figures[`5 token round trip ops/s ${s.name}`] = round(lat.length / P.wrkSecs);
+      figures[`5 token round trip p99 ms ${s.name}`] = round(lat[Math.floor(lat.length * 0.99)], 3);
+      figures[`5 token round trip failures ${s.name}`] = failed;
+      say(`5 tokens ${s.name}: ${fmt(lat.length / P.wrkSecs)} ops/s, p99 ${fmt(lat[Math.floor(lat.length * 0.99)], 2)} ms`);
+    }
+
+    // ================= 6. RSS during N concurrent uploads of memSize
+    for (const s of systems) {
+      const { peak } = await peakRss(s.d, () =>
+        Promise.all(
+          Array.from({ length: P.memN }, async () => {
+            const sid = (await http(`${s.base}/sessions`, { method: 'POST', auth: USER })).json.id;
+            const fid = (await http(`${s.base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: '{"name":"m.bin"}' })).json.id;
+            const r = await request(`${s.base}/sessions/${sid}/files/${fid}`, { method: 'PUT', dispatcher: agent, headers: { authorization: AUTH, 'content-length': String(P.memSize) }, body: createReadStream(mid) });
+            await r.body.dump();
+            if (r.statusCode !== 200) throw new Error(`${s.name} concurrent PUT ${r.statusCode}`);
+            await http(`${s.base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
+          }),
+        ),
+      );
+      figures[`6 peak RSS MB ${P.memN}x${P.memSize / MB}MB ${s.name}`] = round(Math.max(...Object.values(peak)));
+      say(`6 ${s.name}: ${P.memN} concurrent ${P.memSize / MB} MB uploads, peak RSS per process ${JSON.stringify(Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, round(v)])))}`);
+    }
+
+    // ================= 7. growth: small-download p99 at 1k and at 1M records
+    const seeds = { 'all-in-one': (n: number) => seedSqlite(join(aio.dataDir, 'fileshare.db'), n, () => Date.now() + 86_400_000), distributed: (n: number) => seedRedis(dist.engines.redis!.url, n, () => Date.now() + 86_400_000) };
+    for (const s of systems) {
+      await seeds[s.name as keyof typeof seeds](P.small);
+      const lo = await wrk(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
+      const t0 = Date.now();
+      await seeds[s.name as keyof typeof seeds](P.big - P.small);
+      say(`7 ${s.name}: seeded ${P.big} records in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      const hi = await wrk(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
+      figures[`7 small GET p99 ms at ${P.small} records ${s.name}`] = round(lo.p99, 3);
+      figures[`7 small GET p99 ms at ${P.big} records ${s.name}`] = round(hi.p99, 3);
+      say(`7 ${s.name}: p99 ${fmt(lo.p99, 3)} ms at ${P.small}, ${fmt(hi.p99, 3)} ms at ${P.big} records`);
+    }
+  } finally {
+    for (const c of cleanups) await c();
+  }
+
+  // ================= 7b. one expiry sweep: sweepDue due among sweepLive live, both stores
+  for (const kind of ['sqlite', 'redis'] as const) {
+    const dir = join(WORK, `sweep-${kind}`);
+    mkdirSync(dir, { recursive: true });
+    const redis = kind === 'redis' ? await startRedis(dir) : undefined;
+    const seed = (n: number, due: () => number) => (kind === 'sqlite' ? seedSqlite(join(dir, 'db.sqlite'), n, due) : seedRedis(redis!.url, n, due));
+    await seed(P.sweepLive, () => Date.now() + 86_400_000);
+    await seed(P.sweepDue, () => Date.now() - 1000);
+    const store = kind === 'sqlite' ? new SqliteStore(join(dir, 'db.sqlite')) : await RedisStore.connect(redis!.url, log);
+    const blobs = new FsBlobStore(dir);
+    await blobs.init();
+    const bus = new LocalBus(log);
+    new StorageService(store, blobs, bus, log, { tombstoneTtl: 604800, orphanGrace: 3600 }).serve();
+    const expiry = new ExpiryService(store, bus, log, { intervalMs: 3_600_000, leaseMs: 300_000, batch: 500 });
+    const t0 = performance.now();
+    const r = await expiry.sweep();
+    const secs = (performance.now() - t0) / 1000;
+    figures[`7 expiry sweep s, ${P.sweepDue} due among ${P.sweepLive} live, ${kind}`] = round(secs, 3);
+    figures[`7 expiry sweep items read, ${kind}`] = r.claimed;
+    figures[`7 expiry sweep items deleted, ${kind}`] = r.deleted;
+    say(`7 sweep ${kind}: ${r.claimed} items read, ${r.deleted} deleted in ${secs.toFixed(2)} s (${P.sweepLive} live untouched)`);
+    await store.close();
+    await redis?.proc.stop();
+  }
+
+  // ================= targets (ratios in this run)
+  const F = (k: string) => Number(figures[k]);
+  for (const [s, k] of [['all-in-one', 'aio'], ['distributed', 'dist']] as const) {
+    const aio = k === 'aio';
+    target(`1 large upload raw PUT vs node PUT+fsync (${s})`, F(`1 upload raw PUT MB/s ${s}`), F('1 upload PUT+fsync MB/s node'), aio ? '>=1.0' : '>=0.8');
+    target(`1 large upload multipart POST vs node PUT+fsync (${s})`, F(`1 upload multipart POST MB/s ${s}`), F('1 upload PUT+fsync MB/s node'), aio ? '>=0.85' : '>=0.7');
+    target(`1 large upload raw PUT vs @tus/server PATCH (${s})`, F(`1 upload raw PUT MB/s ${s}`), F('1 upload PATCH MB/s @tus/server'), aio ? '>=1.2' : '>=1.0');
+    target(`2 large download vs nginx sendfile (${s})`, F(`2 download MB/s ${s}`), F('2 download MB/s nginx sendfile'), aio ? '>=0.7' : '>=0.5');
+    target(`3 small downloads vs nginx static (${s})`, F(`3 small GET req/s ${s}`), F('3 small GET req/s nginx'), aio ? '>=0.20' : '>=0.10');
+    target(`4 small uploads vs node PUT+fsync each (${s})`, F(`4 small POST req/s ${s}`), F('4 small PUT+fsync req/s node'), aio ? '>=0.6' : '>=0.4');
+    target(`6 peak RSS MB per process, large upload (${s})`, F(`6 peak RSS MB during large upload ${s}`), 150, '<=1.0');
+    target(`6 peak RSS MB per process, ${P.memN}x${P.memSize / MB} MB uploads (${s})`, F(`6 peak RSS MB ${P.memN}x${P.memSize / MB}MB ${s}`), 400, '<=1.0');
+    target(`7 small GET p99 at ${P.big} vs ${P.small} records (${s})`, F(`7 small GET p99 ms at ${P.big} records ${s}`), F(`7 small GET p99 ms at ${P.small} records ${s}`), '<=1.3');
+  }
+  delete figures.tusLocation;
+  const out = { date: new Date().toISOString(), quick, params: P, machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, figures, targets };
+  writeFileSync(join(HERE, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+
+  const w = Math.max(...targets.map((t) => t.name.length));
+  console.log(`\nfileshare benchmark (${quick ? 'quick: indicative only' : 'full run'}), ${new Date().toISOString()}`);
+  console.log(`${'target'.padEnd(w)}  ${'value'.padStart(10)}  ${'reference'.padStart(10)}  ${'ratio'.padStart(7)}  want     ok`);
+  for (const t of targets) console.log(`${t.name.padEnd(w)}  ${fmt(t.value, 2).padStart(10)}  ${fmt(t.reference, 2).padStart(10)}  ${fmt(t.ratio, 3).padStart(7)}  ${t.target.padEnd(7)}  ${met(t) ? 'yes' : 'NO'}`);
+  console.log('\nall figures:');
+  for (const [k, v] of Object.entries(figures)) console.log(`  ${k}: ${v}`);
+  console.log(`\n${targets.filter(met).length}/${targets.length} targets met; bench/results.json written`);
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
