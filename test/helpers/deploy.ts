@@ -63,7 +63,9 @@ function deployment(kind: Deployment['kind'], dataDir: string, specs: Spec[], ga
   const procs = new Map<string, Proc>();
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const launch = (s: Spec) => procs.set(s.name, new Proc(s.name, process.execPath, [CLI, ...s.args], join(logDir, `${s.name}.log`), s.env));
+  // FILESHARE_NODE_ARGS: extra node flags for every fileshare process (e.g. --cpu-prof when profiling).
+  const nodeArgs = process.env.FILESHARE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const launch = (s: Spec) => procs.set(s.name, new Proc(s.name, process.execPath, [...nodeArgs, CLI, ...s.args], join(logDir, `${s.name}.log`), s.env));
   const d: Deployment = {
     kind,
     gateways,

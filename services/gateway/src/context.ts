@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { AppError, isAppError, isId, metrics, type Bus, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
 import type { Authenticator } from './auth/authenticator.js';
 import { contentDisposition } from './http/disposition.js';
@@ -146,10 +147,14 @@ export class GatewayContext {
       });
       return ex.finish();
     }
-    const source = await this.dataPlane.readBlob(f.blob, range).catch((err) => {
-      // Deleted between the record check and the read.
-      throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
-    });
+    // Always an exact range: the backend then reads no more than it must. Nothing to read for 0 bytes.
+    const source =
+      length === 0
+        ? Readable.from([])
+        : await this.dataPlane.readBlob(f.blob, range ?? { start: 0, end: f.size - 1 }).catch((err) => {
+            // Deleted between the record check and the read.
+            throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
+          });
     if (!ex.open) return void source.destroy();
     streamBody(ex, status, headers, source, length);
   }

@@ -44,7 +44,9 @@ export function dataPlaneHandler(svc: StorageService, secret: string, log: Logge
       svc
         .readBlob(m[1], range)
         .then((stream) => {
-          res.writeHead(range ? 206 : 200, { 'content-type': 'application/octet-stream' });
+          const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
+          if (range) headers['content-length'] = range.end - range.start + 1;
+          res.writeHead(range ? 206 : 200, headers);
           return pipeline(stream, res);
         })
         .catch((err) => fail(res, err));

@@ -29,6 +29,9 @@ export function streamBody(ex: Exchange, status: number, headers: Record<string,
     source.destroy();
     return settle();
   }
+  // Every byte was read: let the source end by itself. Destroying it would also destroy an
+  // internal HTTP response's keep-alive socket (a new connection to storage per download).
+  const finishSource = () => source.resume();
   let pending: Buffer | null = null;
   let pendingOffset = 0;
 
@@ -39,7 +42,7 @@ export function streamBody(ex: Exchange, status: number, headers: Record<string,
     if (done) {
       ex.bytesOut = size;
       pending = null;
-      source.destroy();
+      finishSource();
       settle();
       return true;
     }
@@ -58,7 +61,7 @@ export function streamBody(ex: Exchange, status: number, headers: Record<string,
       const [ok, done] = res.tryEnd(chunk, size);
       if (done) {
         ex.bytesOut = size;
-        source.destroy();
+        finishSource();
         settle();
       } else if (!ok) {
         pending = chunk;

@@ -51,7 +51,9 @@ export class FsBlobStore implements BlobStore {
     });
     // The stream owns the handle and closes it once (closing the fd twice would close a
     // recycled descriptor of some other file).
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
+    // Size the read buffer to what is asked: a 4 KiB file must not cost a 512 KiB allocation.
+    const length = range ? range.end - range.start + 1 : READ_CHUNK;
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: Math.max(1, Math.min(READ_CHUNK, length)) });
   }
 
   async delete(key: string): Promise<number> {
