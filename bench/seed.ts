@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { createClient } from '@keyv/redis';
-import { RedisStore, SqliteStore, createLogger, type UploadRecord } from '@fileshare/shared';
+import { createLogger, type UploadRecord } from '@fileshare/shared';
+import { RedisStore, SqliteStore } from '@fileshare/shared/implementations';
 
 /**
  * Bulk-load upload records (with their expiry-index entries) straight into a store, in the

@@ -1,4 +1,5 @@
-import { LocalBus, NatsBus, createLogger } from '@fileshare/shared';
+import { LocalBus, createLogger } from '@fileshare/shared';
+import { NatsBus } from '@fileshare/shared/implementations';
 import { busContract } from './contracts/bus.contract.js';
 import { startNats } from './helpers/engines.js';
 

@@ -99,7 +99,9 @@ test('Dockerfile: multi-stage, non-root, the Node major the project is tested on
   t.regex(pkg.engines.node, /20/);
   t.regex(df, /^USER node$/m);
   t.regex(df, /ENTRYPOINT \["node", "\/app\/cli\/bin\/fileshare\.js"\]/);
-  t.true(pkg.dependencies.tsx !== undefined, 'tsx is a runtime dependency (npm ci --omit=dev keeps it)');
+  t.regex(df, /RUN npm run build && npm prune --omit=dev/, 'compiled in the build stage, dev dependencies pruned');
+  t.is(pkg.dependencies.tsx, undefined, 'no TypeScript loader at run time');
+  t.regex(read('cli/bin/fileshare.js'), /\.\.\/dist\/main\.js/);
   const compose = parse(read('docker-compose.yml'), { merge: true });
   t.is(compose['x-fileshare'].build, '.');
 });

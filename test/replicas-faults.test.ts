@@ -1,5 +1,6 @@
 import test from 'ava';
-import { EVENTS, NatsBus, createLogger } from '@fileshare/shared';
+import { EVENTS, createLogger } from '@fileshare/shared';
+import { NatsBus } from '@fileshare/shared/implementations';
 import { startDistributed, type Deployment } from './helpers/deploy.js';
 import { eventually, readyFile, sha256, sleep, storedBlobs, token, upload } from './helpers/fixtures.js';
 import { http } from './helpers/http.js';

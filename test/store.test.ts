@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RedisStore, SqliteStore, createLogger } from '@fileshare/shared';
+import { createLogger } from '@fileshare/shared';
+import { RedisStore, SqliteStore } from '@fileshare/shared/implementations';
 import { storeContract } from './contracts/store.contract.js';
 import { startRedis } from './helpers/engines.js';
 

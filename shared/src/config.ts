@@ -50,6 +50,8 @@ export const SCHEMA = {
   'limits.maxUploadsPerUser': { kind: 'int', default: 32, min: 1, doc: 'Concurrent uploads one user may have in flight on one gateway.' },
   'limits.maxHeaderBytes': { kind: 'int', default: 8192, min: 1024, doc: 'Largest total size of request headers, bytes (431 beyond).' },
   'limits.maxUrlLength': { kind: 'int', default: 2048, min: 256, doc: 'Longest request URL, bytes (414 beyond).' },
+  'cache.maxBytes': { kind: 'int', default: 32 * MiB, min: 0, doc: 'Memory the gateway may use to keep small files (blobs are immutable, so a cached copy is never stale); 0 turns the cache off.' },
+  'cache.maxItemBytes': { kind: 'int', default: 64 * 1024, min: 0, doc: 'Largest file kept in the small-file cache, bytes.' },
   dataDir: { kind: 'string', default: './data', doc: 'Where the fs blob backend, SQLite database, users file and TLS pair live.' },
   'store.kind': { kind: 'enum', values: ['sqlite', 'redis'], default: 'sqlite', doc: 'Metadata and token store.' },
   'store.sqlitePath': { kind: 'string', default: '', doc: 'SQLite file; empty means <dataDir>/fileshare.db.' },

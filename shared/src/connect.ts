@@ -1,22 +1,22 @@
 import type { Logger } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local.js';
-import { NatsBus } from './bus/nats.js';
 import type { Config } from './config.js';
 import { dataPaths } from './paths.js';
-import { RedisStore } from './store/redis.js';
-import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
 /** The bus the config names. `local` only makes sense when all services share this process. */
 export async function createBus(cfg: Config, log: Logger, service: string): Promise<Bus> {
   if (cfg['bus.kind'] === 'local') return new LocalBus(log);
+  const { NatsBus } = await import('./bus/nats.js');
   return NatsBus.connect({ servers: cfg['bus.natsUrl'], name: `fileshare-${service}`, requestTimeout: cfg['bus.requestTimeout'], log });
 }
 
 /** The store the config names. */
 export async function createStore(cfg: Config, log: Logger): Promise<Store> {
-  if (cfg['store.kind'] === 'redis') return RedisStore.connect(cfg['store.redisUrl'], log);
+  // Drivers load only when named: a Redis deployment never maps better-sqlite3, and so on.
+  if (cfg['store.kind'] === 'redis') return (await import('./store/redis.js')).RedisStore.connect(cfg['store.redisUrl'], log);
+  const { SqliteStore } = await import('./store/sqlite.js');
   return new SqliteStore(dataPaths(cfg).sqlite);
 }
 

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import type { Deployment } from '../helpers/deploy.js';
 import { ALICE, eventually, newSession, readyFile, sha256, sleep, storedBlobs, token, upload } from '../helpers/fixtures.js';
-import { checkEveryResponse, http, multipart } from '../helpers/http.js';
+import { basic, checkEveryResponse, http, multipart, rawRequest } from '../helpers/http.js';
 import { checked, conformance } from '../helpers/openapi.js';
 
 const run = promisify(execFile);
@@ -146,7 +146,7 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
       ['no boundary', () => http(`${A}/uploads`, { method: 'POST', auth: U, headers: { 'content-type': 'multipart/form-data' }, body: ok.body }), 400, 'malformed multipart body'],
       ['truncated body', () => http(`${A}/uploads`, { method: 'POST', auth: U, headers: { 'content-type': ok.contentType }, body: ok.body.subarray(0, ok.body.length - 10) }), 400, 'malformed multipart body'],
       ['two file parts', () => post(multipart([{ name: 'file', value: 'a', filename: 'a' }, { name: 'file', value: 'b', filename: 'b' }])), 400, 'exactly one file part is allowed'],
-      ['file too large', () => upload(A, U, Buffer.alloc(1024 * 1024 + 1)), 413, 'file too large'],
+      ['file too large (chunked, refused mid-stream)', () => chunkedUpload(Buffer.alloc(1024 * 1024 + 1)), 413, 'file too large'],
       ['no credentials', () => http(`${A}/uploads`, { method: 'POST', headers: { 'content-type': ok.contentType }, body: ok.body }), 401, 'authentication required'],
       ['wrong password', () => upload(A, [U[0], 'wrong'], 'x'), 401, 'invalid credentials'],
     ];
@@ -156,9 +156,26 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
       tt.is(r.json?.message, message, name);
       tt.regex(r.headers['content-type'] ?? '', /^application\/json/, name);
     }
+    // A Content-Length over the limit is refused before a byte of the body is read.
+    const early = await rawRequest(`${A}/uploads`, `POST ${new URL(A).pathname}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Type: ${ok.contentType}\r\nContent-Length: ${1024 * 1024 + 70 * 1024}\r\n\r\n`);
+    tt.is(early.status, 413);
+    tt.is(early.json?.message, 'file too large');
     tt.true(await eventually(() => storedBlobs(d).length === before), 'no bytes left behind');
     const h = await http(d.roots[0] + '/healthz');
     tt.is(h.status, 200);
+
+    /** The multipart body sent chunked (no Content-Length): the limit can only be enforced mid-stream. */
+    async function chunkedUpload(content: Buffer) {
+      const mp = multipart([{ name: 'file', value: content, filename: 'big' }]);
+      const pieces: Buffer[] = [];
+      for (let o = 0; o < mp.body.length; o += 64 * 1024) {
+        const part = mp.body.subarray(o, o + 64 * 1024);
+        pieces.push(Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n'));
+      }
+      pieces.push(Buffer.from('0\r\n\r\n'));
+      const r = await rawRequest(`${A}/uploads`, `POST ${new URL(A).pathname}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Type: ${mp.contentType}\r\nTransfer-Encoding: chunked\r\n\r\n`, Buffer.concat(pieces));
+      return { status: r.status, json: r.json, headers: { 'content-type': /content-type: ([^\r]+)/i.exec(r.raw)?.[1] ?? '' } } as unknown as import('../helpers/http.js').Res;
+    }
 
     function post(mp: { body: Buffer; contentType: string }) {
       return http(`${A}/uploads`, { method: 'POST', auth: U, headers: { 'content-type': mp.contentType }, body: mp.body });
@@ -277,8 +294,9 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     tt.is(unknown.status, 404);
     tt.is(unknown.json.message, 'file not found');
     const big = await mk({ name: 'big' });
-    const tooBig = await http(`${A}/sessions/${sid}/files/${big.json.id}`, { method: 'PUT', auth: U, body: Buffer.alloc(1024 * 1024 + 1) });
-    tt.is(tooBig.status, 413);
+    const tooBig = await rawRequest(`${A}/sessions/${sid}/files/${big.json.id}`, `PUT ${new URL(A).pathname}/sessions/${sid}/files/${big.json.id} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Length: ${1024 * 1024 + 1}\r\n\r\n`);
+    tt.is(tooBig.status, 413, 'refused before the body is sent');
+    tt.is(tooBig.json?.message, 'file too large');
 
     tt.is((await http(`${A}/sessions/${sid}/files/${g.json.id}`, { method: 'DELETE', auth: U })).status, 204);
     tt.deepEqual((await http(`${A}/sessions/${sid}/files`, { auth: U })).json.map((x: { id: string }) => x.id), [f.json.id, big.json.id]);

@@ -61,3 +61,50 @@ export function multipart(parts: { name: string; value: string | Buffer; filenam
   chunks.push(Buffer.from(`--${boundary}--\r\n`));
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
+
+/**
+ * A request written by hand on a raw socket (TCP or TLS): for what a well-behaved client cannot
+ * send (duplicate headers, lying Content-Length, slow drip) or must not wait for (an early 413
+ * sent before the body is read). Writes `head` (and `body`, ignoring a reset), then reads until
+ * the server closes or `timeoutMs`. Returns the raw response text ('' when closed silently).
+ */
+export async function rawRequest(url: string, head: string, body?: Buffer | string, timeoutMs = 5000): Promise<{ raw: string; status: number; json: any; closed: boolean }> {
+  const u = new URL(url);
+  const { connect: tcp } = await import('node:net');
+  const { connect: tls } = await import('node:tls');
+  const port = Number(u.port);
+  const sock = u.protocol === 'https:' ? tls({ host: u.hostname, port, rejectUnauthorized: false }) : tcp(port, u.hostname);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let closed = false;
+    const finish = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      const raw = Buffer.concat(chunks).toString('latin1');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+      let json: unknown;
+      try {
+        json = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+      } catch {
+        json = undefined;
+      }
+      resolve({ raw, status, json, closed });
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    sock.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // One complete response with a Content-Length is enough.
+      const text = Buffer.concat(chunks).toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      const len = /content-length: (\d+)/i.exec(text.slice(0, end))?.[1];
+      if (end >= 0 && len !== undefined && text.length >= end + 4 + Number(len)) finish();
+    });
+    sock.on('close', () => {
+      closed = true;
+      finish();
+    });
+    sock.on('error', () => undefined);
+    sock.write(head);
+    if (body !== undefined) sock.write(body, () => undefined);
+  });
+}

@@ -4,6 +4,7 @@ import { COMMANDS, dataPaths, type Bus, type Config, type DataPlane, type Logger
 import { mountRoutes } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import { GatewayContext } from './context.js';
+import { BlobCache } from './http/blob-cache.js';
 import { TLS_CIPHERS, ensureTls } from './tls.js';
 import uWS, { reportUwsBuild, type us_listen_socket } from './uws.js';
 
@@ -49,7 +50,7 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
     app = uWS.SSLApp({ key_file_name: paths.tlsKey, cert_file_name: paths.tlsCert, ssl_ciphers: TLS_CIPHERS });
   } else app = uWS.App();
 
-  const ctx = new GatewayContext(cfg, bus, dataPlane, auth, log, tls);
+  const ctx = new GatewayContext(cfg, bus, dataPlane, auth, log, tls, new BlobCache(cfg['cache.maxBytes'], cfg['cache.maxItemBytes']));
   const checks: Record<string, ReadyCheck> = {
     bus: () => bus.ping(),
     storage: async () => void (await bus.request(COMMANDS.storagePing, {}, 2000)),

@@ -2,7 +2,6 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '@fileshare/shared';
-import { generate } from 'selfsigned';
 
 /** TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 suites are OpenSSL's defaults). */
 export const TLS_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
@@ -15,6 +14,8 @@ export const TLS_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-S
 export async function ensureTls(keyFile: string, certFile: string, configured: boolean, log: Logger): Promise<void> {
   if (!existsSync(keyFile) || !existsSync(certFile)) {
     if (configured) throw new Error(`TLS files not found: ${!existsSync(keyFile) ? keyFile : certFile} (http.tls.keyFile / http.tls.certFile)`);
+    // Loaded only when a pair must be made: the library weighs ~15 MB of RSS.
+    const { generate } = await import('selfsigned');
     const pems = await generate([{ name: 'commonName', value: 'localhost' }], {
       keySize: 2048,
       algorithm: 'sha256',

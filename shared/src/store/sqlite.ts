@@ -24,7 +24,10 @@ class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
   private readonly setStmt;
   private readonly delStmt;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly write: <T>(op: () => T) => Promise<T>,
+  ) {
     super();
     this.getStmt = db.prepare<[string, number], { value: string }>(
       'SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)',
@@ -36,11 +39,12 @@ class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
     return this.getStmt.get(key, Date.now())?.value as StoredData<Value> | undefined;
   }
   async set(key: string, value: string, ttl?: number): Promise<boolean> {
-    this.setStmt.run(key, value, ttl ? Date.now() + ttl : null);
+    const expires = ttl ? Date.now() + ttl : null;
+    await this.write(() => this.setStmt.run(key, value, expires));
     return true;
   }
   async delete(key: string): Promise<boolean> {
-    return this.delStmt.run(key).changes > 0;
+    return this.write(() => this.delStmt.run(key).changes > 0);
   }
   async clear(): Promise<void> {
     this.db.exec('DELETE FROM kv');
@@ -49,6 +53,9 @@ class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
 
 export class SqliteStore extends KeyvRecords implements Store {
   private readonly db: Database.Database;
+  private readonly queue: { op: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }[];
+  /** Runs a write in the next group commit; resolves once it is durable. */
+  private readonly write: <T>(op: () => T) => Promise<T>;
   private readonly stmts;
   private readonly claimDueTx;
   private readonly purgeTimer: NodeJS.Timeout;
@@ -67,7 +74,14 @@ export class SqliteStore extends KeyvRecords implements Store {
       CREATE TABLE IF NOT EXISTS schedule (item TEXT PRIMARY KEY, due INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
     `);
-    super(new Keyv({ store: new SqliteKeyvAdapter(db), namespace: 'fs', throwOnErrors: true }));
+    const queue: { op: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }[] = [];
+    const write = <T>(op: () => T): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        if (queue.push({ op, resolve, reject }) === 1) setImmediate(() => this.commit());
+      });
+    super(new Keyv({ store: new SqliteKeyvAdapter(db, write), namespace: 'fs', throwOnErrors: true }));
+    this.queue = queue;
+    this.write = write;
     this.db = db;
     this.stmts = {
       claim: db.prepare(
@@ -94,43 +108,70 @@ export class SqliteStore extends KeyvRecords implements Store {
     this.purgeTimer = setInterval(() => this.purge(), 60_000).unref();
   }
 
+  /**
+   * Group commit: every write queued during one turn of the event loop runs in one transaction,
+   * so concurrent requests share one fsync (synchronous=FULL) instead of paying one each. A write
+   * resolves only after its transaction committed. One failing write does not undo the others.
+   */
+  private commit(): void {
+    const batch = this.queue.splice(0);
+    const results: { ok: boolean; value?: unknown; err?: unknown }[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const w of batch) {
+          try {
+            results.push({ ok: true, value: w.op() });
+          } catch (err) {
+            results.push({ ok: false, err });
+          }
+        }
+      }).immediate();
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    batch.forEach((w, i) => (results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].err)));
+  }
+
   /** Drop rows past their TTL (reads already ignore them; this reclaims the space). */
   purge(): void {
     const now = Date.now();
-    this.stmts.purgeKv.run(now);
-    this.stmts.purgeClaims.run(now);
+    void this.write(() => {
+      this.stmts.purgeKv.run(now);
+      this.stmts.purgeClaims.run(now);
+    }).catch(() => undefined);
   }
 
   claim(key: string, ttlMs?: number): Promise<boolean> {
     const now = Date.now();
-    return guarded(() => this.stmts.claim.run(key, ttlMs ? now + ttlMs : null, now).changes === 1);
+    return guarded(() => this.write(() => this.stmts.claim.run(key, ttlMs ? now + ttlMs : null, now).changes === 1));
   }
   release(key: string): Promise<void> {
-    return guarded(() => void this.stmts.release.run(key));
+    return guarded(() => this.write(() => void this.stmts.release.run(key)));
   }
   claimed(key: string): Promise<boolean> {
     return guarded(() => this.stmts.claimed.get(key, Date.now()) !== undefined);
   }
   addMember(set: string, member: string): Promise<void> {
-    return guarded(() => void this.stmts.addMember.run(set, member));
+    return guarded(() => this.write(() => void this.stmts.addMember.run(set, member)));
   }
   removeMember(set: string, member: string): Promise<void> {
-    return guarded(() => void this.stmts.removeMember.run(set, member));
+    return guarded(() => this.write(() => void this.stmts.removeMember.run(set, member)));
   }
   members(set: string): Promise<string[]> {
     return guarded(() => this.stmts.members.all(set).map((r) => r.member));
   }
   deleteSet(set: string): Promise<void> {
-    return guarded(() => void this.stmts.deleteSet.run(set));
+    return guarded(() => this.write(() => void this.stmts.deleteSet.run(set)));
   }
   schedule(item: string, atMs: number): Promise<void> {
-    return guarded(() => void this.stmts.schedule.run(item, atMs));
+    return guarded(() => this.write(() => void this.stmts.schedule.run(item, atMs)));
   }
   unschedule(item: string): Promise<void> {
-    return guarded(() => void this.stmts.unschedule.run(item));
+    return guarded(() => this.write(() => void this.stmts.unschedule.run(item)));
   }
   claimDue(nowMs: number, leaseMs: number, limit: number): Promise<string[]> {
-    return guarded(() => this.claimDueTx.immediate(nowMs, nowMs + leaseMs, limit));
+    return guarded(() => this.write(() => this.claimDueTx(nowMs, nowMs + leaseMs, limit)));
   }
   dueAt(item: string): Promise<number | undefined> {
     return guarded(() => this.stmts.dueAt.get(item)?.due);
@@ -140,6 +181,7 @@ export class SqliteStore extends KeyvRecords implements Store {
   }
   async close(): Promise<void> {
     clearInterval(this.purgeTimer);
+    if (this.queue.length) this.commit();
     if (this.db.open) this.db.close();
   }
 }
