@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Bus } from './bus/bus.js';
+import { instrumented } from './bus/instrumented.js';
 import { LocalBus } from './bus/local.js';
 import type { Config } from './config.js';
 import { dataPaths } from './paths.js';
@@ -7,9 +8,9 @@ import type { Store } from './store/store.js';
 
 /** The bus the config names. `local` only makes sense when all services share this process. */
 export async function createBus(cfg: Config, log: Logger, service: string): Promise<Bus> {
-  if (cfg['bus.kind'] === 'local') return new LocalBus(log);
+  if (cfg['bus.kind'] === 'local') return instrumented(new LocalBus(log));
   const { NatsBus } = await import('./bus/nats.js');
-  return NatsBus.connect({ servers: cfg['bus.natsUrl'], name: `fileshare-${service}`, requestTimeout: cfg['bus.requestTimeout'], log });
+  return instrumented(await NatsBus.connect({ servers: cfg['bus.natsUrl'], name: `fileshare-${service}`, requestTimeout: cfg['bus.requestTimeout'], log }));
 }
 
 /** The store the config names. */

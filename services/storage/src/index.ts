@@ -52,6 +52,7 @@ export async function startStorage(cfg: Config, deps: { bus: Bus; store: Store; 
     server,
     async stop() {
       if (server) await new Promise<void>((r) => server!.close(() => r()));
+      await service.settled();
       await blobs.close();
     },
   };

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   AppError,
   COMMANDS,
@@ -85,6 +86,14 @@ export class StorageService implements DataPlane {
 
   // ---------------------------------------------------------------- data plane
 
+  /** Writers not yet settled: shutdown waits for them, so a cut upload has removed its bytes. */
+  private readonly writing = new Set<Promise<unknown>>();
+
+  /** Resolves when every blob being written has finished or cleaned up after itself. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.writing]);
+  }
+
   createBlob(opts: { maxBytes: number }): BlobWriter {
     const key = newId();
     const guard = `blob:${key}`;
@@ -93,7 +102,12 @@ export class StorageService implements DataPlane {
       onStart: () => this.store.schedule(guard, Date.now() + this.opts.orphanGrace * 1000),
     });
     // An aborted write removed its bytes itself; drop the guard too.
-    writer.done.catch(() => this.store.unschedule(guard).catch(() => undefined));
+    const settled = writer.done.then(
+      () => undefined,
+      () => finished(writer).catch(() => undefined).then(() => this.store.unschedule(guard)).catch(() => undefined),
+    );
+    this.writing.add(settled);
+    void settled.finally(() => this.writing.delete(settled));
     return writer;
   }
 

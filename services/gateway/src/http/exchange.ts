@@ -133,6 +133,7 @@ export class Exchange {
     const status = this.aborted && !this.status ? 499 : this.status;
     metrics.httpRequests.inc({ route: this.route, method: this.req.method, status });
     metrics.httpDuration.observe({ route: this.route, method: this.req.method }, ms / 1000);
+    if (this.body?.received) metrics.bytesIn.inc(this.body.received);
     this.log.info(
       { method: this.req.method, path: this.logPath, status, bytesIn: this.body?.received ?? 0, bytesOut: this.bytesOut, ms: Math.round(ms * 100) / 100, user: this.user, aborted: this.aborted || undefined },
       'request',

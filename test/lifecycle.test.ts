@@ -1,0 +1,102 @@
+import { Readable } from 'node:stream';
+import test from 'ava';
+import { request } from 'undici';
+import { startAllInOne, startDistributed, type Deployment } from './helpers/deploy.js';
+import { sha256, sleep, storedBlobs, upload } from './helpers/fixtures.js';
+import { agent, basic, http } from './helpers/http.js';
+
+/** A body that trickles `total` bytes over about `ms`. */
+function slowBody(total: number, ms: number): Readable {
+  const steps = 20;
+  const chunk = Buffer.alloc(Math.ceil(total / steps), 5);
+  let i = 0;
+  return new Readable({
+    read() {
+      if (i++ >= steps) return void this.push(null);
+      setTimeout(() => this.push(chunk.subarray(0, Math.min(chunk.length, total - (i - 1) * chunk.length))), ms / steps);
+    },
+  });
+}
+
+async function newFile(d: Deployment): Promise<string> {
+  const base = d.gateways[0];
+  const sid = (await http(`${base}/sessions`, { method: 'POST', auth: d.user })).json.id;
+  const fid = (await http(`${base}/sessions/${sid}/files`, { method: 'POST', auth: d.user, headers: { 'content-type': 'application/json' }, body: '{"name":"slow.bin"}' })).json.id;
+  return `${base}/sessions/${sid}/files/${fid}`;
+}
+
+function shutdownSuite(label: string, start: (env: Record<string, string>) => Promise<Deployment>, gatewayName: string) {
+  test.serial(`${label}: SIGTERM lets an in-flight upload finish, then exits 0`, async (t) => {
+    const d = await start({ FILESHARE_SHUTDOWN_DEADLINE: '10' });
+    try {
+      const url = await newFile(d);
+      const total = 2 * 1024 * 1024;
+      const put = request(url, { method: 'PUT', dispatcher: agent, headers: { authorization: basic(...d.user), 'content-length': String(total) }, body: slowBody(total, 1500) });
+      await sleep(400);
+      const started = Date.now();
+      const exit = d.procs.get(gatewayName)!.stop('SIGTERM', 20_000);
+      const r = await put;
+      const body = (await r.body.json()) as { state: string; sha256: string };
+      t.is(r.statusCode, 200);
+      t.is(body.state, 'ready');
+      t.is(await exit, 0);
+      t.true(Date.now() - started < 10_000);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test.serial(`${label}: an upload still running at the shutdown deadline is cut and leaves nothing`, async (t) => {
+    const d = await start({ FILESHARE_SHUTDOWN_DEADLINE: '1' });
+    try {
+      const kept = await upload(d.gateways[0], d.user, 'kept');
+      const before = storedBlobs(d).length;
+      const url = await newFile(d);
+      const total = 4 * 1024 * 1024;
+      const put = request(url, { method: 'PUT', dispatcher: agent, headers: { authorization: basic(...d.user), 'content-length': String(total) }, body: slowBody(total, 8000) }).then(
+        (r) => r.statusCode,
+        () => 'cut',
+      );
+      await sleep(500);
+      const started = Date.now();
+      const code = await d.procs.get(gatewayName)!.stop('SIGTERM', 20_000);
+      const elapsed = Date.now() - started;
+      t.is(code, 0);
+      t.true(elapsed < 6000, `exited in ${elapsed} ms`);
+      t.not(await put, 200);
+      if (d.kind === 'distributed') await d.procs.get('storage1')!.stop('SIGTERM', 20_000);
+      t.is(storedBlobs(d).length, before, 'no bytes of the cut upload left');
+      if (d.kind === 'distributed') await d.restart('storage1');
+      await d.restart(gatewayName);
+      const r = await http(`${d.gateways[0]}/uploads/${kept.json.id}`);
+      t.is(sha256(r.body), sha256('kept'));
+    } finally {
+      await d.stop();
+    }
+  });
+}
+
+shutdownSuite('all-in-one', (env) => startAllInOne(env), 'all');
+shutdownSuite('distributed', (env) => startDistributed({ gateways: 1, env }), 'gateway1');
+
+test.serial('/metrics: Prometheus text with requests, bytes, tokens, bus latency and process metrics', async (t) => {
+  const d = await startAllInOne();
+  try {
+    await upload(d.gateways[0], d.user, 'metrics');
+    const r = await http(`${d.roots[0]}/metrics`);
+    t.is(r.status, 200);
+    t.regex(r.headers['content-type'], /^text\/plain/);
+    for (const m of [
+      /fileshare_http_requests_total\{route="\/uploads",method="POST",status="201"\} 1/,
+      /fileshare_http_request_duration_seconds_bucket\{le="[\d.]+",route="\/uploads",method="POST"\}/,
+      /fileshare_bytes_received_total \d+/,
+      /fileshare_bus_request_duration_seconds_count\{subject="storage.upload.create"\} 1/,
+      /fileshare_uploads_in_flight 0/,
+      /fileshare_process_resident_memory_bytes \d+/,
+      /fileshare_expiry_sweeps_total \d+/,
+    ])
+      t.regex(r.text, m);
+  } finally {
+    await d.stop();
+  }
+});
