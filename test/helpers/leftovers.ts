@@ -16,14 +16,14 @@ export async function holdings(d: Deployment): Promise<{ blobs: number; uploads:
     const keys = (await c.sendCommand(['KEYS', '*'])) as string[];
     const guards = ((await c.sendCommand(['ZRANGE', 'fs:expiry', '0', '-1'])) as string[]).filter((i) => i.startsWith('blob:')).length;
     await c.close();
-    return { blobs, uploads: keys.filter((k) => /(^|:)upload:[0-9a-f-]{36}$/.test(k)).length, files: keys.filter((k) => /(^|:)file:[0-9a-f-]{36}$/.test(k)).length, guards };
+    return { blobs, uploads: keys.filter((k) => /(^|:)upload:[0-9a-f-]{36}$/.test(k) && !k.includes('tomb:')).length, files: keys.filter((k) => /(^|:)file:[0-9a-f-]{36}$/.test(k)).length, guards };
   }
   const db = new Database(join(d.dataDir, 'fileshare.db'), { readonly: true, fileMustExist: true });
   try {
     const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
     return {
       blobs,
-      uploads: count("SELECT count(*) n FROM kv WHERE key LIKE '%upload:%'"),
+      uploads: count("SELECT count(*) n FROM kv WHERE key LIKE '%upload:%' AND key NOT LIKE '%tomb:%'"),
       files: count("SELECT count(*) n FROM kv WHERE key LIKE '%file:%'"),
       guards: count("SELECT count(*) n FROM schedule WHERE item LIKE 'blob:%'"),
     };

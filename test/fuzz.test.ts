@@ -1,0 +1,112 @@
+import test from 'ava';
+import { startAllInOne, startDistributed, type Deployment } from './helpers/deploy.js';
+import { SUITE_ENV } from './e2e/api.suite.js';
+import { eventually, newSession } from './helpers/fixtures.js';
+import { basic, http, multipart, rawRequest } from './helpers/http.js';
+import { holdings } from './helpers/leftovers.js';
+
+/**
+ * Bounded, reproducible fuzzing: valid multipart uploads, session/file JSON and headers,
+ * mutated by a seeded PRNG. Every answer must be < 500, the process must keep serving, and
+ * afterwards the backends must hold exactly what the 2xx answers created.
+ * Longer runs on demand: FUZZ_COUNT=20000 FUZZ_SEED=7 npx ava test/fuzz.test.ts
+ */
+const COUNT = Number(process.env.FUZZ_COUNT ?? 250);
+const SEED = Number(process.env.FUZZ_SEED ?? 1446);
+
+function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const NASTY = ['\r\n', '--', '"', '\\', '\u0000', '%', '../', '\uffff', 'é', ';', '=', ' ', '\t', '{', '}', '[', ']', 'null', '1e309', '-0', '9'.repeat(40)];
+
+function mutate(buf: Buffer, rnd: () => number): Buffer {
+  const b = Buffer.from(buf);
+  // 0 to 3 mutations: about a quarter of the requests stay valid, so success paths run too.
+  const ops = Math.floor(rnd() * 4);
+  let out = b;
+  for (let i = 0; i < ops; i++) {
+    const at = Math.floor(rnd() * out.length);
+    switch (Math.floor(rnd() * 4)) {
+      case 0: // flip a byte
+        out[at] = Math.floor(rnd() * 256);
+        break;
+      case 1: // truncate
+        out = out.subarray(0, at);
+        break;
+      case 2: // insert something nasty
+        out = Buffer.concat([out.subarray(0, at), Buffer.from(NASTY[Math.floor(rnd() * NASTY.length)]), out.subarray(at)]);
+        break;
+      default: // duplicate a slice
+        out = Buffer.concat([out.subarray(0, at), out.subarray(Math.floor(rnd() * out.length)), out.subarray(at)]);
+    }
+  }
+  return out;
+}
+
+function fuzzSuite(label: string, start: () => Promise<Deployment>) {
+  test.serial(`${label}: ${COUNT} mutated requests (seed ${SEED}): no 5xx, no crash, no leftovers`, async (t) => {
+    const d = await start();
+    try {
+      const rnd = prng(SEED);
+      const base = d.gateways[0];
+      const auth = basic(...d.user);
+      const path = new URL(base).pathname;
+      const sid = await newSession(base, d.user);
+      const before = await holdings(d);
+      let created = 0;
+      let files = 0;
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < COUNT; i++) {
+        const kind = Math.floor(rnd() * 4);
+        let status: number;
+        let json: any;
+        if (kind === 0) {
+          const mp = multipart([{ name: 'ttl', value: String(600 + Math.floor(rnd() * 100)) }, { name: 'file', value: Buffer.from(`payload ${i}`), filename: `f${i}.txt`, type: 'text/plain' }], 'fuzzboundary');
+          const body = mutate(mp.body, rnd);
+          const ct = rnd() < 0.8 ? mp.contentType : mutate(Buffer.from(mp.contentType), rnd).toString('latin1');
+          const r = await rawRequest(base, `POST ${path}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: ${ct.replace(/[\r\n]/g, '')}\r\nContent-Length: ${body.length}\r\n\r\n`, body, 300);
+          ({ status, json } = r);
+          if (status === 201) created++;
+        } else if (kind === 1) {
+          const body = mutate(Buffer.from(JSON.stringify({ ttl: 60 + i })), rnd);
+          const r = await rawRequest(base, `POST ${path}/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 300);
+          ({ status, json } = r);
+        } else if (kind === 2) {
+          const body = mutate(Buffer.from(JSON.stringify({ name: `n${i}.bin`, contentType: 'image/png', size: 10 })), rnd);
+          const r = await rawRequest(base, `POST ${path}/sessions/${sid}/files HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, body, 300);
+          ({ status, json } = r);
+          if (status === 201) files++;
+        } else {
+          const head = mutate(Buffer.from(`GET ${path}/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth}\r\nRange: bytes=0-1\r\n\r\n`), rnd);
+          const r = await rawRequest(base, head.toString('latin1'), undefined, 300);
+          ({ status, json } = r);
+        }
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        t.true(status < 500, `request ${i} (kind ${kind}) answered ${status} ${JSON.stringify(json)}`);
+        if (status >= 400) t.is(typeof json?.message, 'string', `request ${i}: JSON error`);
+      }
+      t.is((await http(`${d.roots[0]}/healthz`)).status, 200);
+      t.true(
+        await eventually(async () => {
+          const now = await holdings(d);
+          return now.blobs === before.blobs + created && now.uploads === before.uploads + created && now.files === before.files + files && now.guards === 0;
+        }, 10_000),
+        JSON.stringify({ before, after: await holdings(d), created, files }),
+      );
+      t.log(`${COUNT} requests, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}; ${created} uploads and ${files} file entries created, nothing else left`);
+    } finally {
+      await d.stop();
+    }
+  });
+}
+
+fuzzSuite('all-in-one', () => startAllInOne(SUITE_ENV));
+fuzzSuite('distributed', () => startDistributed({ gateways: 1, env: SUITE_ENV }));
