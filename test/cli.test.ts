@@ -124,3 +124,24 @@ test('fileshare cluster runs the distributed mode locally and stops it on SIGTER
   });
   t.false(still);
 });
+
+test('logs: JSON lines by default (not a terminal), pino-pretty when log.pretty=true', async (t) => {
+  const json = await cli(['config', 'check'], { FILESHARE_LOG_PRETTY: 'sometimes' });
+  t.is(json.code, 2);
+  t.regex(json.stderr, /log\.pretty/);
+  const dir = mkdtempSync(join(tmpdir(), 'fs-pretty-'));
+  const port = await freePort();
+  for (const [pretty, re] of [['true', /INFO.*gateway listening/], ['auto', /^\{"level":30,.*"msg":"gateway listening/m]] as const) {
+    const p = new Proc('pretty', process.execPath, [CLI, 'start', 'all'], join(dir, `${pretty}.log`), {
+      FILESHARE_DATA_DIR: dir,
+      FILESHARE_HTTP_PORT: String(port),
+      FILESHARE_LOG_PRETTY: pretty,
+      FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'u',
+      FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'p',
+      FILESHARE_CONFIG: '',
+    });
+    t.true(await eventually(() => /gateway listening/.test(p.log()), 15_000));
+    t.regex(p.log(), re);
+    await p.stop();
+  }
+});

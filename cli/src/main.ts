@@ -1,7 +1,22 @@
 import { ConfigError, createLogger, dataPaths, describeConfig, loadConfig, runProcess } from '@fileshare/shared';
+import { CLIENT_USAGE, clientConfig, download, parseArgs, sessionCreate, sessionPut, tokenCreate, upload, type Parsed } from './client/commands.js';
+import { ClientError, EXIT } from './client/http.js';
+import type { ClientConfig } from './client/http.js';
+import { configReference } from './config-docs.js';
 import { startAllInOne } from './all-in-one.js';
 import { addUser, readUsers, removeUser } from './users.js';
 import { readSecret } from './prompt.js';
+
+const HELP: Record<string, string> = {
+  start: 'fileshare start [all|gateway|storage|tokens|expiry]\n  Runs the service: "all" is the embedded all-in-one mode; the others are one service each (distributed mode, bus.kind=nats).',
+  cluster: 'fileshare cluster [--data-dir DIR] [--nats-port N] [--redis-port N] [--http-port N] [--gateways N]\n  Starts nats-server, redis-server and every service as its own process on this machine.',
+  user: 'fileshare user add NAME | remove NAME | list\n  Manages the users file (scrypt hashes). add prompts for the password (or reads FILESHARE_NEW_PASSWORD).',
+  config: 'fileshare config check [FILE] | docs\n  check: validates the configuration (file + environment) and prints it with secrets masked.\n  docs: prints the configuration reference generated from the schema.',
+  upload: 'fileshare upload FILE [--ttl SECONDS] [--json]\n  Simple upload (POST /uploads); prints the download URL.',
+  session: 'fileshare session create [--ttl SECONDS] | put SESSION FILE [--json]\n  create: prints the new session id. put: adds FILE as a file entry and uploads it; prints the file id.',
+  token: 'fileshare token SESSION FILE_ID [--ttl SECONDS] [--json]\n  Issues a one-time download token; prints its URL.',
+  download: 'fileshare download URL [-o FILE] [--json]\n  Saves a download (an upload URL or a token URL; no credentials needed).',
+};
 
 const USAGE = `fileshare — self-hosted file sharing
 
@@ -11,6 +26,9 @@ Server:
                                                          (nats-server, redis-server, every service)
   fileshare user add NAME | remove NAME | list           manage the users file
   fileshare config check [FILE]                          validate config, print it (secrets masked)
+  fileshare config docs                                  print the configuration reference (Markdown)
+
+${CLIENT_USAGE}
 
 Options: --config FILE (or FILESHARE_CONFIG); every key also as FILESHARE_<KEY> (see docs/configuration.md).
 Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`;
@@ -28,6 +46,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE + '\n');
     return cmd ? 0 : 2;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write((HELP[cmd] ?? USAGE) + '\n\n' + (CLIENT_COMMANDS.has(cmd) ? 'Client options: --url BASE, --user NAME, --insecure, --json. Credentials: FILESHARE_URL, FILESHARE_USER, FILESHARE_PASSWORD or ~/.config/fileshare/client.json.\n' : ''));
+    return HELP[cmd] ? 0 : 2;
+  }
+  if (CLIENT_COMMANDS.has(cmd)) return client(cmd, args.slice(1));
   switch (cmd) {
     case 'start':
       return start(sub ?? 'all');
@@ -38,7 +61,11 @@ export async function run(argv: string[]): Promise<number> {
     case 'user':
       return user(sub, rest[0]);
     case 'config':
-      if (sub !== 'check') return usage('fileshare config check [FILE]');
+      if (sub === 'docs') {
+        process.stdout.write(configReference());
+        return 0;
+      }
+      if (sub !== 'check') return usage('fileshare config check [FILE] | docs');
       return configCheck(rest[0]);
     default:
       return usage(`unknown command "${cmd}"`);
@@ -101,5 +128,36 @@ function configCheck(file?: string): number {
   } catch (err) {
     process.stderr.write(`fileshare: ${err instanceof ConfigError ? err.message : String(err)}\n`);
     return 2;
+  }
+}
+
+const CLIENT_COMMANDS = new Set(['upload', 'session', 'token', 'download']);
+
+/** The client commands: output for people, or JSON with --json; exit codes from EXIT. */
+async function client(cmd: string, argv: string[]): Promise<number> {
+  let p: Parsed;
+  let cfg: ClientConfig;
+  try {
+    p = parseArgs(argv);
+    cfg = clientConfig(p.flags);
+  } catch (err) {
+    process.stderr.write(`fileshare: ${(err as Error).message}\n`);
+    return err instanceof ClientError ? err.exitCode : EXIT.usage;
+  }
+  const json = p.flags.json === true;
+  const out = (human: string, data: unknown) => process.stdout.write((json ? JSON.stringify(data) : human) + '\n');
+  try {
+    if (cmd === 'upload') await upload(p, cfg, out);
+    else if (cmd === 'download') await download(p, cfg, out);
+    else if (cmd === 'token') await tokenCreate(p, cfg, out);
+    else if (p.args[0] === 'create') await sessionCreate({ ...p, args: p.args.slice(1) }, cfg, out);
+    else if (p.args[0] === 'put') await sessionPut({ ...p, args: p.args.slice(1) }, cfg, out);
+    else return usage('fileshare session create | put SESSION FILE');
+    return EXIT.ok;
+  } catch (err) {
+    const code = err instanceof ClientError ? err.exitCode : EXIT.failure;
+    if (json) process.stdout.write(JSON.stringify({ error: (err as Error).message, exitCode: code }) + '\n');
+    process.stderr.write(`fileshare ${cmd}: ${(err as Error).message}\n`);
+    return code;
   }
 }

@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import type { Config } from './config.js';
 
 export type { Logger } from 'pino';
@@ -14,12 +15,19 @@ const REDACT = [
   '*.secret',
 ];
 
-/** One JSON logger per process; `service` names the emitting service on every line. */
-export function createLogger(cfg: Pick<Config, 'log.level'>, service: string): Logger {
-  return pino({
+/**
+ * One logger per process; `service` names the emitting service on every line. JSON lines,
+ * or pino-pretty when `log.pretty` says so (`auto`: when stdout is a terminal).
+ */
+export function createLogger(cfg: Pick<Config, 'log.level'> & Partial<Pick<Config, 'log.pretty'>>, service: string): Logger {
+  const opts = {
     level: cfg['log.level'],
     base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT, censor: '[redacted]' },
-  });
+  };
+  const pretty = cfg['log.pretty'] === 'true' || (cfg['log.pretty'] === 'auto' && process.stdout.isTTY === true);
+  if (!pretty) return pino(opts);
+  // Synchronous pretty stream (no worker thread): for people watching a terminal.
+  return pino(opts, pinoPretty({ colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true }));
 }

@@ -1,0 +1,91 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test from 'ava';
+import { CLI, startAllInOne, type Deployment } from './helpers/deploy.js';
+import { sha256 } from './helpers/fixtures.js';
+
+const run = promisify(execFile);
+let d: Deployment;
+let dir: string;
+let env: Record<string, string>;
+
+test.before(async () => {
+  d = await startAllInOne();
+  dir = mkdtempSync(join(tmpdir(), 'fs-client-'));
+  env = { ...process.env, HOME: dir, FILESHARE_URL: d.gateways[0], FILESHARE_USER: d.user[0], FILESHARE_PASSWORD: d.user[1], FILESHARE_INSECURE: 'true' } as Record<string, string>;
+});
+test.after.always(async () => d?.stop());
+
+const cli = (args: string[], extra: Record<string, string> = {}) =>
+  run(process.execPath, [CLI, ...args], { env: { ...env, ...extra }, cwd: dir }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+
+test('upload prints the URL; download saves the bytes under the server’s name', async (t) => {
+  const file = join(dir, 'report.txt');
+  writeFileSync(file, 'client bytes\n');
+  const up = await cli(['upload', file, '--ttl', '120']);
+  t.is(up.code, 0, up.stderr);
+  const url = up.stdout.trim();
+  t.regex(url, /\/rtc\/fileshare\/uploads\/[0-9a-f-]{36}$/);
+  const out = mkdtempSync(join(dir, 'dl-'));
+  const dl = await run(process.execPath, [CLI, 'download', url], { env, cwd: out });
+  t.is(dl.stdout.trim(), 'report.txt');
+  t.is(readFileSync(join(out, 'report.txt'), 'utf8'), 'client bytes\n');
+  t.false(up.stdout.includes(d.user[1]) || up.stderr.includes(d.user[1]), 'the password is never printed');
+});
+
+test('session create, session put, token, download -o, with --json', async (t) => {
+  const file = join(dir, 'photo.png');
+  writeFileSync(file, Buffer.alloc(5000, 9));
+  const s = JSON.parse((await cli(['session', 'create', '--json'])).stdout);
+  t.regex(s.id, /^[0-9a-f-]{36}$/);
+  const put = await cli(['session', 'put', s.id, file, '--json']);
+  t.is(put.code, 0, put.stderr);
+  const f = JSON.parse(put.stdout);
+  t.like(f, { state: 'ready', size: 5000, contentType: 'image/png', name: 'photo.png' });
+  const tk = JSON.parse((await cli(['token', s.id, f.id, '--json'])).stdout);
+  const target = join(dir, 'got.png');
+  const dl = await cli(['download', tk.url, '-o', target, '--json']);
+  t.is(dl.code, 0);
+  t.deepEqual(JSON.parse(dl.stdout), { file: target, bytes: 5000 });
+  t.is(sha256(readFileSync(target)), sha256(Buffer.alloc(5000, 9)));
+  const again = await cli(['download', tk.url, '-o', target]);
+  t.is(again.code, 4, 'a used token: exit 4');
+  t.regex(again.stderr, /410: token already used/);
+});
+
+test('exit codes scripts can rely on; --help everywhere', async (t) => {
+  t.is((await cli(['upload', join(dir, 'missing')])).code, 2);
+  t.is((await cli(['upload'])).code, 2);
+  t.is((await cli(['session', 'create'], { FILESHARE_PASSWORD: 'wrong' })).code, 3);
+  t.is((await cli(['download', `${d.gateways[0]}/uploads/4b0e6f3e-1d2c-4a4b-9c8d-7e6f5a4b3c2d`])).code, 4);
+  t.is((await cli(['session', 'create', '--ttl', 'soon'])).code, 2);
+  t.is((await cli(['upload', join(dir, 'x')], { FILESHARE_URL: 'https://127.0.0.1:1/rtc/fileshare' })).code, 2, 'usage is checked before the network');
+  const net = await cli(['session', 'create'], { FILESHARE_URL: 'https://127.0.0.1:1/rtc/fileshare' });
+  t.is(net.code, 1);
+  t.regex(net.stderr, /cannot reach/);
+  for (const cmd of ['start', 'cluster', 'user', 'config', 'upload', 'session', 'token', 'download']) {
+    const h = await cli([cmd, '--help']);
+    t.is(h.code, 0, cmd);
+    t.true(h.stdout.startsWith(`fileshare ${cmd}`), cmd);
+  }
+});
+
+test('credentials from ~/.config/fileshare/client.json', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'fs-home-'));
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(home, '.config/fileshare'), { recursive: true });
+  writeFileSync(join(home, '.config/fileshare/client.json'), JSON.stringify({ url: d.gateways[0], user: d.user[0], password: d.user[1], insecure: true }));
+  const r = await run(process.execPath, [CLI, 'session', 'create'], { env: { PATH: process.env.PATH!, HOME: home } });
+  t.regex(r.stdout.trim(), /^[0-9a-f-]{36}$/);
+});
+
+test('docs/configuration.md is the current generated reference', async (t) => {
+  const r = await cli(['config', 'docs']);
+  t.is(r.stdout, readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8'), 'run: node cli/bin/fileshare.js config docs > docs/configuration.md');
+});
