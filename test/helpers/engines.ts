@@ -5,43 +5,40 @@ import { fileURLToPath } from 'node:url';
 import { freePort, waitForPort } from './ports.js';
 import { Proc } from './proc.js';
 
-/** A real nats-server with JetStream on a free port, its store in a temp dir. */
-export async function startNats(dir = mkdtempSync(join(tmpdir(), 'fs-nats-'))): Promise<{ url: string; port: number; proc: Proc; restart(): Promise<void>; dir: string }> {
+export interface Engine {
+  url: string;
+  port: number;
+  proc: Proc;
+  /** Stop it (SIGTERM) and start it again on the same port and data. */
+  restart(): Promise<void>;
+}
+
+/** A server process on a free port that can be restarted in place. */
+async function engine(name: string, cmd: string, args: (port: number) => string[], dir: string, scheme: string): Promise<Engine> {
   const port = await freePort();
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir];
-  let proc = new Proc('nats', 'nats-server', args, join(dir, 'nats.log'));
-  await waitForPort(port);
-  const self = {
-    url: `nats://127.0.0.1:${port}`,
+  const launch = () => new Proc(name, cmd, args(port), join(dir, `${name}.log`));
+  const self: Engine = {
+    url: `${scheme}://127.0.0.1:${port}`,
     port,
-    proc,
-    dir,
+    proc: launch(),
     async restart() {
       await self.proc.stop();
-      self.proc = proc = new Proc('nats', 'nats-server', args, join(dir, 'nats.log'));
+      self.proc = launch();
       await waitForPort(port);
     },
   };
+  await waitForPort(port);
   return self;
 }
 
+/** A real nats-server with JetStream on a free port, its store in a temp dir. */
+export function startNats(dir = mkdtempSync(join(tmpdir(), 'fs-nats-'))): Promise<Engine> {
+  return engine('nats', 'nats-server', (port) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], dir, 'nats');
+}
+
 /** A real redis-server on a free port; AOF with fsync always, so a restart loses nothing. */
-export async function startRedis(dir = mkdtempSync(join(tmpdir(), 'fs-redis-'))): Promise<{ url: string; port: number; proc: Proc; restart(): Promise<void> }> {
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'];
-  let proc = new Proc('redis', 'redis-server', args, join(dir, 'redis.log'));
-  await waitForPort(port);
-  const self = {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    proc,
-    async restart() {
-      await self.proc.stop();
-      self.proc = proc = new Proc('redis', 'redis-server', args, join(dir, 'redis.log'));
-      await waitForPort(port);
-    },
-  };
-  return self;
+export function startRedis(dir = mkdtempSync(join(tmpdir(), 'fs-redis-'))): Promise<Engine> {
+  return engine('redis', 'redis-server', (port) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'], dir, 'redis');
 }
 
 /** A real S3-compatible server (s3rver, its own process) on a free port with one bucket. */

@@ -86,6 +86,26 @@ export class StorageService implements DataPlane {
 
   // ---------------------------------------------------------------- data plane
 
+  /**
+   * Serialises work on one file across every storage replica (a store claim with a TTL, so the
+   * lock of a replica that died lapses). Commit and removal of the same file never interleave:
+   * without it, a session deletion could remove a stale pending record while a commit wrote the
+   * ready one, leaving bytes no record and no expiry would ever delete.
+   */
+  private async withFileLock<T>(fileId: string, fn: () => Promise<T>): Promise<T> {
+    const key = `lock:file:${fileId}`;
+    const until = Date.now() + 10_000;
+    while (!(await this.store.claim(key, 30_000))) {
+      if (Date.now() > until) throw new AppError('unavailable');
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.store.release(key).catch(() => undefined);
+    }
+  }
+
   /** Writers not yet settled: shutdown waits for them, so a cut upload has removed its bytes. */
   private readonly writing = new Set<Promise<unknown>>();
 
@@ -211,17 +231,24 @@ export class StorageService implements DataPlane {
     await this.publish(EVENTS.sessionDeleted, { sessionId: s.id, owner: s.owner });
   }
 
-  /** Files (bytes first), then the session's sets and record. Idempotent. */
+  /**
+   * The session record first (from then on new file entries and commits see the session gone and
+   * clean up after themselves), then each file under its lock (bytes first), then the sets.
+   * Idempotent; a crash midway leaves files whose own expiry entries remove them later.
+   */
   private async removeSession(s: SessionRecord): Promise<number> {
+    await this.store.delete(K.session(s.id));
+    await this.store.removeMember(K.userSessions(s.owner), s.id);
     let bytes = 0;
     for (const fileId of await this.store.members(K.sessionFiles(s.id))) {
-      const f = await this.store.get<FileRecord>(K.file(fileId));
-      if (f) bytes += await this.removeFile(f);
-      else await this.store.unschedule(K.file(fileId));
+      bytes += await this.withFileLock(fileId, async () => {
+        const f = await this.store.get<FileRecord>(K.file(fileId));
+        if (f) return this.removeFile(f);
+        await this.store.unschedule(K.file(fileId));
+        return 0;
+      });
     }
     await this.store.deleteSet(K.sessionFiles(s.id));
-    await this.store.removeMember(K.userSessions(s.owner), s.id);
-    await this.store.delete(K.session(s.id));
     await this.store.unschedule(K.session(s.id));
     return bytes;
   }
@@ -263,6 +290,10 @@ export class StorageService implements DataPlane {
 
   /** Attach stored bytes to a pending file, or discard them (409 / 400 / 404). */
   async commitFile(b: FileCommit): Promise<FileRecord> {
+    return this.withFileLock(b.fileId, () => this.commitLocked(b));
+  }
+
+  private async commitLocked(b: FileCommit): Promise<FileRecord> {
     let claimed = false;
     try {
       const f = await this.getFile(b);
@@ -292,8 +323,11 @@ export class StorageService implements DataPlane {
   }
 
   async deleteFile(b: FileRef): Promise<void> {
-    const f = await this.getFile(b);
-    await this.removeFile(f);
+    const f = await this.withFileLock(b.fileId, async () => {
+      const current = await this.getFile(b);
+      await this.removeFile(current);
+      return current;
+    });
     await this.publish(EVENTS.fileDeleted, { sessionId: f.sessionId, fileId: f.id, owner: f.owner });
   }
 
@@ -344,7 +378,10 @@ export class StorageService implements DataPlane {
         const rec = await this.store.get<FileRecord>(K.file(id));
         if (!rec) return { deleted: false, kind, bytes: 0 };
         if (rec.expiresAt > now) return this.notDue(item, rec.expiresAt);
-        return { deleted: true, kind, bytes: await this.removeFile(rec) };
+        return this.withFileLock(id, async () => {
+          const current = await this.store.get<FileRecord>(K.file(id));
+          return { deleted: !!current, kind, bytes: current ? await this.removeFile(current) : 0 };
+        });
       }
       case 'blob': {
         // An orphan guard that came due: delete the bytes unless a commit took them and crashed

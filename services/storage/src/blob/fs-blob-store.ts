@@ -6,14 +6,16 @@
  * visible under blobs/ is complete and durable. It does not deduplicate, compress or
  * encrypt, and it never builds a path from user input (keys are UUIDs made by storage).
  */
-import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { Writable, type Readable } from 'node:stream';
-import { AppError, isId, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
+import type { Readable } from 'node:stream';
+import { AppError, isId, type BlobWriter, type ByteRange } from '@fileshare/shared';
 import type { BlobStore, CreateBlobOptions } from './blob-store.js';
+import { HashingBlobWriter } from './hashing-writer.js';
 
 const READ_CHUNK = 512 * 1024;
+/** The 256 fan-out directories already made: one mkdir call per directory per process, not per upload. */
+const madeDirs = new Set<string>();
 
 export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
@@ -77,25 +79,16 @@ export class FsBlobStore implements BlobStore {
 }
 
 /** temp file -> sha256 while streaming -> fsync -> rename -> fsync dir. */
-class FsBlobWriter extends Writable implements BlobWriter {
-  readonly done: Promise<StoredBlob>;
-  private settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
+class FsBlobWriter extends HashingBlobWriter {
   private fh?: fsp.FileHandle;
-  private readonly hash = createHash('sha256');
-  private size = 0;
-  private committed = false;
 
   constructor(
     private readonly finalPath: string,
     private readonly tmpPath: string,
-    private readonly key: string,
-    private readonly opts: CreateBlobOptions,
+    key: string,
+    opts: CreateBlobOptions,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
-    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
-    this.done.catch(() => undefined);
-    // Failures are reported through `done`; an unheard 'error' event must not crash the process.
-    this.on('error', () => undefined);
+    super(key, opts);
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -106,13 +99,10 @@ class FsBlobWriter extends Writable implements BlobWriter {
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    let len = 0;
-    for (const { chunk } of chunks) len += chunk.length;
-    this.size += len;
-    if (this.size > this.opts.maxBytes) return cb(new AppError('file_too_large'));
     const bufs = chunks.map((c) => c.chunk);
-    for (const b of bufs) this.hash.update(b);
-    writeAll(this.fh!, bufs, len).then(() => cb(), cb);
+    const err = this.account(bufs);
+    if (err) return cb(err);
+    writeAll(this.fh!, bufs, bufs.reduce((n, b) => n + b.length, 0)).then(() => cb(), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -122,22 +112,28 @@ class FsBlobWriter extends Writable implements BlobWriter {
       await fh.close();
       this.fh = undefined;
       const dir = this.finalPath.slice(0, this.finalPath.lastIndexOf('/'));
-      await fsp.mkdir(dir, { recursive: true });
-      await fsp.rename(this.tmpPath, this.finalPath);
+      if (!madeDirs.has(dir)) {
+        await fsp.mkdir(dir, { recursive: true });
+        madeDirs.add(dir);
+      }
+      await fsp.rename(this.tmpPath, this.finalPath).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await fsp.mkdir(dir, { recursive: true }); // removed behind our back
+        await fsp.rename(this.tmpPath, this.finalPath);
+      });
       const dh = await fsp.open(dir, 'r');
       try {
         await dh.sync();
       } finally {
         await dh.close();
       }
-      this.committed = true;
-      this.settle.resolve({ key: this.key, size: this.size, sha256: this.hash.digest('hex') });
+      this.commit();
     })().then(() => cb(), cb);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (this.committed) return cb(err);
-    this.settle.reject(err ?? new AppError('incomplete_body'));
+    this.failed(err);
     const fh = this.fh;
     this.fh = undefined;
     (async () => {

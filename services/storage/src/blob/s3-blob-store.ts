@@ -6,8 +6,7 @@
  * cannot abort, the object is deleted in case it was completed. It does not set object ACLs,
  * lifecycle rules or server-side encryption: configure those on the bucket.
  */
-import { createHash } from 'node:crypto';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -18,8 +17,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { AppError, isId, type BlobWriter, type ByteRange, type Config, type Logger, type StoredBlob } from '@fileshare/shared';
+import { AppError, isId, type BlobWriter, type ByteRange, type Config, type Logger } from '@fileshare/shared';
 import type { BlobStore, CreateBlobOptions } from './blob-store.js';
+import { HashingBlobWriter } from './hashing-writer.js';
 
 export interface S3Options {
   bucket: string;
@@ -152,27 +152,18 @@ function isMissing(err: unknown): boolean {
 }
 
 /** Bytes -> sha256 + a PassThrough that lib-storage cuts into parts. */
-class S3BlobWriter extends Writable implements BlobWriter {
-  readonly done: Promise<StoredBlob>;
-  private settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
-  private readonly hash = createHash('sha256');
+class S3BlobWriter extends HashingBlobWriter {
   private readonly body = new PassThrough({ highWaterMark: 1024 * 1024 });
   private upload?: Upload;
   private uploading?: Promise<unknown>;
-  private size = 0;
-  private committed = false;
 
   constructor(
     private readonly store: S3BlobStore,
     private readonly objectKey: string,
-    private readonly key: string,
-    private readonly opts: CreateBlobOptions,
+    key: string,
+    opts: CreateBlobOptions,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
-    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
-    this.done.catch(() => undefined);
-    // Failures are reported through `done`; an unheard 'error' event must not crash the process.
-    this.on('error', () => undefined);
+    super(key, opts);
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -185,9 +176,8 @@ class S3BlobWriter extends Writable implements BlobWriter {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.size += chunk.length;
-    if (this.size > this.opts.maxBytes) return cb(new AppError('file_too_large'));
-    this.hash.update(chunk);
+    const err = this.account([chunk]);
+    if (err) return cb(err);
     if (this.body.write(chunk)) cb();
     else this.body.once('drain', () => cb());
   }
@@ -195,15 +185,14 @@ class S3BlobWriter extends Writable implements BlobWriter {
   override _final(cb: (err?: Error | null) => void): void {
     this.body.end();
     this.uploading!.then(() => {
-      this.committed = true;
-      this.settle.resolve({ key: this.key, size: this.size, sha256: this.hash.digest('hex') });
+      this.commit();
       cb();
     }, cb);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     if (this.committed) return cb(err);
-    this.settle.reject(err ?? new AppError('incomplete_body'));
+    this.failed(err);
     this.body.destroy();
     const cleanup = async () => {
       await this.upload?.abort().catch(() => undefined); // s3rver cannot abort: the delete below covers it

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { AppError, type BlobWriter, type StoredBlob } from '@fileshare/shared';
+import type { CreateBlobOptions } from './blob-store.js';
+
+/**
+ * What every backend's writer shares: sha256 and size computed while streaming, the
+ * `maxBytes` limit, and `done`, which resolves once the subclass calls `commit()` (bytes
+ * durable) and rejects on any failure. Subclasses write the bytes and clean up in `_destroy`
+ * unless `committed`.
+ */
+export abstract class HashingBlobWriter extends Writable implements BlobWriter {
+  readonly done: Promise<StoredBlob>;
+  private settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
+  private readonly hash = createHash('sha256');
+  private size = 0;
+  protected committed = false;
+
+  constructor(
+    protected readonly key: string,
+    protected readonly opts: CreateBlobOptions,
+  ) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
+    this.done.catch(() => undefined);
+    // Failures are reported through `done`; an unheard 'error' event must not crash the process.
+    this.on('error', () => undefined);
+  }
+
+  /** Counts and hashes chunks about to be written; `file_too_large` past `maxBytes`. */
+  protected account(chunks: Buffer[]): AppError | null {
+    for (const c of chunks) this.size += c.length;
+    if (this.size > this.opts.maxBytes) return new AppError('file_too_large');
+    for (const c of chunks) this.hash.update(c);
+    return null;
+  }
+
+  /** The bytes are durable: resolve `done`. */
+  protected commit(): void {
+    this.committed = true;
+    this.settle.resolve({ key: this.key, size: this.size, sha256: this.hash.digest('hex') });
+  }
+
+  /** Not committed: reject `done` (the subclass removes what it wrote). */
+  protected failed(err: Error | null): void {
+    this.settle.reject(err ?? new AppError('incomplete_body'));
+  }
+}
