@@ -61,6 +61,18 @@ test('a dependency that is not there fails the start fast with a clear line', as
   t.is(tls.code, 1);
   t.regex(tls.stderr, /TLS files not found: \/nonexistent\/key\.pem/);
   t.true(Date.now() - started < 20_000);
+  // A key that does not belong to the certificate.
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=x']);
+  const { generateKeyPairSync } = await import('node:crypto');
+  const other = join(dir, 'other-key.pem');
+  writeFileSync(other, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const good = await cli(['start', 'all'], { FILESHARE_DATA_DIR: dir, FILESHARE_HTTP_PORT: String(port), FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'u', FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'p', FILESHARE_HTTP_TLS_KEY_FILE: other, FILESHARE_HTTP_TLS_CERT_FILE: join(dir, 'c.pem') });
+  t.is(good.code, 1);
+  t.regex(good.stderr, /does not match certificate/);
+  writeFileSync(join(dir, 'garbage.pem'), 'not a certificate');
+  const bad = await cli(['start', 'all'], { FILESHARE_DATA_DIR: dir, FILESHARE_HTTP_PORT: String(port), FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'u', FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'p', FILESHARE_HTTP_TLS_KEY_FILE: other, FILESHARE_HTTP_TLS_CERT_FILE: join(dir, 'garbage.pem') });
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /TLS certificate unreadable/);
 });
 
 test('user add/list/remove keep a hashed users file; the first start creates admin once', async (t) => {

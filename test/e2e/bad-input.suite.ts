@@ -112,6 +112,9 @@ export const CASES: BadCase[] = [
   { name: 'broken percent-encoding', send: get(() => '/uploads/%E0%A4%A'), status: 404 },
   // ---- methods
   { name: 'PATCH /uploads', send: get(() => '/uploads', 'PATCH'), status: 405 },
+  { name: 'no directory listing: GET /uploads', send: get(() => '/uploads'), status: 405 },
+  { name: 'no directory listing: GET the base path', send: get(() => ''), status: 404 },
+  { name: 'no directory listing: GET /sessions/:id/files/:fid/tokens', send: get((c) => `/sessions/${c.sid}/files/${c.fid}/tokens`), status: 405 },
   { name: 'PUT /uploads/:id', send: (c) => http(`${c.base}/uploads/4b0e6f3e-1d2c-4a4b-9c8d-7e6f5a4b3c2d`, { method: 'PUT', body: 'x' }), status: 405 },
   { name: 'OPTIONS /sessions', send: get(() => '/sessions', 'OPTIONS'), status: 405 },
   { name: 'TRACE /sessions', send: (c) => raw(c, `TRACE ${c.path}/sessions HTTP/1.1\r\nHost: x\r\n\r\n`), status: 405 },
