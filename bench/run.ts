@@ -115,7 +115,13 @@ async function main() {
   let tus = spawnLogged(process.execPath, ['--import', 'tsx', join(HERE, 'references/tus-server.ts'), String(tusPort), join(WORK, 'tus')]);
   // @tus/server 2.x on Node 20 was seen to crash after a GET: restart it between workloads.
   const restartTus = async () => {
-    tus.kill('SIGKILL');
+    // Wait for the old one to be gone: otherwise the new one cannot bind and the port check
+    // would be answered by the dying process.
+    if (tus.exitCode === null && tus.signalCode === null) {
+      const gone = new Promise((r) => tus.once('exit', r));
+      tus.kill('SIGKILL');
+      await gone;
+    }
     tus = spawnLogged(process.execPath, ['--import', 'tsx', join(HERE, 'references/tus-server.ts'), String(tusPort), join(WORK, 'tus')]);
     await waitForPort(tusPort);
   };
