@@ -120,6 +120,21 @@ export const CASES: BadCase[] = [
   { name: 'TRACE /sessions', send: (c) => raw(c, `TRACE ${c.path}/sessions HTTP/1.1\r\nHost: x\r\n\r\n`), status: 405 },
   // ---- framing
   { name: 'duplicate Content-Length', send: (c) => raw(c, `POST ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: ${c.auth}\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}`), status: [400, 0] },
+  {
+    name: 'smuggling: a body after a refused duplicate Content-Length is never parsed as a request',
+    send: async (c) => {
+      const smuggled = `GET ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: ${c.auth}\r\n\r\n`;
+      const r = await rawRequest(c.base, `POST ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: ${smuggled.length}\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`, undefined, 1500);
+      // One response (the 400) and a closed connection: no second response to the smuggled GET.
+      const responses = r.raw.match(/^HTTP\/1\.1 /gm)?.length ?? 0;
+      return { status: responses <= 1 ? r.status : 999, json: r.json };
+    },
+    status: [400, 0],
+  },
+  { name: 'headers named like Object properties', send: (c) => raw(c, `GET ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nconstructor: a\r\ntoString: b\r\nhasOwnProperty: c\r\nAuthorization: ${c.auth}\r\n\r\n`), status: 200 },
+  // uWebSockets.js v20.30 never hands a request with "_" in a header name to the application:
+  // no answer, the connection idles out. Pinned here so a change of that behaviour is noticed.
+  { name: 'header name with an underscore (dropped by uWS)', send: (c) => raw(c, `GET ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nx_y: a\r\n\r\n`, undefined, 1000), status: 0 },
   { name: 'duplicate Host', send: (c) => raw(c, `GET ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nHost: y\r\nAuthorization: ${c.auth}\r\n\r\n`), status: [400, 0] },
   { name: 'Content-Length with Transfer-Encoding', send: (c) => raw(c, `POST ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: ${c.auth}\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`), status: [400, 0] },
   { name: 'Transfer-Encoding gzip', send: (c) => raw(c, `POST ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: ${c.auth}\r\nTransfer-Encoding: gzip\r\n\r\n`), status: [400, 0] },

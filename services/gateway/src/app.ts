@@ -54,7 +54,12 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
     if (!problem && info.headerBytes > maxHeaders) problem = new AppError('headers_too_large');
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
     const ex = new Exchange(res, info, log, !problem && hasBody);
-    if (problem) return ex.fail(problem);
+    if (problem) {
+      // The body (if any) is not read, and the framing is suspect: what follows on this
+      // connection must not be parsed as another request.
+      ex.closeAfter = true;
+      return ex.fail(problem);
+    }
 
     inFlight.add(ex);
     const run = async () => {
@@ -90,7 +95,8 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
 }
 
 function snapshot(req: HttpRequest, res: HttpResponse): RequestInfo & { problem: AppError | null; headerBytes: number } {
-  const headers: Record<string, string> = {};
+  // No prototype: a header named "constructor" or "toString" is just a header.
+  const headers: Record<string, string> = Object.create(null);
   let problem: AppError | null = null;
   let headerBytes = 0;
   req.forEach((k, v) => {

@@ -42,6 +42,8 @@ export class Exchange {
   /** The same, relative to `http.basePath` (the handbook's error line uses API paths). */
   apiPath: string;
   user?: string;
+  /** Close the connection after this response (set for requests refused on their framing). */
+  closeAfter = false;
   readonly body: UwsBody | null;
   private readonly abortHandlers: (() => void)[] = [];
   private readonly doneHandlers: (() => void)[] = [];
@@ -95,7 +97,7 @@ export class Exchange {
 
   /** A complete response. The connection is closed when the request body was not fully read. */
   send(status: number, headers: Record<string, string | number>, body?: string | Buffer): void {
-    const close = this.body !== null && !this.body.complete;
+    const close = this.closeAfter || (this.body !== null && !this.body.complete);
     this.cork(() => {
       this.writeHead(status, close ? { ...headers, Connection: 'close' } : headers);
       if (body === undefined) this.res.endWithoutBody(0, close);
