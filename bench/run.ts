@@ -63,10 +63,10 @@ function makeFile(path: string, size: number): void {
   closeSync(fd);
 }
 
-function target(name: string, value: number, reference: number, target: string, higherIsBetter = true): void {
+/** One target row: `target` is ">=x" (higher is better) or "<=x" (lower is better). */
+function target(name: string, value: number, reference: number, target: string): void {
   const ratio = reference ? value / reference : NaN;
   targets.push({ name, value: round(value), reference: round(reference), ratio: round(ratio, 3), target });
-  void higherIsBetter;
 }
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const met = (t: (typeof targets)[number]) => (t.target.startsWith('>=') ? t.ratio >= Number(t.target.slice(2)) : t.ratio <= Number(t.target.slice(2)));

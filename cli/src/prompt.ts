@@ -4,12 +4,12 @@ import { createInterface } from 'node:readline';
 export function readSecret(prompt: string): Promise<string> {
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: process.stdin.isTTY });
-    const out = rl as unknown as { _writeToOutput?: (s: string) => void; output: NodeJS.WriteStream };
     if (process.stdin.isTTY) {
       process.stderr.write(prompt);
-      out._writeToOutput = () => undefined; // no echo
+      // readline has no "no echo" option; silencing its output writer is the usual way.
+      (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
     }
-    rl.question(process.stdin.isTTY ? '' : '', (answer) => {
+    rl.question('', (answer) => {
       rl.close();
       if (process.stdin.isTTY) process.stderr.write('\n');
       resolve(answer);
