@@ -1,5 +1,5 @@
 import { ConfigError, createLogger, dataPaths, describeConfig, loadConfig, runProcess } from '@fileshare/shared';
-import { CLIENT_USAGE, clientConfig, download, parseArgs, sessionCreate, sessionPut, tokenCreate, upload, type Parsed } from './client/commands.js';
+import { CLIENT_OPTIONS, CLIENT_USAGE, clientConfig, download, parseArgs, sessionCreate, sessionPut, tokenCreate, upload, type Parsed } from './client/commands.js';
 import { ClientError, EXIT } from './client/http.js';
 import type { ClientConfig } from './client/http.js';
 import { configReference } from './config-docs.js';
@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write((HELP[cmd] ?? USAGE) + '\n\n' + (CLIENT_COMMANDS.has(cmd) ? 'Client options: --url BASE, --user NAME, --insecure, --json. Credentials: FILESHARE_URL, FILESHARE_USER, FILESHARE_PASSWORD or ~/.config/fileshare/client.json.\n' : ''));
+    process.stdout.write((HELP[cmd] ?? USAGE) + '\n' + (CLIENT_COMMANDS.has(cmd) ? `\n${CLIENT_OPTIONS}\n` : ''));
     return HELP[cmd] ? 0 : 2;
   }
   if (CLIENT_COMMANDS.has(cmd)) return client(cmd, args.slice(1));

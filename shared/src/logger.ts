@@ -28,7 +28,7 @@ export function createLogger(cfg: Pick<Config, 'log.level'> & Partial<Pick<Confi
   };
   const pretty = cfg['log.pretty'] === 'true' || (cfg['log.pretty'] === 'auto' && process.stdout.isTTY === true);
   if (!pretty) {
-    // Asynchronous, buffered stdout: a slow log reader must not stall requests (synchronous
+    // Asynchronous stdout: a slow log reader must not stall requests (synchronous
     // writes busy-wait on a full pipe, measured at 5% of CPU under load). Flushed on exit.
     const dest = pino.destination({ dest: 1, sync: false });
     process.once('exit', () => {

@@ -5,6 +5,12 @@ import { pipeline } from 'node:stream/promises';
 import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
 import { progress } from './progress.js';
 
+export const CLIENT_OPTIONS = `Client options: --url BASE (e.g. https://host:1446/rtc/fileshare), --user NAME, --insecure
+(accept a self-signed certificate), --json (machine-readable output).
+Credentials: FILESHARE_URL, FILESHARE_USER, FILESHARE_PASSWORD, or ~/.config/fileshare/client.json
+({"url","user","password"}); the password is never printed and is best not given as a flag.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 authentication, 4 not found or gone.`;
+
 export const CLIENT_USAGE = `Client:
   fileshare upload FILE [--ttl SECONDS]             simple upload; prints the download URL
   fileshare session create [--ttl SECONDS]          prints the session id
@@ -12,11 +18,7 @@ export const CLIENT_USAGE = `Client:
   fileshare token SESSION FILE_ID [--ttl SECONDS]   one-time download URL for one recipient
   fileshare download URL [-o FILE]                  saves a download (name from the server by default)
 
-Client options: --url BASE (e.g. https://host:1446/rtc/fileshare), --user NAME, --insecure
-(accept a self-signed certificate), --json (machine-readable output).
-Credentials: FILESHARE_URL, FILESHARE_USER, FILESHARE_PASSWORD, or ~/.config/fileshare/client.json
-({"url","user","password"}); the password is never printed and is best not given as a flag.
-Exit codes: 0 ok, 1 failure, 2 usage, 3 authentication, 4 not found or gone.`;
+${CLIENT_OPTIONS}`;
 
 const TYPES: Record<string, string> = { '.txt': 'text/plain', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.pdf': 'application/pdf', '.json': 'application/json', '.mp4': 'video/mp4', '.zip': 'application/zip', '.html': 'text/html' };
 const typeOf = (file: string) => TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';

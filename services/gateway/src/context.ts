@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { AppError, isAppError, isId, metrics, type Bus, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
+import { AppError, isAppError, isId, metrics, type Bus, type ByteRange, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
 import type { Authenticator } from './auth/authenticator.js';
 import type { BlobCache } from './http/blob-cache.js';
 import { contentDisposition } from './http/disposition.js';
@@ -111,17 +111,19 @@ export class GatewayContext {
     return `${scheme}://${host}${base}${apiPath}`;
   }
 
+  /** The blob's bytes in `range`; a blob deleted since the record check is the route's 404. */
+  private readBlob(f: Downloadable, range: ByteRange, gone: ErrorCode): Promise<Readable> {
+    return this.dataPlane.readBlob(f.blob, range).catch((err) => {
+      throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
+    });
+  }
+
   /** A small blob, from the cache or read whole once and kept. */
   private async smallBlob(f: Downloadable, gone: ErrorCode): Promise<Buffer> {
     const hit = this.cache.get(f.blob);
     if (hit) return hit;
     const chunks: Buffer[] = [];
-    if (f.size > 0) {
-      const source = await this.dataPlane.readBlob(f.blob, { start: 0, end: f.size - 1 }).catch((err) => {
-        throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
-      });
-      for await (const c of source) chunks.push(c as Buffer);
-    }
+    if (f.size > 0) for await (const c of await this.readBlob(f, { start: 0, end: f.size - 1 }, gone)) chunks.push(c as Buffer);
     const bytes = Buffer.concat(chunks);
     if (bytes.length !== f.size) throw new Error(`blob ${f.blob}: stored size ${bytes.length} differs from the record (${f.size})`);
     this.cache.set(f.blob, bytes);
@@ -173,13 +175,7 @@ export class GatewayContext {
       return ex.finish();
     }
     // Always an exact range: the backend then reads no more than it must. Nothing to read for 0 bytes.
-    const source =
-      length === 0
-        ? Readable.from([])
-        : await this.dataPlane.readBlob(f.blob, range ?? { start: 0, end: f.size - 1 }).catch((err) => {
-            // Deleted between the record check and the read.
-            throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
-          });
+    const source = length === 0 ? Readable.from([]) : await this.readBlob(f, range ?? { start: 0, end: f.size - 1 }, gone);
     if (!ex.open) return void source.destroy();
     streamBody(ex, status, headers, source, length);
   }

@@ -374,15 +374,13 @@ export class StorageService implements DataPlane {
         await this.publish(EVENTS.sessionExpired, { sessionId: id, owner: rec.owner });
         return { deleted: true, kind, bytes };
       }
-      case 'file': {
-        const rec = await this.store.get<FileRecord>(K.file(id));
-        if (!rec) return { deleted: false, kind, bytes: 0 };
-        if (rec.expiresAt > now) return this.notDue(item, rec.expiresAt);
+      case 'file':
         return this.withFileLock(id, async () => {
-          const current = await this.store.get<FileRecord>(K.file(id));
-          return { deleted: !!current, kind, bytes: current ? await this.removeFile(current) : 0 };
+          const rec = await this.store.get<FileRecord>(K.file(id));
+          if (!rec) return { deleted: false, kind, bytes: 0 };
+          if (rec.expiresAt > now) return this.notDue(item, rec.expiresAt);
+          return { deleted: true, kind, bytes: await this.removeFile(rec) };
         });
-      }
       case 'blob': {
         // An orphan guard that came due: delete the bytes unless a commit took them and crashed
         // before removing the guard.

@@ -52,9 +52,8 @@ export class HttpDataPlane implements DataPlane {
    * before the upload began. Once bytes flow, a failure fails the upload (503): the stream
    * cannot be replayed.
    */
-  private async connectPut(maxBytes: number): Promise<ClientRequest> {
-    let lastErr: unknown;
-    for (const url of this.order()) {
+  private connectPut(maxBytes: number): Promise<ClientRequest> {
+    return this.firstReachable(async (url) => {
       const req = request(`${url}/blobs`, {
         method: 'PUT',
         agent: this.agent,
@@ -68,10 +67,27 @@ export class HttpDataPlane implements DataPlane {
             sock.once('connect', () => resolve());
           });
         });
-        req.removeAllListeners('error');
-        return req;
       } catch (err) {
         req.destroy();
+        throw err;
+      }
+      req.removeAllListeners('error');
+      return req;
+    });
+  }
+
+  /**
+   * Runs `attempt` against each replica in `order()` until one can be reached. A connection
+   * failure marks the replica down and moves on; an API error (AppError) or any other failure is
+   * the answer. Nobody reachable: 503.
+   */
+  private async firstReachable<T>(attempt: (url: string) => Promise<T>): Promise<T> {
+    let lastErr: unknown;
+    for (const url of this.order()) {
+      try {
+        return await attempt(url);
+      } catch (err) {
+        if (err instanceof AppError) throw err;
         lastErr = err;
         if (!this.markDown(url, err as NodeJS.ErrnoException)) break;
       }
@@ -125,18 +141,8 @@ export class HttpDataPlane implements DataPlane {
   }
 
   /** Reads are idempotent: a replica that cannot be reached is skipped for the next one. */
-  async readBlob(key: string, range?: ByteRange): Promise<Readable> {
-    let lastErr: unknown;
-    for (const url of this.order()) {
-      try {
-        return await this.get(url, key, range);
-      } catch (err) {
-        if (err instanceof AppError) throw err;
-        lastErr = err;
-        if (!this.markDown(url, err as NodeJS.ErrnoException)) break;
-      }
-    }
-    throw Object.assign(new AppError('unavailable'), { cause: lastErr });
+  readBlob(key: string, range?: ByteRange): Promise<Readable> {
+    return this.firstReachable((url) => this.get(url, key, range));
   }
 
   private get(url: string, key: string, range?: ByteRange): Promise<Readable> {

@@ -14,8 +14,6 @@ import type { BlobStore, CreateBlobOptions } from './blob-store.js';
 import { HashingBlobWriter } from './hashing-writer.js';
 
 const READ_CHUNK = 512 * 1024;
-/** The 256 fan-out directories already made: one mkdir call per directory per process, not per upload. */
-const madeDirs = new Set<string>();
 
 export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
@@ -112,13 +110,10 @@ class FsBlobWriter extends HashingBlobWriter {
       await fh.close();
       this.fh = undefined;
       const dir = this.finalPath.slice(0, this.finalPath.lastIndexOf('/'));
-      if (!madeDirs.has(dir)) {
-        await fsp.mkdir(dir, { recursive: true });
-        madeDirs.add(dir);
-      }
+      // The fan-out directory is made the first time a rename finds it missing, not per upload.
       await fsp.rename(this.tmpPath, this.finalPath).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
-        await fsp.mkdir(dir, { recursive: true }); // removed behind our back
+        await fsp.mkdir(dir, { recursive: true });
         await fsp.rename(this.tmpPath, this.finalPath);
       });
       const dh = await fsp.open(dir, 'r');
