@@ -6,15 +6,22 @@ import { FsBlobStore } from '@fileshare/storage';
 import { S3BlobStore } from '../services/storage/src/blob/s3-blob-store.js';
 import { blobStoreContract } from './contracts/blob-store.contract.js';
 import { S3_ENV, startS3 } from './helpers/engines.js';
-import { filesUnder } from './helpers/fixtures.js';
+import { filesUnder, fsBlobs } from './helpers/fixtures.js';
 
 const log = createLogger({ 'log.level': 'silent' }, 'test');
 
-blobStoreContract('fs blob store', async () => {
+blobStoreContract('fs blob store, every blob a file', async () => {
   const root = mkdtempSync(join(tmpdir(), 'fs-blobs-'));
-  const store = new FsBlobStore(root);
+  const store = new FsBlobStore(root, { inlineMaxBytes: 0 });
   await store.init();
   return { store, objects: () => filesUnder(root), close: () => store.close() };
+});
+
+blobStoreContract('fs blob store, small blobs in blobs.db', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'fs-blobs-'));
+  const store = new FsBlobStore(root, { inlineMaxBytes: 64 * 1024 });
+  await store.init();
+  return { store, objects: () => fsBlobs(root), close: () => store.close() };
 });
 
 blobStoreContract('s3 blob store', async () => {
@@ -27,7 +34,7 @@ blobStoreContract('s3 blob store', async () => {
   await store.init();
   return {
     store,
-    objects: () => filesUnder(join(s3.dir, s3.bucket)),
+    objects: () => filesUnder(join(s3.dir, s3.bucket)).filter((f) => f.endsWith('._S3rver_object')),
     async close() {
       await store.close();
       await s3.proc.stop();

@@ -60,6 +60,7 @@ export const SCHEMA = {
   'bus.natsUrl': { kind: 'list', default: ['nats://127.0.0.1:4222'], doc: 'NATS server URLs, comma separated.' },
   'bus.requestTimeout': { kind: 'int', default: 4000, min: 100, doc: 'Milliseconds a bus request waits before answering 503.' },
   'blob.kind': { kind: 'enum', values: ['fs', 's3'], default: 'fs', doc: 'Where file bytes live.' },
+  'blob.fs.inlineMaxBytes': { kind: 'int', default: 64 * 1024, min: 0, max: MiB, doc: 'fs blobs up to this size are kept in <dataDir>/blobs.db (SQLite) instead of one file each: one shared fsync per batch instead of a file, a rename and two fsyncs per blob. 0: every blob is a file.' },
   'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
   'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
   'blob.s3.bucket': { kind: 'string', default: 'fileshare', doc: 'S3 bucket.' },

@@ -37,6 +37,39 @@ export function blobStoreContract(label: string, make: () => Promise<{ store: Bl
     t.is((e as AppError).code, 'not_found');
   });
 
+  test.serial(`${label}: small blobs, many at once, stream out whole and in ranges; each deletes once`, async (t) => {
+    const before = objects().length;
+    const blobs = Array.from({ length: 40 }, (_, i) => ({ key: newId(), data: randomBytes(100 + i * 97) }));
+    await Promise.all(
+      blobs.map(async ({ key, data }) => {
+        const w = s.create(key, { maxBytes: data.length });
+        await pipeline(Readable.from([data.subarray(0, 50), data.subarray(50)]), w);
+        t.deepEqual(await w.done, { key, size: data.length, sha256: sha(data) });
+      }),
+    );
+    t.is(objects().length, before + blobs.length);
+    for (const { key, data } of blobs) {
+      t.deepEqual(await readAll(await s.open(key)), data);
+      t.deepEqual(await readAll(await s.open(key, { start: 3, end: 60 })), data.subarray(3, 61));
+    }
+    t.deepEqual(await Promise.all(blobs.map(({ key }) => s.delete(key))), blobs.map(({ data }) => data.length));
+    t.is(objects().length, before);
+  });
+
+  test.serial(`${label}: an aborted small write leaves nothing and was never visible`, async (t) => {
+    const before = objects().length;
+    const key = newId();
+    const w = s.create(key, { maxBytes: 1e9 });
+    w.write(randomBytes(1000));
+    await new Promise((r) => setTimeout(r, 100));
+    await t.throwsAsync(s.open(key), undefined, 'invisible before done');
+    w.destroy(new Error('client went away'));
+    await t.throwsAsync(w.done);
+    await new Promise((r) => setTimeout(r, 300));
+    t.is(objects().length, before);
+    await t.throwsAsync(s.open(key));
+  });
+
   test.serial(`${label}: an empty blob is a blob`, async (t) => {
     const key = newId();
     const w = s.create(key, { maxBytes: 10 });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { hashPassword } from '@fileshare/shared';
 import type { Deployment } from './deploy.js';
 import { http, multipart, type Res } from './http.js';
@@ -27,10 +28,24 @@ export function filesUnder(dir: string): string[] {
   return out;
 }
 
-/** Every stored blob of a deployment: fs blobs + temp files, or the S3 bucket's objects (s3rver's dir). */
+/** What an fs blob store under `root` holds: blob files, temp files and the rows of blobs.db. */
+export function fsBlobs(root: string): string[] {
+  const files = [...filesUnder(join(root, 'blobs')), ...filesUnder(join(root, 'tmp'))];
+  const dbPath = join(root, 'blobs.db');
+  if (!existsSync(dbPath)) return files;
+  const db = new Database(dbPath);
+  try {
+    const rows = db.prepare<[], { key: string }>('SELECT key FROM blobs').all();
+    return [...files, ...rows.map((r) => `blobs.db:${r.key}`)];
+  } finally {
+    db.close();
+  }
+}
+
+/** Every stored blob of a deployment: fs blobs (files, temp files, blobs.db rows), or the S3 bucket's objects (s3rver's dir). */
 export function storedBlobs(d: Deployment): string[] {
   if (d.engines.s3) return filesUnder(join(d.engines.s3.dir, d.engines.s3.bucket)).filter((f) => f.endsWith('._S3rver_object'));
-  return [...filesUnder(join(d.dataDir, 'blobs')), ...filesUnder(join(d.dataDir, 'tmp'))];
+  return fsBlobs(d.dataDir);
 }
 
 export async function upload(base: string, user: [string, string], content: Buffer | string, opts: { name?: string; ttl?: string; ttlFirst?: boolean; type?: string } = {}): Promise<Res> {

@@ -7,7 +7,7 @@ import { StorageService } from './storage-service.js';
 
 export { StorageService, type ExpireResult } from './storage-service.js';
 export type { BlobStore, CreateBlobOptions } from './blob/blob-store.js';
-export { FsBlobStore } from './blob/fs-blob-store.js';
+export { FsBlobStore, type FsBlobStoreOptions } from './blob/fs-blob-store.js';
 
 /** The blob backend the config names, checked (directories made / bucket found) before use. */
 export async function createBlobStore(cfg: Config, log: Logger): Promise<BlobStore> {
@@ -15,7 +15,7 @@ export async function createBlobStore(cfg: Config, log: Logger): Promise<BlobSto
     const { S3BlobStore } = await import('./blob/s3-blob-store.js');
     return S3BlobStore.fromConfig(cfg, log);
   }
-  const fs = new FsBlobStore(dataPaths(cfg).dataDir);
+  const fs = new FsBlobStore(dataPaths(cfg).dataDir, { inlineMaxBytes: cfg['blob.fs.inlineMaxBytes'] });
   await fs.init();
   return fs;
 }

@@ -1,6 +1,6 @@
 /**
- * SQLite store for the all-in-one mode (better-sqlite3, WAL, synchronous=FULL so a committed
- * record survives power loss). Tables:
+ * SQLite store for the all-in-one mode: a DurableSqlite file (WAL, group commit, a write resolves
+ * once on disk, so an acknowledged record survives power loss). Tables:
  *   kv(key, value, expires)   keyv records; expired rows are purged every minute
  *   claims(key, expires)      set-if-absent markers (INSERT .. ON CONFLICT .. WHERE expired)
  *   members(name, member)     unordered sets
@@ -9,12 +9,20 @@
  * are not what the distributed mode uses — that is Redis.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
+import { DurableSqlite } from './durable-sqlite.js';
 import { KeyvRecords, guarded } from './keyv-records.js';
 import type { Store } from './store.js';
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER);
+  CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
+  CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires INTEGER);
+  CREATE TABLE IF NOT EXISTS members (name TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (name, member)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS schedule (item TEXT PRIMARY KEY, due INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
+`;
 
 /** keyv storage adapter over one SQLite table. */
 class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
@@ -52,8 +60,8 @@ class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
 }
 
 export class SqliteStore extends KeyvRecords implements Store {
+  private readonly file: DurableSqlite;
   private readonly db: Database.Database;
-  private readonly queue: { op: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }[];
   /** Runs a write in the next group commit; resolves once it is durable. */
   private readonly write: <T>(op: () => T) => Promise<T>;
   private readonly stmts;
@@ -61,26 +69,11 @@ export class SqliteStore extends KeyvRecords implements Store {
   private readonly purgeTimer: NodeJS.Timeout;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER);
-      CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
-      CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires INTEGER);
-      CREATE TABLE IF NOT EXISTS members (name TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (name, member)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS schedule (item TEXT PRIMARY KEY, due INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
-    `);
-    const queue: { op: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }[] = [];
-    const write = <T>(op: () => T): Promise<T> =>
-      new Promise<T>((resolve, reject) => {
-        if (queue.push({ op, resolve, reject }) === 1) setImmediate(() => this.commit());
-      });
+    const file = new DurableSqlite(path, SCHEMA);
+    const write = <T>(op: () => T): Promise<T> => file.write(op);
+    const db = file.db;
     super(new Keyv({ store: new SqliteKeyvAdapter(db, write), namespace: 'fs', throwOnErrors: true }));
-    this.queue = queue;
+    this.file = file;
     this.write = write;
     this.db = db;
     this.stmts = {
@@ -106,31 +99,6 @@ export class SqliteStore extends KeyvRecords implements Store {
       return items;
     });
     this.purgeTimer = setInterval(() => this.purge(), 60_000).unref();
-  }
-
-  /**
-   * Group commit: every write queued during one turn of the event loop runs in one transaction,
-   * so concurrent requests share one fsync (synchronous=FULL) instead of paying one each. A write
-   * resolves only after its transaction committed. One failing write does not undo the others.
-   */
-  private commit(): void {
-    const batch = this.queue.splice(0);
-    const results: { ok: boolean; value?: unknown; err?: unknown }[] = [];
-    try {
-      this.db.transaction(() => {
-        for (const w of batch) {
-          try {
-            results.push({ ok: true, value: w.op() });
-          } catch (err) {
-            results.push({ ok: false, err });
-          }
-        }
-      }).immediate();
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-      return;
-    }
-    batch.forEach((w, i) => (results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].err)));
   }
 
   /** Drop rows past their TTL (reads already ignore them; this reclaims the space). */
@@ -181,7 +149,6 @@ export class SqliteStore extends KeyvRecords implements Store {
   }
   async close(): Promise<void> {
     clearInterval(this.purgeTimer);
-    if (this.queue.length) this.commit();
-    if (this.db.open) this.db.close();
+    await this.file.close();
   }
 }
