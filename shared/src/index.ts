@@ -15,3 +15,4 @@ export * from './ops-server.js';
 export * from './connect.js';
 export * from './passwords.js';
 export * from './lifecycle.js';
+export { pump } from './streams.js';

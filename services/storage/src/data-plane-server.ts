@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, isAppError, json, type Logger } from '@fileshare/shared';
+import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, isAppError, json, type Logger, pump } from '@fileshare/shared';
 import type { StorageService } from './storage-service.js';
 
 /**
@@ -29,7 +28,7 @@ export function dataPlaneHandler(svc: StorageService, secret: string, log: Logge
     if (req.method === 'PUT' && path === '/blobs') {
       const maxBytes = Number(req.headers[MAX_BYTES_HEADER]);
       const writer = svc.createBlob({ maxBytes: Number.isSafeInteger(maxBytes) && maxBytes > 0 ? maxBytes : Number.MAX_SAFE_INTEGER });
-      pipeline(req, writer)
+      pump(req, writer)
         .then(() => writer.done)
         .then((blob) => json(res, 201, blob))
         .catch((err) => {
@@ -47,7 +46,7 @@ export function dataPlaneHandler(svc: StorageService, secret: string, log: Logge
           const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
           if (range) headers['content-length'] = range.end - range.start + 1;
           res.writeHead(range ? 206 : 200, headers);
-          return pipeline(stream, res);
+          return pump(stream, res);
         })
         .catch((err) => fail(res, err));
       return;

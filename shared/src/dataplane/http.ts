@@ -97,6 +97,7 @@ export class HttpDataPlane implements DataPlane {
 
   createBlob(opts: { maxBytes: number }): BlobWriter {
     let req: ClientRequest | undefined;
+    let stored = false;
     let settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
     const done = new Promise<StoredBlob>((resolve, reject) => (settle = { resolve, reject }));
     done.catch(() => undefined); // the owner awaits it; never an unhandled rejection
@@ -125,11 +126,14 @@ export class HttpDataPlane implements DataPlane {
       },
       final(cb) {
         req!.end();
-        done.then(() => cb(), cb);
+        done.then(() => {
+          stored = true;
+          cb();
+        }, cb);
       },
       destroy(err, cb) {
         if (req && !req.writableFinished) req.destroy();
-        settle.reject(err ?? new AppError('incomplete_body'));
+        if (!stored) settle.reject(err ?? new AppError('incomplete_body'));
         cb(err);
       },
     }) as Writable & { done: Promise<StoredBlob> };

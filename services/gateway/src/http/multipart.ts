@@ -1,6 +1,5 @@
-import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
-import { AppError, isAppError, type BlobWriter, type DataPlane, type StoredBlob } from '@fileshare/shared';
+import { AppError, isAppError, type BlobWriter, type DataPlane, type StoredBlob, pump } from '@fileshare/shared';
 import type { UwsBody } from './body.js';
 import { cleanFileName } from './disposition.js';
 
@@ -58,7 +57,7 @@ export function receiveMultipart(body: UwsBody, contentType: string, dataPlane: 
       name = cleanFileName(info.filename, limits.maxNameLength);
       type = info.mimeType || 'application/octet-stream';
       writer = dataPlane.createBlob({ maxBytes: limits.maxFileSize });
-      pipeline(stream, writer).catch(fail);
+      pump(stream, writer).catch(fail);
     });
     bb.on('field', (field, value, info) => {
       if (info.valueTruncated) return fail(new AppError('field_too_large'));
@@ -74,6 +73,6 @@ export function receiveMultipart(body: UwsBody, contentType: string, dataPlane: 
       if (!writer) return fail(new AppError('file_required'));
       writer.done.then((blob) => resolve({ blob, name, contentType: type, fields }), fail);
     });
-    pipeline(body, bb).catch(fail);
+    pump(body, bb).catch(fail);
   });
 }

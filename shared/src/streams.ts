@@ -1,0 +1,47 @@
+import { IncomingMessage } from 'node:http';
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * Destroys a stream after a failure. A server-side request is detached from its socket first
+ * (as `stream.pipeline` does), so the error response can still be written on that socket.
+ */
+function destroy(stream: Readable | Writable, err: Error): void {
+  if (stream instanceof IncomingMessage && !(stream as { req?: unknown }).req) (stream as { socket: unknown }).socket = null;
+  stream.destroy(err);
+}
+
+/**
+ * `src.pipe(dst)` with `stream.pipeline`'s failure semantics: an error or a premature close on
+ * either side destroys both and rejects with that first error; resolves once `dst` finished.
+ * Used on every upload and download instead of `pipeline`, which makes an AbortController per
+ * call and aborts it when done — a DOMException with a stack trace per pipe, measured at ~5% of
+ * the CPU of a 4 KiB upload.
+ */
+export function pump(src: Readable, dst: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      src.unpipe(dst);
+      destroy(src, err);
+      destroy(dst, err);
+      reject(err);
+    };
+    // Listeners stay for the streams' lifetime: a later 'error' must never go unheard.
+    src.on('error', fail);
+    dst.on('error', fail);
+    src.once('close', () => {
+      if (!src.readableEnded) fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+    dst.once('close', () => {
+      if (!dst.writableFinished) fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+    dst.once('finish', () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+    src.pipe(dst);
+  });
+}
