@@ -1,13 +1,13 @@
 import {
   AckPolicy,
   DeliverPolicy,
-  ErrorCode,
   connect,
+  createInbox,
   headers as natsHeaders,
   type ConsumerMessages,
   type JetStreamClient,
+  type Msg,
   type NatsConnection,
-  type NatsError,
   type Subscription,
 } from 'nats';
 import type { Logger } from 'pino';
@@ -37,11 +37,27 @@ export interface NatsBusOptions {
  * gets them later. While the connection is down, requests fail fast with 503 instead of
  * waiting for a server that is not there; the client reconnects forever on its own.
  */
+interface PendingRequest {
+  resolve: (msg: Msg) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 export class NatsBus implements Bus {
   private connected = true;
   private readonly subs: Subscription[] = [];
   private readonly consumers: ConsumerMessages[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  /**
+   * Request/reply without `nc.request`: one wildcard inbox subscription for every reply and a
+   * map of pending requests. nats.js builds an Error with a stack trace to settle each of its
+   * requests and writes to the socket once per request; here requests made during one turn of
+   * the event loop are published together (one socket write) and nothing is thrown on success.
+   */
+  private readonly inbox = `${createInbox()}.`;
+  private readonly pending = new Map<string, PendingRequest>();
+  private nextRequest = 0;
+  private outbox: { subject: string; data: Uint8Array; reply: string }[] = [];
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -49,6 +65,38 @@ export class NatsBus implements Bus {
     private readonly opts: NatsBusOptions,
   ) {
     void this.watchStatus();
+    // Not in `subs`: it stays until the connection is drained, so replies still arrive at close.
+    nc.subscribe(`${this.inbox}*`, { callback: (_err, msg) => this.settle(msg) });
+  }
+
+  private settle(msg: Msg): void {
+    const id = msg.subject.slice(this.inbox.length);
+    const p = this.pending.get(id);
+    if (!p) return; // timed out already
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    // No subscriber for the subject (every replica of the service is gone): the server says 503.
+    if (msg.headers?.code === 503 && msg.data.length === 0) p.reject(new AppError('unavailable'));
+    else p.resolve(msg);
+  }
+
+  private sendQueued(): void {
+    const batch = this.outbox;
+    this.outbox = [];
+    for (const r of batch) {
+      try {
+        this.nc.publish(r.subject, r.data, { reply: r.reply });
+      } catch (err) {
+        const id = r.reply.slice(this.inbox.length);
+        const p = this.pending.get(id);
+        this.pending.delete(id);
+        if (p) {
+          clearTimeout(p.timer);
+          this.opts.log.warn({ err: String(err), subject: r.subject }, 'bus request failed');
+          p.reject(new AppError('unavailable'));
+        }
+      }
+    }
   }
 
   /** Connects (retrying until `connectTimeoutMs`), and makes sure the event stream exists. */
@@ -103,15 +151,16 @@ export class NatsBus implements Bus {
 
   async request<T>(subject: string, body: unknown, timeoutMs?: number): Promise<T> {
     if (!this.connected || this.nc.isClosed()) throw new AppError('unavailable');
-    let msg;
-    try {
-      msg = await this.nc.request(subject, encode(body), { timeout: timeoutMs ?? this.opts.requestTimeout });
-    } catch (err) {
-      const code = (err as NatsError).code;
-      if (code !== ErrorCode.Timeout && code !== ErrorCode.NoResponders)
-        this.opts.log.warn({ err: String(err), subject }, 'bus request failed');
-      throw new AppError('unavailable');
-    }
+    const id = (this.nextRequest++).toString(36);
+    const data = encode(body);
+    const msg = await new Promise<Msg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new AppError('unavailable'));
+      }, timeoutMs ?? this.opts.requestTimeout);
+      this.pending.set(id, { resolve, reject, timer });
+      if (this.outbox.push({ subject, data, reply: this.inbox + id }) === 1) setImmediate(() => this.sendQueued());
+    });
     const errCode = msg.headers?.get(ERROR_CODE_HEADER);
     if (errCode) throw errorFromWire(errCode, msg.headers?.get(ERROR_MESSAGE_HEADER));
     return decode(msg.data) as T;
@@ -192,5 +241,11 @@ export class NatsBus implements Bus {
     for (const s of this.subs) s.unsubscribe();
     await Promise.allSettled([...this.inFlight]);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    // Replies that did not come before the connection closed never will.
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new AppError('unavailable'));
+    }
   }
 }
