@@ -55,6 +55,13 @@ class InlineBlobs {
 }
 
 const READ_CHUNK = 512 * 1024;
+/**
+ * A large blob is fdatasynced every this many bytes while it is written (one sync in flight at a
+ * time, not awaited): the kernel writes back while more bytes arrive, instead of the final fsync
+ * flushing the whole file at once and writes stalling on dirty-page throttling. Measured on
+ * 900 MB: write + final fsync 1563 ms -> 761 ms.
+ */
+const SYNC_EVERY = 32 * 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
@@ -152,6 +159,10 @@ function bufferStream(buf: Buffer): Readable {
  */
 class FsBlobWriter extends HashingBlobWriter {
   private fh?: fsp.FileHandle;
+  /** Bytes written since the last progressive sync started, and that sync while it runs. */
+  private unsynced = 0;
+  private syncing?: Promise<void>;
+  private syncError?: Error;
   /** Bytes not yet in a file, while the blob may still end up inline. */
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -194,6 +205,19 @@ class FsBlobWriter extends HashingBlobWriter {
         await writeAll(this.fh, bufs, this.heldBytes + len);
         this.heldBytes = 0;
       } else await writeAll(this.fh, bufs, len);
+      this.unsynced += len;
+      if (this.unsynced >= SYNC_EVERY && !this.syncing) {
+        this.unsynced = 0;
+        // Linux reports a write-back error to one fsync only: a failure here fails the blob in
+        // _final, since the final fsync would not see it again.
+        this.syncing = this.fh.datasync().then(
+          () => void (this.syncing = undefined),
+          (err: Error) => {
+            this.syncError = err;
+            this.syncing = undefined;
+          },
+        );
+      }
     })().then(() => cb(), cb);
   }
 
@@ -206,6 +230,8 @@ class FsBlobWriter extends HashingBlobWriter {
         return this.commit();
       }
       const fh = this.fh;
+      await this.syncing;
+      if (this.syncError) throw this.syncError;
       await fh.sync();
       await fh.close();
       this.fh = undefined;
