@@ -3,7 +3,7 @@ import { AppError, isAppError, isId, metrics, type Bus, type ByteRange, type Err
 import type { Authenticator } from './auth/authenticator.js';
 import type { BlobCache } from './http/blob-cache.js';
 import { contentDisposition } from './http/disposition.js';
-import { streamBody } from './http/download.js';
+import { bodySink, streamBody } from './http/download.js';
 import type { Exchange } from './http/exchange.js';
 import { parseRange } from './http/range.js';
 
@@ -113,9 +113,7 @@ export class GatewayContext {
 
   /** The blob's bytes in `range`; a blob deleted since the record check is the route's 404. */
   private readBlob(f: Downloadable, range: ByteRange, gone: ErrorCode): Promise<Readable> {
-    return this.dataPlane.readBlob(f.blob, range).catch((err) => {
-      throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
-    });
+    return this.dataPlane.readBlob(f.blob, range).catch(blobGone(gone));
   }
 
   /** A small blob, from the cache or read whole once and kept. */
@@ -175,8 +173,18 @@ export class GatewayContext {
       return ex.finish();
     }
     // Always an exact range: the backend then reads no more than it must. Nothing to read for 0 bytes.
-    const source = length === 0 ? Readable.from([]) : await this.readBlob(f, range ?? { start: 0, end: f.size - 1 }, gone);
+    const exact = range ?? { start: 0, end: f.size - 1 };
+    if (length > 0 && this.dataPlane.sendBlob) {
+      // The distributed data plane hands over views of its socket buffer (no copy per chunk).
+      return this.dataPlane.sendBlob(f.blob, exact, bodySink(ex, status, headers, length)).catch(blobGone(gone));
+    }
+    const source = length === 0 ? Readable.from([]) : await this.readBlob(f, exact, gone);
     if (!ex.open) return void source.destroy();
     streamBody(ex, status, headers, source, length);
   }
 }
+
+/** A blob deleted since its record was read is the route's own 404 (`upload_not_found`, ...). */
+const blobGone = (gone: ErrorCode) => (err: unknown) => {
+  throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
+};

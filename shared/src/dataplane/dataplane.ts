@@ -18,6 +18,29 @@ export interface BlobWriter extends Writable {
   readonly done: Promise<StoredBlob>;
 }
 
+/** Controls a running `sendBlob` transfer. */
+export interface BlobTransfer {
+  /** The sink sent the view it kept (after `write` returned false): read on. */
+  resume(): void;
+  /** The client went away: stop and drop the connection. */
+  cancel(): void;
+}
+
+/**
+ * Receives a blob's bytes as views into the data plane's own read buffer (no copy, no
+ * allocation per chunk). A view is valid only until `write` returns true; when `write` returns
+ * false, reading stops and the view stays valid until the sink calls `transfer.resume()`.
+ */
+export interface BlobSink {
+  /** The blob exists and its bytes follow; called once, before the first `write`. */
+  start(transfer: BlobTransfer): void;
+  write(view: Buffer): boolean;
+  /** Every byte of the range was delivered (the last view may still be pending). */
+  end(): void;
+  /** The transfer broke after `start`. */
+  fail(err: Error): void;
+}
+
 /**
  * How the gateway moves bytes to and from the storage service. All-in-one: storage's own
  * object, streams in-process. Distributed: `HttpDataPlane`, an internal HTTP/1.1 keep-alive
@@ -28,5 +51,10 @@ export interface DataPlane {
   createBlob(opts: { maxBytes: number }): BlobWriter;
   /** The blob's bytes (a range of them); rejects `not_found` when the blob is gone. */
   readBlob(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Optional fast path for large downloads: the range's bytes go to `sink` straight from the
+   * socket buffer. Resolves once `sink.start` ran; rejects before it (`not_found`, 503) otherwise.
+   */
+  sendBlob?(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
   ping(): Promise<void>;
 }

@@ -2,7 +2,8 @@ import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:h
 import { Writable, type Readable } from 'node:stream';
 import { AppError, errorFromWire } from '../errors.js';
 import type { StoredBlob } from '../records.js';
-import type { BlobWriter, ByteRange, DataPlane } from './dataplane.js';
+import { BlobReader } from './blob-reader.js';
+import type { BlobSink, BlobWriter, ByteRange, DataPlane } from './dataplane.js';
 
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
 export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
@@ -18,6 +19,7 @@ export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
  */
 export class HttpDataPlane implements DataPlane {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+  private readonly reader: BlobReader;
   private next = 0;
   private readonly downUntil = new Map<string, number>();
 
@@ -26,6 +28,8 @@ export class HttpDataPlane implements DataPlane {
     private readonly secret: string,
   ) {
     if (urls.length === 0) throw new Error('storage.urls is empty');
+    if (/[\r\n]/.test(secret)) throw new Error('internal.secret must not contain line breaks');
+    this.reader = new BlobReader(secret ? `${INTERNAL_SECRET_HEADER}: ${secret}` : '');
   }
 
   /** Replicas in the order to try: round robin, those recently refusing connections last. */
@@ -149,6 +153,11 @@ export class HttpDataPlane implements DataPlane {
     return this.firstReachable((url) => this.get(url, key, range));
   }
 
+  /** Large downloads: same protocol, read by BlobReader into a reused buffer (see there). */
+  sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
+    return this.firstReachable((url) => this.reader.send(url, key, range, sink));
+  }
+
   private get(url: string, key: string, range?: ByteRange): Promise<Readable> {
     return new Promise((resolve, reject) => {
       const req = request(`${url}/blobs/${encodeURIComponent(key)}`, {
@@ -180,6 +189,7 @@ export class HttpDataPlane implements DataPlane {
 
   close(): void {
     this.agent.destroy();
+    this.reader.close();
   }
 }
 

@@ -1,84 +1,135 @@
 import type { Readable } from 'node:stream';
-import { metrics } from '@fileshare/shared';
+import { metrics, type BlobSink, type BlobTransfer } from '@fileshare/shared';
 import type { Exchange } from './exchange.js';
 
 /**
- * Stream `size` bytes from `source` to the client with backpressure: `tryEnd` each chunk;
- * when the socket is full, pause the source and finish the chunk from `onWritable`, then
- * resume. The source is destroyed when the client goes away; a source error closes the
- * connection (the status line is already out, so closing is the only honest signal).
+ * A response body of `size` bytes sent with backpressure: `tryEnd` each chunk; when the socket
+ * is full, the unsent rest of the chunk is kept and finished from `onWritable`, then `resume` is
+ * called. Chunks come from a Readable (`streamBody`) or from the data plane's own read buffer
+ * (`bodySink`). A source that ends short, or fails, closes the connection (the status line is
+ * already out, so closing is the only honest signal).
  */
-export function streamBody(ex: Exchange, status: number, headers: Record<string, string | number>, source: Readable, size: number): void {
-  const res = ex.res;
-  metrics.downloadsInFlight.inc();
-  let settled = false;
-  const settle = () => {
-    if (settled) return;
-    settled = true;
-    metrics.downloadsInFlight.dec();
-    metrics.bytesOut.inc(ex.bytesOut);
-    ex.finish();
-  };
-  ex.onAbort(() => {
-    source.destroy();
-    settle();
-  });
-  if (!ex.cork(() => ex.writeHead(status, headers))) return void source.destroy();
-  if (size === 0) {
-    ex.cork(() => res.end());
-    source.destroy();
-    return settle();
+class BodySender {
+  private pending: Buffer | null = null;
+  private pendingOffset = 0;
+  private settled = false;
+
+  constructor(
+    private readonly ex: Exchange,
+    private readonly size: number,
+    /** Called once the kept chunk has been sent: the source may go on. */
+    private readonly resume: () => void,
+  ) {
+    metrics.downloadsInFlight.inc();
   }
-  // Every byte was read: let the source end by itself. Destroying it would also destroy an
-  // internal HTTP response's keep-alive socket (a new connection to storage per download).
-  const finishSource = () => source.resume();
-  let pending: Buffer | null = null;
-  let pendingOffset = 0;
 
-  const sendPending = (): boolean => {
-    const chunk = pending!;
-    const written = res.getWriteOffset() - pendingOffset;
-    const [ok, done] = res.tryEnd(chunk.subarray(written), size);
-    if (done) {
-      ex.bytesOut = size;
-      pending = null;
-      finishSource();
-      settle();
-      return true;
-    }
-    if (ok) {
-      ex.bytesOut = res.getWriteOffset();
-      pending = null;
-      source.resume();
-    }
-    return ok;
-  };
+  /** Status line and headers; false when the client is gone already. */
+  begin(status: number, headers: Record<string, string | number>): boolean {
+    if (this.ex.cork(() => this.ex.writeHead(status, headers))) return true;
+    this.settle();
+    return false;
+  }
 
-  source.on('data', (chunk: Buffer) => {
-    if (!ex.open) return void source.destroy();
+  /** Sends what the socket takes now. False: the rest of `chunk` is kept, wait for `resume`. */
+  write(chunk: Buffer): boolean {
+    const { ex } = this;
+    if (!ex.open) return false;
+    const res = ex.res;
+    let accepted = true;
     ex.cork(() => {
-      pendingOffset = res.getWriteOffset();
-      const [ok, done] = res.tryEnd(chunk, size);
-      if (done) {
-        ex.bytesOut = size;
-        finishSource();
-        settle();
-      } else if (!ok) {
-        pending = chunk;
-        source.pause();
-        res.onWritable(() => (ex.open && pending ? sendPending() : true));
+      this.pendingOffset = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(chunk, this.size);
+      if (done) this.complete();
+      else if (!ok) {
+        this.pending = chunk;
+        accepted = false;
+        res.onWritable(() => (ex.open && this.pending ? this.sendPending() : true));
       } else ex.bytesOut = res.getWriteOffset();
     });
-  });
-  source.on('error', () => {
-    if (ex.open) ex.cork(() => res.close());
-    settle();
-  });
-  source.on('end', () => {
-    // A source shorter than announced: the client would wait forever for the rest.
-    if (ex.open && !pending) {
-      ex.cork(() => res.close());
-      settle();
+    return accepted;
+  }
+
+  private sendPending(): boolean {
+    const res = this.ex.res;
+    const written = res.getWriteOffset() - this.pendingOffset;
+    const [ok, done] = res.tryEnd(this.pending!.subarray(written), this.size);
+    if (done) this.complete();
+    else if (ok) this.ex.bytesOut = res.getWriteOffset();
+    if (ok || done) {
+      this.pending = null;
+      this.resume();
     }
+    return ok || done;
+  }
+
+  /** The source has nothing more: fine if everything was sent or is pending, else cut. */
+  end(): void {
+    if (this.ex.open && !this.pending) this.fail();
+  }
+
+  /** The source broke: close the connection. */
+  fail(): void {
+    if (this.ex.open) this.ex.cork(() => this.ex.res.close());
+    this.settle();
+  }
+
+  private complete(): void {
+    this.ex.bytesOut = this.size;
+    this.settle();
+  }
+
+  /** Accounting, once: the response is over (sent, cut or aborted). */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    metrics.downloadsInFlight.dec();
+    metrics.bytesOut.inc(this.ex.bytesOut);
+    this.ex.finish();
+  }
+}
+
+/** Streams a Readable of exactly `size` bytes to the client; see BodySender. */
+export function streamBody(ex: Exchange, status: number, headers: Record<string, string | number>, source: Readable, size: number): void {
+  // Every byte read lets the source end by itself. Destroying it would also destroy an internal
+  // HTTP response's keep-alive socket (a new connection to storage per download).
+  const sender = new BodySender(ex, size, () => source.resume());
+  ex.onAbort(() => {
+    source.destroy();
+    sender.settle();
   });
+  if (!sender.begin(status, headers)) return void source.destroy();
+  if (size === 0) {
+    ex.cork(() => ex.res.end());
+    source.destroy();
+    return sender.settle();
+  }
+  source.on('data', (chunk: Buffer) => {
+    if (!ex.open) return void source.destroy();
+    if (!sender.write(chunk)) source.pause();
+  });
+  source.on('error', () => sender.fail());
+  source.on('end', () => sender.end());
+}
+
+/**
+ * A BlobSink that sends the data plane's views to the client (`size` > 0 bytes); the status and
+ * headers go out when the data plane has found the blob. See DataPlane.sendBlob.
+ */
+export function bodySink(ex: Exchange, status: number, headers: Record<string, string | number>, size: number): BlobSink {
+  let transfer: BlobTransfer | undefined;
+  let sender: BodySender | undefined;
+  ex.onAbort(() => {
+    transfer?.cancel();
+    sender?.settle();
+  });
+  return {
+    start(t) {
+      transfer = t;
+      sender = new BodySender(ex, size, () => t.resume());
+      if (!sender.begin(status, headers)) t.cancel();
+    },
+    write: (view) => sender!.write(view),
+    end: () => sender!.end(),
+    fail: () => sender!.fail(),
+  };
 }

@@ -1,0 +1,128 @@
+/**
+ * The HTTP data plane against a real storage service (its data-plane server on a real port):
+ * the zero-copy download path (`sendBlob`, views of a reused socket buffer) under backpressure,
+ * ranges, missing blobs, cancellation and connection reuse.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { AppError, HttpDataPlane, LocalBus, createLogger, loadConfig, newId, type BlobSink, type BlobTransfer } from '@fileshare/shared';
+import { SqliteStore } from '@fileshare/shared/implementations';
+import { startStorage, type RunningStorage } from '@fileshare/storage';
+import { freePort } from './helpers/ports.js';
+
+const log = createLogger({ 'log.level': 'silent' }, 'test');
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const SECRET = 'data-plane-test-secret';
+
+let storage: RunningStorage;
+let plane: HttpDataPlane;
+let bus: LocalBus;
+let store: SqliteStore;
+const data = randomBytes(3 * 1024 * 1024 + 123);
+let key: string;
+
+test.before(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fs-dataplane-'));
+  const port = await freePort();
+  const cfg = loadConfig({ env: {}, overrides: { dataDir: dir, 'storage.port': port, 'internal.host': '127.0.0.1', 'internal.secret': SECRET } });
+  bus = new LocalBus(log);
+  store = new SqliteStore(join(dir, 'db.sqlite'));
+  storage = await startStorage(cfg, { bus, store, log }, true);
+  plane = new HttpDataPlane([`http://127.0.0.1:${port}`], SECRET);
+  const w = plane.createBlob({ maxBytes: data.length });
+  w.end(data);
+  key = (await w.done).key;
+});
+
+test.after.always(async () => {
+  plane?.close();
+  await storage?.stop();
+  await store?.close();
+  await bus?.close();
+});
+
+/** A sink that collects what it gets; every `stallEvery`-th write is held and resumed later. */
+function collector(stallEvery = 0, cancelAfter = Infinity) {
+  const chunks: Buffer[] = [];
+  let transfer!: BlobTransfer;
+  let writes = 0;
+  let bytes = 0;
+  let settle!: (r: { bytes: Buffer; ended: boolean; failed?: Error }) => void;
+  const result = new Promise<{ bytes: Buffer; ended: boolean; failed?: Error }>((resolve) => (settle = resolve));
+  const sink: BlobSink = {
+    start: (t) => void (transfer = t),
+    write(view) {
+      // The view is only ours until write returns (or until resume): copy it.
+      chunks.push(Buffer.from(view));
+      bytes += view.length;
+      writes++;
+      if (bytes >= cancelAfter) {
+        transfer.cancel();
+        settle({ bytes: Buffer.concat(chunks), ended: false });
+        return false;
+      }
+      if (stallEvery && writes % stallEvery === 0) {
+        setTimeout(() => transfer.resume(), 2);
+        return false;
+      }
+      return true;
+    },
+    // The last view may be held: give its resume a moment before reading the result.
+    end: () => setTimeout(() => settle({ bytes: Buffer.concat(chunks), ended: true }), 5),
+    fail: (err) => settle({ bytes: Buffer.concat(chunks), ended: false, failed: err }),
+  };
+  return { sink, result };
+}
+
+test.serial('a whole blob arrives intact through held and resumed views', async (t) => {
+  const { sink, result } = collector(3);
+  await plane.sendBlob(key, { start: 0, end: data.length - 1 }, sink);
+  const r = await result;
+  t.true(r.ended);
+  t.is(sha(r.bytes), sha(data));
+});
+
+test.serial('ranges are exact, and connections are reused between transfers', async (t) => {
+  const server = storage.server!;
+  const count = () => new Promise<number>((res) => server.getConnections((_e, n) => res(n)));
+  const before = await count();
+  for (const [start, end] of [[0, 0], [5, 70_000], [data.length - 10, data.length - 1], [1_000_000, 2_999_999]]) {
+    const { sink, result } = collector(2);
+    await plane.sendBlob(key, { start, end }, sink);
+    t.true((await result).bytes.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+  }
+  t.true((await count()) <= before + 1, 'sequential transfers share one keep-alive connection');
+});
+
+test.serial('a missing blob rejects with not_found before anything starts', async (t) => {
+  let started = false;
+  const sink: BlobSink = { start: () => void (started = true), write: () => true, end: () => undefined, fail: () => undefined };
+  const e = await t.throwsAsync(plane.sendBlob(newId(), { start: 0, end: 9 }, sink));
+  t.is((e as AppError).code, 'not_found');
+  t.false(started);
+});
+
+test.serial('a cancelled transfer drops its connection; the next transfer is intact', async (t) => {
+  const first = collector(0, 300_000);
+  await plane.sendBlob(key, { start: 0, end: data.length - 1 }, first.sink);
+  const cut = await first.result;
+  t.false(cut.ended);
+  t.true(cut.bytes.equals(data.subarray(0, cut.bytes.length)));
+  const second = collector(4);
+  await plane.sendBlob(key, { start: 0, end: data.length - 1 }, second.sink);
+  t.is(sha((await second.result).bytes), sha(data));
+});
+
+test.serial('a keep-alive connection the server closed is replaced without failing the transfer', async (t) => {
+  const warm = collector();
+  await plane.sendBlob(key, { start: 0, end: 99 }, warm.sink);
+  await warm.result;
+  storage.server!.closeIdleConnections();
+  await new Promise((r) => setTimeout(r, 50));
+  const { sink, result } = collector();
+  await plane.sendBlob(key, { start: 100, end: 199 }, sink);
+  t.true((await result).bytes.equals(data.subarray(100, 200)));
+});
