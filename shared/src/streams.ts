@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
+import type { BlobSink } from './dataplane/dataplane.js';
 
 /**
  * Destroys a stream after a failure. A server-side request is detached from its socket first
@@ -44,4 +45,17 @@ export function pump(src: Readable, dst: Writable): Promise<void> {
     });
     src.pipe(dst);
   });
+}
+
+/**
+ * Feeds a Readable to a BlobSink (for backends without a zero-copy reader). A Readable's chunks
+ * are never reused, so a chunk the sink holds stays valid; the stream pauses meanwhile.
+ */
+export function sendReadable(stream: Readable, sink: BlobSink): void {
+  sink.start({ resume: () => stream.resume(), cancel: () => stream.destroy() });
+  stream.on('data', (chunk: Buffer) => {
+    if (!sink.write(chunk)) stream.pause();
+  });
+  stream.on('end', () => sink.end());
+  stream.on('error', (err) => sink.fail(err));
 }

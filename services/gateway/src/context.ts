@@ -1,9 +1,9 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { AppError, isAppError, isId, metrics, type Bus, type ByteRange, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
 import type { Authenticator } from './auth/authenticator.js';
 import type { BlobCache } from './http/blob-cache.js';
 import { contentDisposition } from './http/disposition.js';
-import { bodySink, streamBody } from './http/download.js';
+import { bodySink } from './http/download.js';
 import type { Exchange } from './http/exchange.js';
 import { parseRange } from './http/range.js';
 
@@ -172,15 +172,10 @@ export class GatewayContext {
       });
       return ex.finish();
     }
-    // Always an exact range: the backend then reads no more than it must. Nothing to read for 0 bytes.
-    const exact = range ?? { start: 0, end: f.size - 1 };
-    if (length > 0 && this.dataPlane.sendBlob) {
-      // The distributed data plane hands over views of its socket buffer (no copy per chunk).
-      return this.dataPlane.sendBlob(f.blob, exact, bodySink(ex, status, headers, length)).catch(blobGone(gone));
-    }
-    const source = length === 0 ? Readable.from([]) : await this.readBlob(f, exact, gone);
-    if (!ex.open) return void source.destroy();
-    streamBody(ex, status, headers, source, length);
+    if (length === 0) return ex.send(status, headers, Buffer.alloc(0));
+    // Always an exact range: the backend then reads no more than it must. The data plane hands
+    // over views of its own read buffer (no allocation or copy per chunk).
+    await this.dataPlane.sendBlob(f.blob, range ?? { start: 0, end: f.size - 1 }, bodySink(ex, status, headers, length)).catch(blobGone(gone));
   }
 }
 

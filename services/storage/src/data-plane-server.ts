@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, isAppError, json, type Logger, pump } from '@fileshare/shared';
+import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, isAppError, json, pump, type BlobSink, type BlobTransfer, type Logger } from '@fileshare/shared';
 import type { StorageService } from './storage-service.js';
 
 /**
@@ -40,18 +40,40 @@ export function dataPlaneHandler(svc: StorageService, secret: string, log: Logge
     const m = /^\/blobs\/([0-9a-f-]{36})$/.exec(path);
     if (req.method === 'GET' && m) {
       const range = parseRange(req.headers.range);
+      if (range) return void svc.sendBlob(m[1], range, responseSink(res, range.end - range.start + 1)).catch((err) => fail(res, err));
       svc
-        .readBlob(m[1], range)
+        .readBlob(m[1])
         .then((stream) => {
-          const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
-          if (range) headers['content-length'] = range.end - range.start + 1;
-          res.writeHead(range ? 206 : 200, headers);
+          res.writeHead(200, { 'content-type': 'application/octet-stream' });
           return pump(stream, res);
         })
         .catch((err) => fail(res, err));
       return;
     }
     json(res, 404, { message: 'not found', code: 'not_found' });
+  };
+}
+
+/**
+ * A ranged response fed with views of the blob store's read buffer: each view is held until the
+ * socket took it (the write callback), then the store reads the next chunk into the same buffer.
+ */
+function responseSink(res: ServerResponse, length: number): BlobSink {
+  let transfer: BlobTransfer | undefined;
+  res.on('close', () => {
+    if (!res.writableFinished) transfer?.cancel();
+  });
+  return {
+    start(t) {
+      transfer = t;
+      res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': length });
+    },
+    write(view) {
+      res.write(view, () => transfer?.resume());
+      return false;
+    },
+    end: () => res.end(),
+    fail: () => res.destroy(),
   };
 }
 

@@ -7,6 +7,7 @@ import {
   newId,
   type Bus,
   type BlobWriter,
+  type BlobSink,
   type ByteRange,
   type DataPlane,
   type ExpireItem,
@@ -22,6 +23,7 @@ import {
   type StoredBlob,
   type UploadCreate,
   type UploadRecord,
+  sendReadable,
 } from '@fileshare/shared';
 import type { BlobStore } from './blob/blob-store.js';
 
@@ -133,6 +135,11 @@ export class StorageService implements DataPlane {
 
   readBlob(key: string, range?: ByteRange): Promise<Readable> {
     return this.blobs.open(key, range);
+  }
+
+  async sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
+    if (this.blobs.sendRange) return this.blobs.sendRange(key, range, sink);
+    sendReadable(await this.blobs.open(key, range), sink);
   }
 
   async ping(): Promise<void> {

@@ -67,9 +67,9 @@ export class BlobReader {
 
   constructor(private readonly secretHeader: string) {}
 
-  private async acquire(url: string): Promise<{ conn: Connection; reused: boolean }> {
+  private async acquire(url: string, fresh = false): Promise<{ conn: Connection; reused: boolean }> {
     const list = this.idle.get(url);
-    while (list?.length) {
+    while (!fresh && list?.length) {
       const conn = list.pop()!;
       clearTimeout(conn.idleTimer);
       if (conn.usable) return { conn, reused: true };
@@ -103,7 +103,7 @@ export class BlobReader {
       await this.exchange(url, conn, key, range, sink);
     } catch (err) {
       if (!reused || !(err as { beforeResponse?: boolean }).beforeResponse) throw err;
-      const fresh = await this.acquire(url).then(({ conn: c }) => c);
+      const { conn: fresh } = await this.acquire(url, true);
       await this.exchange(url, fresh, key, range, sink);
     }
   }

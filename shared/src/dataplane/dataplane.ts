@@ -52,9 +52,10 @@ export interface DataPlane {
   /** The blob's bytes (a range of them); rejects `not_found` when the blob is gone. */
   readBlob(key: string, range?: ByteRange): Promise<Readable>;
   /**
-   * Optional fast path for large downloads: the range's bytes go to `sink` straight from the
-   * socket buffer. Resolves once `sink.start` ran; rejects before it (`not_found`, 503) otherwise.
+   * Downloads: the range's bytes go to `sink` as views of the data plane's own read buffer (the
+   * socket's, in distributed mode; the file read's, in-process). Resolves once `sink.start` ran;
+   * rejects before it (`not_found`, 503) otherwise.
    */
-  sendBlob?(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
+  sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
   ping(): Promise<void>;
 }

@@ -1,13 +1,12 @@
-import type { Readable } from 'node:stream';
 import { metrics, type BlobSink, type BlobTransfer } from '@fileshare/shared';
 import type { Exchange } from './exchange.js';
 
 /**
  * A response body of `size` bytes sent with backpressure: `tryEnd` each chunk; when the socket
  * is full, the unsent rest of the chunk is kept and finished from `onWritable`, then `resume` is
- * called. Chunks come from a Readable (`streamBody`) or from the data plane's own read buffer
- * (`bodySink`). A source that ends short, or fails, closes the connection (the status line is
- * already out, so closing is the only honest signal).
+ * called (the chunk is a view of the data plane's read buffer: it is not copied). A source that
+ * ends short, or fails, closes the connection (the status line is already out, so closing is the
+ * only honest signal).
  */
 class BodySender {
   private pending: Buffer | null = null;
@@ -88,32 +87,9 @@ class BodySender {
   }
 }
 
-/** Streams a Readable of exactly `size` bytes to the client; see BodySender. */
-export function streamBody(ex: Exchange, status: number, headers: Record<string, string | number>, source: Readable, size: number): void {
-  // Every byte read lets the source end by itself. Destroying it would also destroy an internal
-  // HTTP response's keep-alive socket (a new connection to storage per download).
-  const sender = new BodySender(ex, size, () => source.resume());
-  ex.onAbort(() => {
-    source.destroy();
-    sender.settle();
-  });
-  if (!sender.begin(status, headers)) return void source.destroy();
-  if (size === 0) {
-    ex.cork(() => ex.res.end());
-    source.destroy();
-    return sender.settle();
-  }
-  source.on('data', (chunk: Buffer) => {
-    if (!ex.open) return void source.destroy();
-    if (!sender.write(chunk)) source.pause();
-  });
-  source.on('error', () => sender.fail());
-  source.on('end', () => sender.end());
-}
-
 /**
- * A BlobSink that sends the data plane's views to the client (`size` > 0 bytes); the status and
- * headers go out when the data plane has found the blob. See DataPlane.sendBlob.
+ * A download: a BlobSink that sends the data plane's views to the client (`size` > 0 bytes); the
+ * status and headers go out when the data plane has found the blob. See DataPlane.sendBlob.
  */
 export function bodySink(ex: Exchange, status: number, headers: Record<string, string | number>, size: number): BlobSink {
   let transfer: BlobTransfer | undefined;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { BlobWriter, ByteRange } from '@fileshare/shared';
+import type { BlobSink, BlobWriter, ByteRange } from '@fileshare/shared';
 
 export interface CreateBlobOptions {
   /** Bytes beyond this fail the writer with `file_too_large` (and nothing is kept). */
@@ -22,6 +22,11 @@ export interface BlobStore {
   create(key: string, opts: CreateBlobOptions): BlobWriter;
   /** Stream the blob (or an inclusive range of it). Rejects `AppError('not_found')` when absent. */
   open(key: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Optional: the range handed to `sink` as views of one reused read buffer (see BlobSink), with
+   * no allocation per chunk. Rejects `not_found` before `sink.start` when absent.
+   */
+  sendRange?(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
   /** Remove the blob; succeeds when it is already gone (idempotent). Returns bytes freed when known. */
   delete(key: string): Promise<number>;
   /** Rejects when the backend is not usable (for /readyz). */

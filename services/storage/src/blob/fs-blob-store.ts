@@ -14,7 +14,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AppError, isId, type BlobWriter, type ByteRange } from '@fileshare/shared';
+import { AppError, isId, type BlobSink, type BlobWriter, type ByteRange } from '@fileshare/shared';
 import type { DurableSqlite } from '@fileshare/shared/durable-sqlite';
 import type { BlobStore, CreateBlobOptions } from './blob-store.js';
 import { HashingBlobWriter } from './hashing-writer.js';
@@ -117,6 +117,15 @@ export class FsBlobStore implements BlobStore {
     return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: Math.max(1, Math.min(READ_CHUNK, length)) });
   }
 
+  async sendRange(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
+    const small = this.inline?.get(key);
+    if (small) return sendViews(sink, async (buf, pos) => small.copy(buf, 0, pos, Math.min(small.length, pos + buf.length)), range);
+    const fh = await fsp.open(this.pathOf(key), 'r').catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'ENOENT' ? new AppError('not_found') : err;
+    });
+    void sendViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
+  }
+
   async delete(key: string): Promise<number> {
     const path = this.pathOf(key);
     const inlineSize = await this.inline?.delete(key);
@@ -140,6 +149,38 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     await this.inline?.close();
+  }
+}
+
+/**
+ * Reads `range` with `read(buffer, position)` into one buffer reused for the whole transfer and
+ * hands each chunk to `sink` (a view; see BlobSink): the next read waits until the sink let go.
+ * Starts the sink at once; a read failure or a short file fails it.
+ */
+async function sendViews(sink: BlobSink, read: (buf: Buffer, pos: number) => Promise<number>, range: ByteRange): Promise<void> {
+  const length = range.end - range.start + 1;
+  const buf = Buffer.allocUnsafeSlow(Math.min(READ_CHUNK, length));
+  let cancelled = false;
+  let wake: (() => void) | null = null;
+  sink.start({
+    resume: () => wake?.(),
+    cancel: () => {
+      cancelled = true;
+      wake?.();
+    },
+  });
+  try {
+    for (let pos = range.start; pos <= range.end && !cancelled; ) {
+      const n = await read(buf.subarray(0, Math.min(buf.length, range.end + 1 - pos)), pos);
+      if (n <= 0) throw new Error('blob shorter than its record');
+      pos += n;
+      if (cancelled) return;
+      if (!sink.write(buf.subarray(0, n))) await new Promise<void>((r) => (wake = r));
+      wake = null;
+    }
+    if (!cancelled) sink.end();
+  } catch (err) {
+    if (!cancelled) sink.fail(err as Error);
   }
 }
 
