@@ -18,7 +18,7 @@ export class UwsBody extends Readable {
     private readonly res: HttpResponse,
     private readonly ex: Exchange,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 512 * 1024 });
     res.onData((ab, isLast) => {
       if (ab.byteLength > 0) {
         const chunk = Buffer.from(new Uint8Array(ab)); // a copy, not a view

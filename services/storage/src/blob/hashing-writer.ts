@@ -20,7 +20,7 @@ export abstract class HashingBlobWriter extends Writable implements BlobWriter {
     protected readonly key: string,
     protected readonly opts: CreateBlobOptions,
   ) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 512 * 1024 });
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     this.done.catch(() => undefined);
     // Failures are reported through `done`; an unheard 'error' event must not crash the process.
