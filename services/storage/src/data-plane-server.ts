@@ -66,10 +66,11 @@ function responseSink(res: ServerResponse, length: number): BlobSink {
   return {
     start(t) {
       transfer = t;
+      if (res.destroyed) return t.cancel(); // the gateway went away already
       res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': length });
     },
     write(view) {
-      res.write(view, () => transfer?.resume());
+      res.write(view, (err) => (err ? transfer?.cancel() : transfer?.resume()));
       return false;
     },
     end: () => res.end(),

@@ -30,6 +30,12 @@ export interface NatsBusOptions {
   log: Logger;
 }
 
+interface PendingRequest {
+  resolve: (msg: Msg) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 /**
  * NATS implementation. Commands are core request/reply with queue groups (load shared by
  * replicas, errors as code+message headers, a throwing handler still answers). Events go to
@@ -37,12 +43,6 @@ export interface NatsBusOptions {
  * gets them later. While the connection is down, requests fail fast with 503 instead of
  * waiting for a server that is not there; the client reconnects forever on its own.
  */
-interface PendingRequest {
-  resolve: (msg: Msg) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 export class NatsBus implements Bus {
   private connected = true;
   private readonly subs: Subscription[] = [];

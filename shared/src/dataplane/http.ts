@@ -153,7 +153,7 @@ export class HttpDataPlane implements DataPlane {
     return this.firstReachable((url) => this.get(url, key, range));
   }
 
-  /** Large downloads: same protocol, read by BlobReader into a reused buffer (see there). */
+  /** Downloads: the same GET, read by BlobReader into a reused socket buffer (see there). */
   sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
     return this.firstReachable((url) => this.reader.send(url, key, range, sink));
   }

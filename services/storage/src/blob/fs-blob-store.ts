@@ -119,7 +119,7 @@ export class FsBlobStore implements BlobStore {
 
   async sendRange(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
     const small = this.inline?.get(key);
-    if (small) return sendViews(sink, async (buf, pos) => small.copy(buf, 0, pos, Math.min(small.length, pos + buf.length)), range);
+    if (small) return void sendViews(sink, async (buf, pos) => small.copy(buf, 0, pos, Math.min(small.length, pos + buf.length)), range);
     const fh = await fsp.open(this.pathOf(key), 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new AppError('not_found') : err;
     });
