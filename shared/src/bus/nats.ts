@@ -149,18 +149,22 @@ export class NatsBus implements Bus {
     }
   }
 
-  async request<T>(subject: string, body: unknown, timeoutMs?: number): Promise<T> {
-    if (!this.connected || this.nc.isClosed()) throw new AppError('unavailable');
+  /** One request on the shared inbox; rejects 503 on timeout or when nobody listens. */
+  private exchange(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+    if (!this.connected || this.nc.isClosed()) return Promise.reject(new AppError('unavailable'));
     const id = (this.nextRequest++).toString(36);
-    const data = encode(body);
-    const msg = await new Promise<Msg>((resolve, reject) => {
+    return new Promise<Msg>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new AppError('unavailable'));
-      }, timeoutMs ?? this.opts.requestTimeout);
+      }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       if (this.outbox.push({ subject, data, reply: this.inbox + id }) === 1) setImmediate(() => this.sendQueued());
     });
+  }
+
+  async request<T>(subject: string, body: unknown, timeoutMs?: number): Promise<T> {
+    const msg = await this.exchange(subject, encode(body), timeoutMs ?? this.opts.requestTimeout);
     const errCode = msg.headers?.get(ERROR_CODE_HEADER);
     if (errCode) throw errorFromWire(errCode, msg.headers?.get(ERROR_MESSAGE_HEADER));
     return decode(msg.data) as T;
@@ -194,11 +198,20 @@ export class NatsBus implements Bus {
     this.subs.push(sub);
   }
 
+  /**
+   * A JetStream publish is a request whose reply is the stream's acknowledgement
+   * (`{"stream","seq"}` or `{"error"}`); sent on the shared inbox like every request.
+   */
   async publish(subject: string, event: Record<string, unknown>): Promise<void> {
+    let ack: { stream?: string; error?: { description?: string } } | undefined;
     try {
-      await this.js.publish(subject, encode(event));
+      ack = decode((await this.exchange(subject, encode(event), this.opts.requestTimeout)).data);
     } catch (err) {
       this.opts.log.error({ err: String(err), subject }, 'event publish failed');
+      throw new AppError('unavailable');
+    }
+    if (!ack?.stream || ack.error) {
+      this.opts.log.error({ subject, error: ack?.error?.description ?? 'no stream acknowledged it' }, 'event publish failed');
       throw new AppError('unavailable');
     }
   }
