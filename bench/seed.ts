@@ -49,6 +49,11 @@ export async function seedSqlite(path: string, count: number, dueAt: (i: number)
     }
   });
   for (let i = 0; i < count; i += 50_000) batch(i, Math.min(count, i + 50_000));
+  // Bulk loading from a second connection leaves every page in the WAL (hundreds of MB for 1M
+  // records), which the running service would then checkpoint in one go on its next commit, in
+  // the middle of a measurement. The service itself never lets the WAL grow past ~4 MB
+  // (autocheckpoint): checkpoint here, so the database is in the state its own writes leave.
+  db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return ids;
 }
