@@ -50,9 +50,9 @@ export async function seedSqlite(path: string, count: number, dueAt: (i: number)
   });
   for (let i = 0; i < count; i += 50_000) batch(i, Math.min(count, i + 50_000));
   // Bulk loading from a second connection leaves every page in the WAL (hundreds of MB for 1M
-  // records), which the running service would then checkpoint in one go on its next commit, in
-  // the middle of a measurement. The service itself never lets the WAL grow past ~4 MB
-  // (autocheckpoint): checkpoint here, so the database is in the state its own writes leave.
+  // records): a state the service's own writes never produce (autocheckpoint keeps its WAL near
+  // 4 MB), and one whose checkpoint would land, all at once, on whatever runs next. Checkpoint
+  // here (synchronous: on disk when it returns), so the database is as the service leaves it.
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.close();
   return ids;
