@@ -69,6 +69,13 @@ function target(name: string, value: number, reference: number, target: string):
   targets.push({ name, value: round(value), reference: round(reference), ratio: round(ratio, 3), target });
 }
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** wrk run P.runs times: median req/s and median p99 (a single 10 s p99 on 2 cores is noise). */
+async function wrkMedian(url: string, opts: Parameters<typeof wrk>[1]): Promise<{ rps: number; p99: number; errors: number }> {
+  const runs: Awaited<ReturnType<typeof wrk>>[] = [];
+  for (let i = 0; i < P.runs; i++) runs.push(await wrk(url, opts));
+  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0) };
+}
 const met = (t: (typeof targets)[number]) => (t.target.startsWith('>=') ? t.ratio >= Number(t.target.slice(2)) : t.ratio <= Number(t.target.slice(2)));
 
 /** Peak RSS (MB) of each process while `work` runs. */
@@ -242,13 +249,13 @@ async function main() {
     for (const s of systems) {
       const r = await curl(['-u', USER.join(':'), '--form', `file=@${small}`, `${s.base}/uploads`]);
       smallIds[s.name] = JSON.parse(r.body).id;
-      const w = await wrk(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
+      const w = await wrkMedian(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
       figures[`3 small GET req/s ${s.name}`] = round(w.rps);
       figures[`3 small GET p99 ms ${s.name}`] = round(w.p99, 3);
       figures[`3 small GET errors ${s.name}`] = w.errors;
     }
-    const wn = await wrk(`${ngx}/small.bin`, { connections: 64, seconds: P.wrkSecs });
-    const wnode = await wrk(`${nref}/small`, { connections: 64, seconds: P.wrkSecs });
+    const wn = await wrkMedian(`${ngx}/small.bin`, { connections: 64, seconds: P.wrkSecs });
+    const wnode = await wrkMedian(`${nref}/small`, { connections: 64, seconds: P.wrkSecs });
     figures['3 small GET req/s nginx'] = round(wn.rps);
     figures['3 small GET p99 ms nginx'] = round(wn.p99, 3);
     figures['3 small GET req/s node'] = round(wnode.rps);
@@ -259,24 +266,24 @@ async function main() {
     const bodyStr = `--${boundary}\\r\\nContent-Disposition: form-data; name=\\"file\\"; filename=\\"s.bin\\"\\r\\nContent-Type: application/octet-stream\\r\\n\\r\\n${'x'.repeat(4096)}\\r\\n--${boundary}--\\r\\n`;
     const postLua = join(WORK, 'post.lua');
     writeFileSync(postLua, `wrk.method = "POST"\nwrk.body = "${bodyStr}"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=${boundary}"\nwrk.headers["Authorization"] = "${AUTH}"\n`);
-    // Each PUT creates a new file, as each fileshare upload does: wrk's threads number their
-    // requests under a prefix of their own. (PUTs that all overwrite one path measure something
+    // Each PUT creates a new file, as each fileshare upload does: names are (second, wrk thread,
+    // counter), never reused across the repeated runs. (PUTs that all overwrite one path measure something
     // else: rewriting an existing inode costs the kernel far less than creating one; that figure
     // is kept for context.)
     const putLua = join(WORK, 'put.lua');
     const putSameLua = join(WORK, 'put-same.lua');
     writeFileSync(
       putLua,
-      `wrk.method = "PUT"\nwrk.body = string.rep("x", 4096)\nlocal threads = 0\nfunction setup(thread) threads = threads + 1; thread:set("tid", threads) end\nlocal n = 0\nfunction request() n = n + 1; return wrk.format(nil, "/small-up-${Date.now()}-" .. tid .. "-" .. n) end\n`,
+      `wrk.method = "PUT"\nwrk.body = string.rep("x", 4096)\nlocal threads = 0\nfunction setup(thread) threads = threads + 1; thread:set("tid", threads) end\nlocal n = 0\nfunction request() n = n + 1; return wrk.format(nil, "/small-up-" .. os.time() .. "-" .. tid .. "-" .. n) end\n`,
     );
     writeFileSync(putSameLua, `wrk.method = "PUT"\nwrk.body = string.rep("x", 4096)\n`);
     for (const s of systems) {
-      const w = await wrk(`${s.base}/uploads`, { connections: 64, seconds: P.wrkSecs, script: postLua });
+      const w = await wrkMedian(`${s.base}/uploads`, { connections: 64, seconds: P.wrkSecs, script: postLua });
       figures[`4 small POST req/s ${s.name}`] = round(w.rps);
       figures[`4 small POST p99 ms ${s.name}`] = round(w.p99, 3);
       figures[`4 small POST errors ${s.name}`] = w.errors;
     }
-    const wput = await wrk(`${nref}/small-up`, { connections: 64, seconds: P.wrkSecs, script: putLua });
+    const wput = await wrkMedian(`${nref}/small-up`, { connections: 64, seconds: P.wrkSecs, script: putLua });
     figures['4 small PUT+fsync req/s node'] = round(wput.rps);
     figures['4 small PUT p99 ms node'] = round(wput.p99, 3);
     const wsame = await wrk(`${nref}/small-same`, { connections: 64, seconds: P.wrkSecs, script: putSameLua });
@@ -334,7 +341,7 @@ async function main() {
       // whatever the seeding left running (JIT, caches, write-back).
       const measure = async () => {
         await wrk(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: 2 });
-        return wrk(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
+        return wrkMedian(`${s.base}/uploads/${smallIds[s.name]}`, { connections: 64, seconds: P.wrkSecs });
       };
       await seeds[s.name as keyof typeof seeds](P.small);
       const lo = await measure();
