@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, existsSync, readFileSync, statSync
 import { homedir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
+import { ClientError, EXIT, expectJson, send, type ClientConfig } from './http.js';
 import { progress } from './progress.js';
 
 export const CLIENT_OPTIONS = `Client options: --url BASE (e.g. https://host:1446/rtc/fileshare), --user NAME, --insecure
@@ -153,17 +153,7 @@ export async function download(p: Parsed, cfg: ClientConfig, out: Out): Promise<
   const url = p.args[0];
   if (!url || !/^https?:\/\//.test(url)) throw new ClientError('a download URL is required', EXIT.usage);
   const res = await send(cfg, 'GET', url, { auth: false });
-  if (res.statusCode !== 200) {
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    let message = Buffer.concat(chunks).toString('utf8');
-    try {
-      message = JSON.parse(message).message;
-    } catch {
-      /* not JSON */
-    }
-    throw failure(res.statusCode ?? 0, message);
-  }
+  if (res.statusCode !== 200) await expectJson(res, []); // throws the API's error
   const target = (p.flags.o as string) ?? (p.flags.output as string) ?? nameFromDisposition(res.headers['content-disposition'], basename(new URL(url).pathname));
   const total = Number(res.headers['content-length']) || undefined;
   const bar = progress('download', total);

@@ -145,7 +145,7 @@ export class BlobReader {
           errorBody.push(Buffer.from(view));
           if (remaining === 0) {
             done(true);
-            reject(wireError(status, Buffer.concat(errorBody)));
+            reject(wireError(parseJson(Buffer.concat(errorBody))));
           }
           return true;
         }
@@ -209,12 +209,16 @@ export class BlobReader {
   }
 }
 
-function wireError(status: number, body: Buffer): AppError {
+/** The AppError a storage error body (`{code,message}`) stands for; anything else is 500. */
+export function wireError(body: unknown): AppError {
+  const b = (body ?? {}) as { code?: string; message?: string };
+  return errorFromWire(b.code, b.message);
+}
+
+function parseJson(bytes: Buffer): unknown {
   try {
-    const b = JSON.parse(body.toString('utf8')) as { code?: string; message?: string };
-    if (b.code) return errorFromWire(b.code, b.message);
+    return JSON.parse(bytes.toString('utf8'));
   } catch {
-    // not JSON: fall through
+    return {};
   }
-  return Object.assign(new AppError('unavailable'), { cause: new Error(`storage answered ${status}`) });
 }

@@ -1,8 +1,8 @@
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { Writable, type Readable } from 'node:stream';
-import { AppError, errorFromWire } from '../errors.js';
+import { AppError } from '../errors.js';
 import type { StoredBlob } from '../records.js';
-import { BlobReader } from './blob-reader.js';
+import { BlobReader, wireError } from './blob-reader.js';
 import type { BlobSink, BlobWriter, ByteRange, DataPlane } from './dataplane.js';
 
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
@@ -201,9 +201,4 @@ async function readJson(res: IncomingMessage): Promise<unknown> {
   } catch {
     return {};
   }
-}
-
-function wireError(body: unknown): AppError {
-  const b = (body ?? {}) as { code?: string; message?: string };
-  return errorFromWire(b.code, b.message);
 }
