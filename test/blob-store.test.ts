@@ -1,5 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@fileshare/shared';
 import { FsBlobStore } from '@fileshare/storage';
@@ -7,18 +5,19 @@ import { S3BlobStore } from '../services/storage/src/blob/s3-blob-store.js';
 import { blobStoreContract } from './contracts/blob-store.contract.js';
 import { S3_ENV, startS3 } from './helpers/engines.js';
 import { filesUnder, fsBlobs } from './helpers/fixtures.js';
+import { tempDir } from './helpers/tmp.js';
 
 const log = createLogger({ 'log.level': 'silent' }, 'test');
 
 blobStoreContract('fs blob store, every blob a file', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'fs-blobs-'));
+  const root = tempDir('fs-blobs-');
   const store = new FsBlobStore(root, { inlineMaxBytes: 0 });
   await store.init();
   return { store, objects: () => filesUnder(root), close: () => store.close() };
 });
 
 blobStoreContract('fs blob store, small blobs in blobs.db', async () => {
-  const root = mkdtempSync(join(tmpdir(), 'fs-blobs-'));
+  const root = tempDir('fs-blobs-');
   const store = new FsBlobStore(root, { inlineMaxBytes: 64 * 1024 });
   await store.init();
   return { store, objects: () => fsBlobs(root), close: () => store.close() };

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { CLI, startAllInOne, type Deployment } from './helpers/deploy.js';
 import { sha256 } from './helpers/fixtures.js';
+import { tempDir } from './helpers/tmp.js';
 
 const run = promisify(execFile);
 let d: Deployment;
@@ -14,7 +14,7 @@ let env: Record<string, string>;
 
 test.before(async () => {
   d = await startAllInOne();
-  dir = mkdtempSync(join(tmpdir(), 'fs-client-'));
+  dir = tempDir('fs-client-');
   env = { ...process.env, HOME: dir, FILESHARE_URL: d.gateways[0], FILESHARE_USER: d.user[0], FILESHARE_PASSWORD: d.user[1], FILESHARE_INSECURE: 'true' } as Record<string, string>;
 });
 test.after.always(async () => d?.stop());
@@ -77,7 +77,7 @@ test('exit codes scripts can rely on; --help everywhere', async (t) => {
 });
 
 test('credentials from ~/.config/fileshare/client.json', async (t) => {
-  const home = mkdtempSync(join(tmpdir(), 'fs-home-'));
+  const home = tempDir('fs-home-');
   const { mkdirSync } = await import('node:fs');
   mkdirSync(join(home, '.config/fileshare'), { recursive: true });
   writeFileSync(join(home, '.config/fileshare/client.json'), JSON.stringify({ url: d.gateways[0], user: d.user[0], password: d.user[1], insecure: true }));

@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { CLI } from './helpers/deploy.js';
 import { eventually } from './helpers/fixtures.js';
 import { http, multipart } from './helpers/http.js';
+import { tempDir } from './helpers/tmp.js';
 import { freePort } from './helpers/ports.js';
 import { Proc } from './helpers/proc.js';
 
@@ -27,7 +27,7 @@ test('config check prints the effective config with secrets masked', async (t) =
 });
 
 test('invalid config stops with one line naming the key, exit 2', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-cfg-'));
+  const dir = tempDir('fs-cfg-');
   const cases: [Record<string, string>, string[], RegExp][] = [
     [{ FILESHARE_MODELS_UPLOAD_TTL: 'abc' }, ['config', 'check'], /FILESHARE_MODELS_UPLOAD_TTL.*integer|models\.upload\.ttl/],
     [{ FILESHARE_HTTP_PORT: '70000' }, ['start', 'all'], /http\.port/],
@@ -51,7 +51,7 @@ test('invalid config stops with one line naming the key, exit 2', async (t) => {
 });
 
 test('a dependency that is not there fails the start fast with a clear line', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-dep-'));
+  const dir = tempDir('fs-dep-');
   const port = await freePort();
   const started = Date.now();
   const r = await cli(['start', 'tokens'], { FILESHARE_DATA_DIR: dir, FILESHARE_BUS_KIND: 'local' });
@@ -76,7 +76,7 @@ test('a dependency that is not there fails the start fast with a clear line', as
 });
 
 test('user add/list/remove keep a hashed users file; the first start creates admin once', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-users-'));
+  const dir = tempDir('fs-users-');
   const env = { FILESHARE_DATA_DIR: dir, FILESHARE_NEW_PASSWORD: 'a-long-password' };
   t.is((await cli(['user', 'add', 'carol'], env)).code, 0);
   const file = readFileSync(join(dir, 'users.json'), 'utf8');
@@ -106,7 +106,7 @@ test('user add/list/remove keep a hashed users file; the first start creates adm
 });
 
 test('fileshare cluster runs the distributed mode locally and stops it on SIGTERM', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-cluster-'));
+  const dir = tempDir('fs-cluster-');
   const [nats, redis, http1, storage, tokens, expiry] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   const env = {
     FILESHARE_CONFIG: '',
@@ -141,7 +141,7 @@ test('logs: JSON lines by default (not a terminal), pino-pretty when log.pretty=
   const json = await cli(['config', 'check'], { FILESHARE_LOG_PRETTY: 'sometimes' });
   t.is(json.code, 2);
   t.regex(json.stderr, /log\.pretty/);
-  const dir = mkdtempSync(join(tmpdir(), 'fs-pretty-'));
+  const dir = tempDir('fs-pretty-');
   const port = await freePort();
   for (const [pretty, re] of [['true', /INFO.*gateway listening/], ['auto', /^\{"level":30,.*"msg":"gateway listening/m]] as const) {
     const p = new Proc('pretty', process.execPath, [CLI, 'start', 'all'], join(dir, `${pretty}.log`), {

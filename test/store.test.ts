@@ -1,15 +1,14 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@fileshare/shared';
 import { RedisStore, SqliteStore } from '@fileshare/shared/implementations';
 import { storeContract } from './contracts/store.contract.js';
 import { startRedis } from './helpers/engines.js';
+import { tempDir } from './helpers/tmp.js';
 
 const log = createLogger({ 'log.level': 'silent' }, 'test');
 
 storeContract('sqlite store', async () => {
-  const store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'fs-sqlite-')), 'test.db'));
+  const store = new SqliteStore(join(tempDir('fs-sqlite-'), 'test.db'));
   return { store, close: () => store.close() };
 });
 

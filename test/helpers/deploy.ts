@@ -1,10 +1,10 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeUsersFile } from './fixtures.js';
 import { S3_ENV, startNats, startRedis, startS3 } from './engines.js';
 import { http } from './http.js';
+import { tempDir } from './tmp.js';
 import { freePort } from './ports.js';
 import { Proc } from './proc.js';
 
@@ -97,7 +97,7 @@ function deployment(kind: Deployment['kind'], dataDir: string, specs: Spec[], ga
 
 /** `fileshare start all` (the embedded default: HTTPS, SQLite, fs) in a temp data dir. */
 export async function startAllInOne(env: Record<string, string> = {}): Promise<Deployment> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fs-aio-'));
+  const dataDir = tempDir('fs-aio-');
   await writeUsersFile(dataDir);
   const port = await freePort();
   const scheme = env.FILESHARE_HTTP_TLS_ENABLED === 'false' ? 'http' : 'https';
@@ -128,7 +128,7 @@ export interface DistributedOptions {
  * Gateways speak plain HTTP here (the all-in-one suites cover HTTPS).
  */
 export async function startDistributed(o: DistributedOptions = {}): Promise<Deployment> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fs-dist-'));
+  const dataDir = tempDir('fs-dist-');
   await writeUsersFile(dataDir);
   const [nats, redis, s3] = await Promise.all([startNats(), startRedis(), o.blob === 's3' ? startS3() : Promise.resolve(undefined)]);
   const base: Record<string, string> = {

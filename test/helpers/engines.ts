@@ -1,7 +1,6 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from './tmp.js';
 import { freePort, waitForPort } from './ports.js';
 import { Proc } from './proc.js';
 
@@ -32,18 +31,18 @@ async function engine(name: string, cmd: string, args: (port: number) => string[
 }
 
 /** A real nats-server with JetStream on a free port, its store in a temp dir. */
-export function startNats(dir = mkdtempSync(join(tmpdir(), 'fs-nats-'))): Promise<Engine> {
+export function startNats(dir = tempDir('fs-nats-')): Promise<Engine> {
   return engine('nats', 'nats-server', (port) => ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], dir, 'nats');
 }
 
 /** A real redis-server on a free port; AOF with fsync always, so a restart loses nothing. */
-export function startRedis(dir = mkdtempSync(join(tmpdir(), 'fs-redis-'))): Promise<Engine> {
+export function startRedis(dir = tempDir('fs-redis-')): Promise<Engine> {
   return engine('redis', 'redis-server', (port) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'], dir, 'redis');
 }
 
 /** A real S3-compatible server (s3rver, its own process) on a free port with one bucket. */
 export async function startS3(bucket = 'fileshare-test'): Promise<{ endpoint: string; bucket: string; dir: string; proc: Proc }> {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-s3-'));
+  const dir = tempDir('fs-s3-');
   const port = await freePort();
   const bin = fileURLToPath(new URL('../../node_modules/s3rver/bin/s3rver.js', import.meta.url));
   const proc = new Proc('s3rver', process.execPath, [bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '-s', '--configure-bucket', bucket], join(dir, 's3rver.log'));
