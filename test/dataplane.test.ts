@@ -1,17 +1,17 @@
 /**
  * The HTTP data plane against a real storage service (its data-plane server on a real port):
  * the zero-copy download path (`sendBlob`, views of a reused socket buffer) under backpressure,
- * ranges, missing blobs, cancellation and connection reuse.
+ * ranges, missing blobs, cancellation and connection reuse; uploads from lent (reused) buffers.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { AppError, HttpDataPlane, LocalBus, createLogger, loadConfig, newId, type BlobSink, type BlobTransfer } from '@fileshare/shared';
 import { SqliteStore } from '@fileshare/shared/implementations';
 import { startStorage, type RunningStorage } from '@fileshare/storage';
+import { tempDir } from './helpers/tmp.js';
 import { freePort } from './helpers/ports.js';
+import { writeLent } from './helpers/stream.js';
 
 const log = createLogger({ 'log.level': 'silent' }, 'test');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -25,7 +25,7 @@ const data = randomBytes(3 * 1024 * 1024 + 123);
 let key: string;
 
 test.before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fs-dataplane-'));
+  const dir = tempDir('fs-dataplane-');
   const port = await freePort();
   const cfg = loadConfig({ env: {}, overrides: { dataDir: dir, 'storage.port': port, 'internal.host': '127.0.0.1', 'internal.secret': SECRET } });
   bus = new LocalBus(log);
@@ -83,6 +83,18 @@ test.serial('a whole blob arrives intact through held and resumed views', async 
   const r = await result;
   t.true(r.ended);
   t.is(sha(r.bytes), sha(data));
+});
+
+test.serial('an upload whose chunks are refilled right after their write callbacks is stored intact', async (t) => {
+  // The gateway lends its receive buffers to this writer: a callback must mean "the socket has it".
+  const up = randomBytes(32 * 1024 * 1024 + 7);
+  const w = plane.createBlob({ maxBytes: up.length });
+  await writeLent(w, up, 8 * 1024, 16);
+  const blob = await w.done;
+  t.is(blob.sha256, sha(up));
+  const { sink, result } = collector();
+  await plane.sendBlob(blob.key, { start: 0, end: up.length - 1 }, sink);
+  t.true((await result).bytes.equals(up));
 });
 
 test.serial('ranges are exact, and connections are reused between transfers', async (t) => {

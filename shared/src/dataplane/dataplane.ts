@@ -13,6 +13,10 @@ export interface ByteRange {
  * completed) with their size and sha256. `destroy(err)` aborts: nothing written is kept.
  * `done` rejects with `file_too_large` once more than `maxBytes` arrive. Every failure is
  * reported through `done` (the writer never crashes a process with an unheard 'error').
+ *
+ * A chunk is lent, not given: once its write callback ran without an error the writer holds no
+ * reference to it (the bytes were written on, or copied), so the caller may refill that buffer.
+ * The gateway relies on this to receive uploads into a few reused buffers (`UwsBody.sendTo`).
  */
 export interface BlobWriter extends Writable {
   readonly done: Promise<StoredBlob>;

@@ -124,9 +124,12 @@ export class HttpDataPlane implements DataPlane {
           cb(err);
         });
       },
-      write(chunk: Buffer, _enc, cb) {
-        if (req!.write(chunk)) cb();
-        else req!.once('drain', () => cb());
+      // A chunk's callback runs once the socket has taken its bytes (BlobWriter lends chunks):
+      // what arrived meanwhile goes out as one corked write.
+      writev(chunks, cb) {
+        req!.cork();
+        chunks.forEach(({ chunk }, i) => req!.write(chunk, i === chunks.length - 1 ? (err) => cb(err) : undefined));
+        req!.uncork();
       },
       final(cb) {
         req!.end();

@@ -1,18 +1,44 @@
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { AppError } from '@fileshare/shared';
 import type { HttpResponse } from '../uws.js';
 import type { Exchange } from './exchange.js';
 
+/** Size of a recycled receive buffer (uWS hands out at most 512 KiB per `onData`). */
+const SLAB = 512 * 1024;
+/** Slabs one body may have lent to its writer; its socket is paused while it has this many out. */
+const SLABS_OUT = 4;
+/** Returned slabs kept for the next upload (8 MiB); more are left to the garbage collector. */
+const SPARE_MAX = 16;
+const spare: Buffer[] = [];
+
+/** A body being sent to a BlobWriter (`sendTo`): the slab being filled and the slabs lent out. */
+interface Sending {
+  dst: Writable;
+  slab?: Buffer;
+  filled: number;
+  out: number;
+  /** Finished or failed: bytes arriving after this are dropped. */
+  settled: boolean;
+  fail(err: Error): void;
+}
+
 /**
- * The request body as a Node Readable, fed from uWS `onData`. Backpressure: when the readable's
- * buffer is full (`push` returns false) the socket is paused; `_read` resumes it, unless the
- * request is finished or aborted. Every chunk is copied once: uWS reuses its ArrayBuffer.
- * An abort destroys the stream with `incomplete_body`, which fails whatever is consuming it.
+ * The request body, fed from uWS `onData` (uWS reuses its ArrayBuffer: every byte is copied
+ * once). Two ways to consume it:
+ * - as a Node Readable (JSON bodies, multipart): each chunk is copied into a fresh Buffer.
+ *   Backpressure: when the readable's buffer is full (`push` returns false) the socket is
+ *   paused; `_read` resumes it, unless the request is finished or aborted.
+ * - `sendTo(writer)` (raw uploads): chunks are copied into a few recycled 512 KiB slabs that
+ *   are lent to the writer (a BlobWriter calls a write back once it no longer holds the chunk).
+ *   A fresh buffer per chunk cost the gateway more than the bytes themselves: page faults on new
+ *   memory and garbage collections driven by it (measured: ~70% → ~30% CPU at the same MB/s).
+ * An abort fails whatever is consuming the body with `incomplete_body`.
  */
 export class UwsBody extends Readable {
   received = 0;
   complete = false;
   private paused = false;
+  private sending?: Sending;
 
   constructor(
     private readonly res: HttpResponse,
@@ -20,13 +46,11 @@ export class UwsBody extends Readable {
   ) {
     super({ highWaterMark: 512 * 1024 });
     res.onData((ab, isLast) => {
+      if (this.sending) return this.lend(this.sending, ab, isLast);
       if (ab.byteLength > 0) {
         const chunk = Buffer.from(new Uint8Array(ab)); // a copy, not a view
         this.received += chunk.length;
-        if (!this.push(chunk) && !isLast) {
-          this.paused = true;
-          res.pause();
-        }
+        if (!this.push(chunk) && !isLast) this.pause_();
       }
       if (isLast) {
         this.complete = true;
@@ -34,15 +58,26 @@ export class UwsBody extends Readable {
       }
     });
     ex.onAbort(() => {
-      if (!this.complete) this.destroy(new AppError('incomplete_body'));
+      if (this.complete) return;
+      if (this.sending) this.sending.fail(new AppError('incomplete_body'));
+      else this.destroy(new AppError('incomplete_body'));
     });
   }
 
-  override _read(): void {
+  private pause_(): void {
+    this.paused = true;
+    this.res.pause();
+  }
+
+  private resume_(): void {
     if (this.paused && this.ex.open && !this.complete) {
       this.paused = false;
       this.res.resume();
     }
+  }
+
+  override _read(): void {
+    if (!this.sending) this.resume_();
   }
 
   /** The whole body, refusing more than `limit` bytes with 413. */
@@ -55,5 +90,83 @@ export class UwsBody extends Readable {
       chunks.push(c as Buffer);
     }
     return Buffer.concat(chunks);
+  }
+
+  /**
+   * Writes the rest of the body to `dst` through recycled slabs and ends it. Resolves once `dst`
+   * finished; on a failure of either side (`dst` erred or closed early, the client aborted) `dst`
+   * is destroyed and the promise rejects with that error. Bytes already buffered as a Readable
+   * (arrived before the route got here) are written first.
+   */
+  sendTo(dst: Writable): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.destroyed || this.sending) return reject(this.errored ?? new AppError('incomplete_body'));
+      const s: Sending = {
+        dst,
+        filled: 0,
+        out: 0,
+        settled: false,
+        fail: (err) => {
+          if (s.settled) return;
+          s.settled = true;
+          dst.destroy(err);
+          reject(err);
+        },
+      };
+      dst.on('error', s.fail);
+      dst.once('close', () => {
+        if (!dst.writableFinished) s.fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      });
+      dst.once('finish', () => {
+        if (s.settled) return;
+        s.settled = true;
+        resolve();
+      });
+      this.sending = s;
+      for (let c: Buffer | null; (c = this.read() as Buffer | null) !== null; ) dst.write(c);
+      if (this.complete) return void dst.end();
+      this.resume_();
+    });
+  }
+
+  private lend(s: Sending, ab: ArrayBuffer, isLast: boolean): void {
+    if (s.settled) return; // failed, and answered: the rest of the body is dropped
+    let bytes = new Uint8Array(ab);
+    this.received += bytes.length;
+    while (bytes.length > 0) {
+      s.slab ??= spare.pop() ?? Buffer.allocUnsafeSlow(SLAB);
+      const n = Math.min(bytes.length, SLAB - s.filled);
+      s.slab.set(bytes.subarray(0, n), s.filled);
+      s.filled += n;
+      bytes = bytes.subarray(n);
+      if (s.filled === SLAB) this.flush(s);
+    }
+    if (isLast) {
+      this.complete = true;
+      this.flush(s);
+      s.dst.end();
+      return;
+    }
+    // A writer with nothing to do gets what there is; a busy one gets full slabs.
+    if (s.out === 0) this.flush(s);
+    if (s.out >= SLABS_OUT) this.pause_();
+  }
+
+  private flush(s: Sending): void {
+    const slab = s.slab;
+    if (!slab || s.filled === 0) return;
+    const view = slab.subarray(0, s.filled);
+    s.slab = undefined;
+    s.filled = 0;
+    s.out++;
+    s.dst.write(view, (err) => {
+      s.out--;
+      // After an error the writer may still hold the slab: it is left to the garbage collector.
+      if (err) return;
+      if (spare.length < SPARE_MAX) spare.push(slab);
+      if (s.settled) return;
+      if (s.out === 0 && !this.complete) this.flush(s);
+      if (s.out < SLABS_OUT) this.resume_();
+    });
   }
 }

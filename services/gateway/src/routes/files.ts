@@ -1,4 +1,4 @@
-import { AppError, COMMANDS, type FileCommit, type FileRecord, type StoredBlob, pump } from '@fileshare/shared';
+import { AppError, COMMANDS, type FileCommit, type FileRecord, type StoredBlob } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
 import { isMultipart, receiveMultipart } from '../http/multipart.js';
 import { renderFile } from '../render.js';
@@ -40,7 +40,7 @@ export function fileUploadRoutes(ctx: GatewayContext): Route[] {
             ).blob;
           } else {
             const writer = ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'] });
-            if (ex.body) await pump(ex.body, writer);
+            if (ex.body) await ex.body.sendTo(writer);
             else writer.end();
             blob = await writer.done;
           }

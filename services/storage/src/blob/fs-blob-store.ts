@@ -233,7 +233,8 @@ class FsBlobWriter extends HashingBlobWriter {
     if (err) return cb(err);
     const len = bufs.reduce((n, b) => n + b.length, 0);
     if (!this.fh && this.heldBytes + len <= this.inlineMaxBytes) {
-      this.held.push(...bufs);
+      // Held past the callback: copied, since the caller may reuse a chunk once it returns.
+      this.held.push(Buffer.concat(bufs, len));
       this.heldBytes += len;
       return cb();
     }

@@ -178,7 +178,8 @@ class S3BlobWriter extends HashingBlobWriter {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const err = this.account([chunk]);
     if (err) return cb(err);
-    if (this.body.write(chunk)) cb();
+    // lib-storage holds chunks until a part is full; the caller may reuse one once cb ran.
+    if (this.body.write(Buffer.from(chunk))) cb();
     else this.body.once('drain', () => cb());
   }
 
