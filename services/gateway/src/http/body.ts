@@ -5,8 +5,14 @@ import type { Exchange } from './exchange.js';
 
 /** Size of a recycled receive buffer (uWS hands out at most 512 KiB per `onData`). */
 const SLAB = 512 * 1024;
-/** Slabs one body may have lent to its writer; its socket is paused while it has this many out. */
+/**
+ * Slabs one body may have lent to its writer, and all bodies together: a body's socket is
+ * paused while it has `SLABS_OUT` out, or any out while the process has `SLABS_OUT_TOTAL` out
+ * (100 concurrent uploads with 4 each took the gateway from 233 to 350 MB).
+ */
 const SLABS_OUT = 4;
+const SLABS_OUT_TOTAL = 64;
+let lent = 0;
 /** Returned slabs kept for the next upload (8 MiB); more are left to the garbage collector. */
 const SPARE_MAX = 16;
 const spare: Buffer[] = [];
@@ -149,7 +155,7 @@ export class UwsBody extends Readable {
     }
     // A writer with nothing to do gets what there is; a busy one gets full slabs.
     if (s.out === 0) this.flush(s);
-    if (s.out >= SLABS_OUT) this.pause_();
+    if (!mayLend(s)) this.pause_();
   }
 
   private flush(s: Sending): void {
@@ -159,14 +165,21 @@ export class UwsBody extends Readable {
     s.slab = undefined;
     s.filled = 0;
     s.out++;
+    lent++;
     s.dst.write(view, (err) => {
       s.out--;
+      lent--;
       // After an error the writer may still hold the slab: it is left to the garbage collector.
       if (err) return;
       if (spare.length < SPARE_MAX) spare.push(slab);
       if (s.settled) return;
       if (s.out === 0 && !this.complete) this.flush(s);
-      if (s.out < SLABS_OUT) this.resume_();
+      if (mayLend(s)) this.resume_();
     });
   }
+}
+
+/** Whether a body may lend one more slab (it always may when it has none out). */
+function mayLend(s: Sending): boolean {
+  return s.out === 0 || (s.out < SLABS_OUT && lent < SLABS_OUT_TOTAL);
 }
