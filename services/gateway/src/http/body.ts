@@ -106,7 +106,12 @@ export class UwsBody extends Readable {
    */
   sendTo(dst: Writable): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.destroyed || this.sending) return reject(this.errored ?? new AppError('incomplete_body'));
+      if (this.destroyed || this.sending) {
+        // Aborted before the route got here (or sent twice): the writer gets nothing and is dropped.
+        const err = this.errored ?? new AppError('incomplete_body');
+        dst.destroy(err);
+        return reject(err);
+      }
       const s: Sending = {
         dst,
         filled: 0,
