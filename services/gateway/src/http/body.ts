@@ -25,6 +25,8 @@ interface Sending {
   out: number;
   /** Finished or failed: bytes arriving after this are dropped. */
   settled: boolean;
+  /** Failed: its slabs out were written off the budget then (a destroyed writer may never call back). */
+  failed: boolean;
   fail(err: Error): void;
 }
 
@@ -117,9 +119,11 @@ export class UwsBody extends Readable {
         filled: 0,
         out: 0,
         settled: false,
+        failed: false,
         fail: (err) => {
           if (s.settled) return;
-          s.settled = true;
+          s.settled = s.failed = true;
+          lent -= s.out;
           dst.destroy(err);
           reject(err);
         },
@@ -172,9 +176,10 @@ export class UwsBody extends Readable {
     s.out++;
     lent++;
     s.dst.write(view, (err) => {
+      // After a failure the writer may still hold the slab: it is left to the garbage collector.
+      if (s.failed) return;
       s.out--;
       lent--;
-      // After an error the writer may still hold the slab: it is left to the garbage collector.
       if (err) return;
       if (spare.length < SPARE_MAX) spare.push(slab);
       if (s.settled) return;
