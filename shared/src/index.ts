@@ -15,4 +15,4 @@ export * from './ops-server.js';
 export * from './connect.js';
 export * from './passwords.js';
 export * from './lifecycle.js';
-export { pump, sendReadable } from './streams.js';
+export { pump, sendReadable, watchWrite } from './streams.js';

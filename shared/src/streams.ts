@@ -11,6 +11,21 @@ function destroy(stream: Readable | Writable, err: Error): void {
   stream.destroy(err);
 }
 
+const prematureClose = () => Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+
+/**
+ * How a write to `dst` ends, as `stream.pipeline` judges it: `fail` on 'error' or on a 'close'
+ * before 'finish' (premature close), `finished` on 'finish'. The listeners stay for the stream's
+ * lifetime: a later 'error' must never go unheard. Shared by `pump` and the gateway's `sendTo`.
+ */
+export function watchWrite(dst: Writable, fail: (err: Error) => void, finished: () => void): void {
+  dst.on('error', fail);
+  dst.once('close', () => {
+    if (!dst.writableFinished) fail(prematureClose());
+  });
+  dst.once('finish', finished);
+}
+
 /**
  * `src` into `dst` with `stream.pipeline`'s failure semantics: an error or a premature close on
  * either side destroys both and rejects with that first error; resolves once `dst` finished.
@@ -35,14 +50,10 @@ export function pump(src: Readable, dst: Writable): Promise<void> {
     };
     // Listeners stay for the streams' lifetime: a later 'error' must never go unheard.
     src.on('error', fail);
-    dst.on('error', fail);
     src.once('close', () => {
-      if (!src.readableEnded) fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+      if (!src.readableEnded) fail(prematureClose());
     });
-    dst.once('close', () => {
-      if (!dst.writableFinished) fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    });
-    dst.once('finish', () => {
+    watchWrite(dst, fail, () => {
       if (settled) return;
       settled = true;
       resolve();

@@ -215,7 +215,8 @@ export function wireError(body: unknown): AppError {
   return errorFromWire(b.code, b.message);
 }
 
-function parseJson(bytes: Buffer): unknown {
+/** A JSON body, or `{}` when it is not JSON (used for storage's answers by both data-plane clients). */
+export function parseJson(bytes: Buffer): unknown {
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch {

@@ -2,7 +2,7 @@ import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:h
 import { Writable, type Readable } from 'node:stream';
 import { AppError } from '../errors.js';
 import type { StoredBlob } from '../records.js';
-import { BlobReader, wireError } from './blob-reader.js';
+import { BlobReader, parseJson, wireError } from './blob-reader.js';
 import type { BlobSink, BlobWriter, ByteRange, DataPlane } from './dataplane.js';
 
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
@@ -199,9 +199,5 @@ export class HttpDataPlane implements DataPlane {
 async function readJson(res: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    return {};
-  }
+  return parseJson(Buffer.concat(chunks));
 }

@@ -1,5 +1,5 @@
 import { Readable, type Writable } from 'node:stream';
-import { AppError } from '@fileshare/shared';
+import { AppError, watchWrite } from '@fileshare/shared';
 import type { HttpResponse } from '../uws.js';
 import type { Exchange } from './exchange.js';
 
@@ -128,11 +128,7 @@ export class UwsBody extends Readable {
           reject(err);
         },
       };
-      dst.on('error', s.fail);
-      dst.once('close', () => {
-        if (!dst.writableFinished) s.fail(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-      });
-      dst.once('finish', () => {
+      watchWrite(dst, s.fail, () => {
         if (s.settled) return;
         s.settled = true;
         resolve();
