@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import { AppError, isAppError, isId, metrics, type Bus, type ByteRange, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
+import { AppError, isAppError, isId, metrics, type BlobSink, type Bus, type ErrorCode, type Config, type DataPlane, type Logger } from '@fileshare/shared';
 import type { Authenticator } from './auth/authenticator.js';
 import type { BlobCache } from './http/blob-cache.js';
 import { contentDisposition } from './http/disposition.js';
@@ -111,19 +110,24 @@ export class GatewayContext {
     return `${scheme}://${host}${base}${apiPath}`;
   }
 
-  /** The blob's bytes in `range`; a blob deleted since the record check is the route's 404. */
-  private readBlob(f: Downloadable, range: ByteRange, gone: ErrorCode): Promise<Readable> {
-    return this.dataPlane.readBlob(f.blob, range).catch(blobGone(gone));
-  }
-
-  /** A small blob, from the cache or read whole once and kept. */
+  /** A small blob, from the cache or read whole once (the data plane's views copied out) and kept. */
   private async smallBlob(f: Downloadable, gone: ErrorCode): Promise<Buffer> {
     const hit = this.cache.get(f.blob);
     if (hit) return hit;
-    const chunks: Buffer[] = [];
-    if (f.size > 0) for await (const c of await this.readBlob(f, { start: 0, end: f.size - 1 }, gone)) chunks.push(c as Buffer);
-    const bytes = Buffer.concat(chunks);
-    if (bytes.length !== f.size) throw new Error(`blob ${f.blob}: stored size ${bytes.length} differs from the record (${f.size})`);
+    const bytes = Buffer.allocUnsafe(f.size);
+    let got = 0;
+    if (f.size > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const sink: BlobSink = {
+          start: () => undefined,
+          write: (view) => ((got += view.copy(bytes, got)), true),
+          end: () => resolve(),
+          fail: reject,
+        };
+        this.dataPlane.sendBlob(f.blob, { start: 0, end: f.size - 1 }, sink).catch(blobGone(gone)).catch(reject);
+      });
+    }
+    if (got !== f.size) throw new Error(`blob ${f.blob}: stored size ${got} differs from the record (${f.size})`);
     this.cache.set(f.blob, bytes);
     return bytes;
   }

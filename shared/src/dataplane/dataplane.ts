@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { StoredBlob } from '../records.js';
 
 /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
@@ -53,8 +53,6 @@ export interface BlobSink {
 export interface DataPlane {
   /** Start a new blob; the key is chosen by storage and reported in `done`. */
   createBlob(opts: { maxBytes: number }): BlobWriter;
-  /** The blob's bytes (a range of them); rejects `not_found` when the blob is gone. */
-  readBlob(key: string, range?: ByteRange): Promise<Readable>;
   /**
    * Downloads: the range's bytes go to `sink` as views of the data plane's own read buffer (the
    * socket's, in distributed mode; the file read's, in-process). Resolves once `sink.start` ran;

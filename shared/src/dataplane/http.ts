@@ -1,5 +1,5 @@
 import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Writable, type Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { AppError } from '../errors.js';
 import type { StoredBlob } from '../records.js';
 import { BlobReader, parseJson, wireError } from './blob-reader.js';
@@ -151,30 +151,12 @@ export class HttpDataPlane implements DataPlane {
     return writer;
   }
 
-  /** Reads are idempotent: a replica that cannot be reached is skipped for the next one. */
-  readBlob(key: string, range?: ByteRange): Promise<Readable> {
-    return this.firstReachable((url) => this.get(url, key, range));
-  }
-
-  /** Downloads: the same GET, read by BlobReader into a reused socket buffer (see there). */
+  /**
+   * Downloads: `GET /blobs/<key>` with a Range, read by BlobReader into a reused socket buffer (see
+   * there). Reads are idempotent: a replica that cannot be reached is skipped for the next one.
+   */
   sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
     return this.firstReachable((url) => this.reader.send(url, key, range, sink));
-  }
-
-  private get(url: string, key: string, range?: ByteRange): Promise<Readable> {
-    return new Promise((resolve, reject) => {
-      const req = request(`${url}/blobs/${encodeURIComponent(key)}`, {
-        method: 'GET',
-        agent: this.agent,
-        headers: this.headers(range ? { range: `bytes=${range.start}-${range.end}` } : {}),
-      });
-      req.on('response', (res) => {
-        if (res.statusCode === 200 || res.statusCode === 206) resolve(res);
-        else readJson(res).then((b) => reject(wireError(b)), reject);
-      });
-      req.on('error', reject);
-      req.end();
-    });
   }
 
   async ping(): Promise<void> {
