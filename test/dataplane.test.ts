@@ -4,9 +4,12 @@
  * ranges, missing blobs, cancellation and connection reuse; uploads from lent (reused) buffers.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import test from 'ava';
-import { AppError, HttpDataPlane, LocalBus, createLogger, loadConfig, newId, type BlobSink, type BlobTransfer } from '@fileshare/shared';
+import Database from 'better-sqlite3';
+import { AppError, COMMANDS, HttpDataPlane, LocalBus, createLogger, loadConfig, newId, type BlobSink, type BlobTransfer, type UploadMeta, type UploadRecord } from '@fileshare/shared';
 import { SqliteStore } from '@fileshare/shared/implementations';
 import { startStorage, type RunningStorage } from '@fileshare/storage';
 import { tempDir } from './helpers/tmp.js';
@@ -23,10 +26,30 @@ let bus: LocalBus;
 let store: SqliteStore;
 const data = randomBytes(3 * 1024 * 1024 + 123);
 let key: string;
+let dir: string;
+let port: number;
+
+/** What storage holds: blobs (inline rows and files), upload records, expiry entries. */
+function holdings() {
+  const count = (file: string, sql: string) => {
+    const db = new Database(join(dir, file), { readonly: true });
+    try {
+      return (db.prepare(sql).get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+  const files = readdirSync(join(dir, 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+  return {
+    blobs: count('blobs.db', 'SELECT count(*) n FROM blobs') + files,
+    uploads: count('db.sqlite', "SELECT count(*) n FROM kv WHERE key LIKE '%upload:%'"),
+    scheduled: count('db.sqlite', 'SELECT count(*) n FROM schedule'),
+  };
+}
 
 test.before(async () => {
-  const dir = tempDir('fs-dataplane-');
-  const port = await freePort();
+  dir = tempDir('fs-dataplane-');
+  port = await freePort();
   const cfg = loadConfig({ env: {}, overrides: { dataDir: dir, 'storage.port': port, 'internal.host': '127.0.0.1', 'internal.secret': SECRET } });
   bus = new LocalBus(log);
   store = new SqliteStore(join(dir, 'db.sqlite'));
@@ -97,6 +120,52 @@ test.serial('an upload whose chunks are refilled right after their write callbac
   t.true((await result).bytes.equals(up));
 });
 
+test.serial('an upload carries its record: fields given after the last byte, one record, bytes intact', async (t) => {
+  const bytes = randomBytes(10_000);
+  let describe!: (m: UploadMeta) => void;
+  const w = plane.createUpload({ maxBytes: bytes.length, meta: new Promise((resolve) => (describe = resolve)) });
+  w.end(bytes);
+  await new Promise((r) => setTimeout(r, 50)); // the writer waits for the fields
+  describe({ owner: 'alice', name: 'naïve résumé.txt', contentType: 'text/plain', ttl: 60 });
+  const rec = await w.record;
+  t.like(rec, { owner: 'alice', name: 'naïve résumé.txt', contentType: 'text/plain', ttl: 60, size: bytes.length, sha256: sha(bytes) });
+  t.deepEqual(await w.done, { key: rec.blob, size: bytes.length, sha256: sha(bytes) });
+  t.deepEqual(await bus.request<UploadRecord>(COMMANDS.uploadGet, { id: rec.id }), rec);
+  const { sink, result } = collector();
+  await plane.sendBlob(rec.blob, { start: 0, end: bytes.length - 1 }, sink);
+  t.true((await result).bytes.equals(bytes));
+});
+
+test.serial('an upload whose fields are refused, or that is too large, leaves nothing behind', async (t) => {
+  const before = holdings();
+  const refused = plane.createUpload({ maxBytes: 100_000, meta: Promise.reject(new AppError('invalid_ttl')) });
+  refused.end(randomBytes(70_000)); // a file, not an inline row
+  t.is(((await t.throwsAsync(refused.record)) as AppError).code, 'invalid_ttl');
+  const tooLarge = plane.createUpload({ maxBytes: 1000, meta: Promise.resolve({ owner: 'a', name: 'n', contentType: 't', ttl: 5 }) });
+  tooLarge.on('error', () => undefined);
+  tooLarge.end(randomBytes(5000));
+  t.is(((await t.throwsAsync(tooLarge.record)) as AppError).code, 'file_too_large');
+  await storage.service.settled();
+  t.deepEqual(holdings(), before);
+});
+
+test.serial('PUT /uploads without its trailer is a 400 and keeps nothing', async (t) => {
+  const before = holdings();
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ port, path: '/uploads', method: 'PUT', headers: { 'x-fileshare-internal': SECRET } }, (r) => {
+      let body = '';
+      r.on('data', (c) => (body += c));
+      r.on('end', () => resolve({ status: r.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end('some bytes');
+  });
+  t.is(res.status, 400);
+  t.is(JSON.parse(res.body).code, 'bad_request');
+  await storage.service.settled();
+  t.deepEqual(holdings(), before);
+});
+
 test.serial('ranges are exact, and connections are reused between transfers', async (t) => {
   const server = storage.server!;
   const count = () => new Promise<number>((res) => server.getConnections((_e, n) => res(n)));
@@ -105,8 +174,11 @@ test.serial('ranges are exact, and connections are reused between transfers', as
     const { sink, result } = collector(2);
     await plane.sendBlob(key, { start, end }, sink);
     t.true((await result).bytes.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+    const w = plane.createUpload({ maxBytes: 10, meta: Promise.resolve({ owner: 'a', name: 'n', contentType: 't', ttl: 5 }) });
+    w.end('0123456789');
+    t.is((await w.record).size, 10);
   }
-  t.true((await count()) <= before + 1, 'sequential transfers share one keep-alive connection');
+  t.true((await count()) <= before + 1, 'sequential downloads and uploads share one keep-alive connection');
 });
 
 test.serial('a missing blob rejects with not_found before anything starts', async (t) => {

@@ -82,7 +82,8 @@ shutdownSuite('distributed', (env) => startDistributed({ gateways: 1, env }), 'g
 test.serial('/metrics: Prometheus text with requests, bytes, tokens, bus latency and process metrics', async (t) => {
   const d = await startAllInOne();
   try {
-    await upload(d.gateways[0], d.user, 'metrics');
+    const up = await upload(d.gateways[0], d.user, 'metrics');
+    t.is((await http(`${d.gateways[0]}/uploads/${up.json.id}`)).status, 200);
     const r = await http(`${d.roots[0]}/metrics`);
     t.is(r.status, 200);
     t.regex(r.headers['content-type'], /^text\/plain/);
@@ -90,7 +91,7 @@ test.serial('/metrics: Prometheus text with requests, bytes, tokens, bus latency
       /fileshare_http_requests_total\{route="\/uploads",method="POST",status="201"\} 1/,
       /fileshare_http_request_duration_seconds_bucket\{le="[\d.]+",route="\/uploads",method="POST"\}/,
       /fileshare_bytes_received_total \d+/,
-      /fileshare_bus_request_duration_seconds_count\{subject="storage.upload.create"\} 1/,
+      /fileshare_bus_request_duration_seconds_count\{subject="storage.upload.get"\} 1/,
       /fileshare_uploads_in_flight 0/,
       /fileshare_process_resident_memory_bytes \d+/,
       /fileshare_expiry_sweeps_total \d+/,

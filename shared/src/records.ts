@@ -61,15 +61,19 @@ export interface StoredBlob {
   sha256: string;
 }
 
-// ---- command payloads (gateway/tokens/expiry -> storage, gateway -> tokens) ----
-
-export interface UploadCreate {
+/**
+ * A simple upload's record fields besides its bytes, sent with them on the data plane
+ * (`DataPlane.createUpload`). Known only once the whole form is read: a ttl field may follow the file.
+ */
+export interface UploadMeta {
   owner: string;
   name: string;
   contentType: string;
   ttl: number;
-  blob: StoredBlob;
 }
+
+// ---- command payloads (gateway/tokens/expiry -> storage, gateway -> tokens) ----
+
 export interface OwnedId {
   owner: string;
   id: string;

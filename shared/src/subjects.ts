@@ -4,7 +4,6 @@
  * `fileshare.evt.` and kept in the JetStream stream `FILESHARE_EVENTS`.
  */
 export const COMMANDS = {
-  uploadCreate: 'storage.upload.create',
   uploadGet: 'storage.upload.get',
   uploadDelete: 'storage.upload.delete',
   sessionCreate: 'storage.session.create',
@@ -16,7 +15,6 @@ export const COMMANDS = {
   fileCommit: 'storage.file.commit',
   fileList: 'storage.file.list',
   fileDelete: 'storage.file.delete',
-  blobDiscard: 'storage.blob.discard',
   expire: 'storage.expire',
   storagePing: 'storage.ping',
   tokenIssue: 'tokens.issue',

@@ -3,6 +3,7 @@ import type { Authenticator } from './auth/authenticator.js';
 import type { BlobCache } from './http/blob-cache.js';
 import { contentDisposition } from './http/disposition.js';
 import { bodySink } from './http/download.js';
+import type { MultipartLimits } from './http/multipart.js';
 import type { Exchange } from './http/exchange.js';
 import { parseRange } from './http/range.js';
 
@@ -40,6 +41,12 @@ export class GatewayContext {
   async authenticate(ex: Exchange): Promise<string> {
     ex.user = await this.auth.authenticate(ex.req.headers.authorization ?? '', ex.req.remote);
     return ex.user;
+  }
+
+  /** What a multipart upload may hold besides its file (limits.*). */
+  multipartLimits(): MultipartLimits {
+    const c = this.cfg;
+    return { maxFields: c['limits.maxFields'], maxFieldSize: c['limits.maxFieldSize'], maxNameLength: c['limits.maxNameLength'] };
   }
 
   /** Reserve an upload slot for `user`; the returned function releases it. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, isAppError, json, pump, type BlobSink, type BlobTransfer, type Logger } from '@fileshare/shared';
+import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeUploadMeta, isAppError, json, pump, type BlobSink, type BlobTransfer, type Logger, type UploadMeta } from '@fileshare/shared';
 import type { StorageService } from './storage-service.js';
 
 /**
@@ -25,12 +25,14 @@ export function dataPlaneHandler(svc: StorageService, secret: string, log: Logge
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (!authorised(req)) return json(res, 403, { message: 'forbidden', code: 'forbidden' });
-    if (req.method === 'PUT' && path === '/blobs') {
-      const maxBytes = Number(req.headers[MAX_BYTES_HEADER]);
-      const writer = svc.createBlob({ maxBytes: Number.isSafeInteger(maxBytes) && maxBytes > 0 ? maxBytes : Number.MAX_SAFE_INTEGER });
+    if (req.method === 'PUT' && (path === '/blobs' || path === '/uploads')) {
+      const given = Number(req.headers[MAX_BYTES_HEADER]);
+      const maxBytes = Number.isSafeInteger(given) && given > 0 ? given : Number.MAX_SAFE_INTEGER;
+      const upload = path === '/uploads' ? svc.createUpload({ maxBytes, meta: trailerMeta(req) }) : undefined;
+      const writer = upload ?? svc.createBlob({ maxBytes });
       pump(req, writer)
-        .then(() => writer.done)
-        .then((blob) => json(res, 201, blob))
+        .then((): Promise<unknown> => upload?.record ?? writer.done)
+        .then((body) => json(res, 201, body))
         .catch((err) => {
           writer.destroy();
           fail(res, err);
@@ -76,6 +78,19 @@ function responseSink(res: ServerResponse, length: number): BlobSink {
     end: () => res.end(),
     fail: () => res.destroy(),
   };
+}
+
+/** A simple upload's record fields: the request's trailer, read once its body ended. */
+function trailerMeta(req: IncomingMessage): Promise<UploadMeta> {
+  return new Promise((resolve, reject) =>
+    req.once('end', () => {
+      try {
+        resolve(decodeUploadMeta(req.trailers[UPLOAD_TRAILER]));
+      } catch (err) {
+        reject(err);
+      }
+    }),
+  );
 }
 
 function parseRange(h: string | undefined) {

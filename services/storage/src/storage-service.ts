@@ -21,8 +21,9 @@ import {
   type SessionRecord,
   type Store,
   type StoredBlob,
-  type UploadCreate,
+  type UploadMeta,
   type UploadRecord,
+  type UploadWriter,
   sendReadable,
 } from '@fileshare/shared';
 import type { BlobStore } from './blob/blob-store.js';
@@ -69,7 +70,6 @@ export class StorageService implements DataPlane {
   serve(): void {
     const q = 'storage';
     const serve = (subject: string, fn: (body: any) => Promise<unknown>) => this.bus.serve(subject, q, fn);
-    serve(COMMANDS.uploadCreate, (b: UploadCreate) => this.createUpload(b));
     serve(COMMANDS.uploadGet, (b: { id: string }) => this.getUpload(b.id));
     serve(COMMANDS.uploadDelete, (b: OwnedId) => this.deleteUpload(b));
     serve(COMMANDS.sessionCreate, (b: SessionCreate) => this.createSession(b));
@@ -81,7 +81,6 @@ export class StorageService implements DataPlane {
     serve(COMMANDS.fileCommit, (b: FileCommit) => this.commitFile(b));
     serve(COMMANDS.fileList, (b: OwnedId) => this.listFiles(b));
     serve(COMMANDS.fileDelete, (b: FileRef) => this.deleteFile(b));
-    serve(COMMANDS.blobDiscard, (b: { key: string }) => this.discardBlob(b.key));
     serve(COMMANDS.expire, (b: ExpireItem) => this.expire(b.item));
     serve(COMMANDS.storagePing, async () => (await this.ping(), { ok: true }));
   }
@@ -158,24 +157,46 @@ export class StorageService implements DataPlane {
 
   // ---------------------------------------------------------------- uploads
 
-  async createUpload(b: UploadCreate): Promise<UploadRecord> {
+  /**
+   * `POST /uploads` (the data plane's `createUpload`): the blob, then, once it is durable and the
+   * gateway has read the whole form (`meta`), its record. Bytes that get no record are discarded.
+   */
+  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
+    opts.meta.catch(() => undefined); // awaited once the bytes are durable; a refusal before must not go unhandled
+    const writer = this.createBlob({ maxBytes: opts.maxBytes });
+    const record = writer.done.then((blob) =>
+      opts.meta
+        .then((meta) => this.recordUpload(meta, blob))
+        .catch(async (err) => {
+          await this.discardBlob(blob.key).catch((e) => this.log.error({ err: e, key: blob.key }, 'could not discard blob; the orphan guard will'));
+          throw err;
+        }),
+    );
+    record.catch(() => undefined); // the owner awaits it
+    return Object.assign(writer, { record });
+  }
+
+  private async recordUpload(meta: UploadMeta, blob: StoredBlob): Promise<UploadRecord> {
     const now = Date.now();
     // The upload takes the blob's key as its id: expiry can delete the bytes from the id alone.
     const rec: UploadRecord = {
-      id: b.blob.key,
-      owner: b.owner,
-      name: b.name,
-      contentType: b.contentType,
-      size: b.blob.size,
-      sha256: b.blob.sha256,
-      blob: b.blob.key,
-      ttl: b.ttl,
+      id: blob.key,
+      owner: meta.owner,
+      name: meta.name,
+      contentType: meta.contentType,
+      size: blob.size,
+      sha256: blob.sha256,
+      blob: blob.key,
+      ttl: meta.ttl,
       createdAt: now,
-      expiresAt: now + b.ttl * 1000,
+      expiresAt: now + meta.ttl * 1000,
     };
-    await this.store.schedule(K.upload(rec.id), rec.expiresAt);
-    await this.store.set(K.upload(rec.id), rec);
-    await this.store.unschedule(`blob:${rec.blob}`);
+    // One round trip: the three are issued together (the Redis client pipelines them; SQLite
+    // commits them as one group) and the store applies them in the order they reach it. The
+    // record's own expiry entry is issued first; from then on it covers the bytes too (an upload
+    // item without a record deletes the blob of the same id), so nothing here may be lost by a
+    // crash at any point.
+    await Promise.all([this.store.schedule(K.upload(rec.id), rec.expiresAt), this.store.set(K.upload(rec.id), rec), this.store.unschedule(`blob:${rec.blob}`)]);
     await this.publish(EVENTS.uploadStored, { uploadId: rec.id, owner: rec.owner, size: rec.size, sha256: rec.sha256, expiresAt: new Date(rec.expiresAt).toISOString() });
     return rec;
   }

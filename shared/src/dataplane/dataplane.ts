@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { StoredBlob } from '../records.js';
+import type { StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 
 /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -20,6 +20,17 @@ export interface ByteRange {
  */
 export interface BlobWriter extends Writable {
   readonly done: Promise<StoredBlob>;
+}
+
+/**
+ * A blob that becomes a simple upload in the same exchange with storage (no bus round trip):
+ * once its bytes are durable and `meta` has resolved, storage writes the record, and `record`
+ * resolves with it. `done` is the stored blob, as for any BlobWriter. Bytes whose record is never
+ * written are discarded: `meta` rejecting (the form turned out invalid), the record failing, or
+ * the writer destroyed.
+ */
+export interface UploadWriter extends BlobWriter {
+  readonly record: Promise<UploadRecord>;
 }
 
 /** Controls a running `sendBlob` transfer. */
@@ -53,6 +64,11 @@ export interface BlobSink {
 export interface DataPlane {
   /** Start a new blob; the key is chosen by storage and reported in `done`. */
   createBlob(opts: { maxBytes: number }): BlobWriter;
+  /**
+   * `POST /uploads`: the blob and its record in one step. `meta` may resolve after the last byte
+   * was written (the writer then waits for it before it finishes): settle it, or destroy the writer.
+   */
+  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter;
   /**
    * Downloads: the range's bytes go to `sink` as views of the data plane's own read buffer (the
    * socket's, in distributed mode; the file read's, in-process). Resolves once `sink.start` ran;

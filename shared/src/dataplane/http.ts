@@ -1,25 +1,49 @@
-import { Agent, request, type ClientRequest, type IncomingMessage } from 'node:http';
-import { Writable } from 'node:stream';
+import { Agent, request } from 'node:http';
 import { AppError } from '../errors.js';
-import type { StoredBlob } from '../records.js';
-import { BlobReader, parseJson, wireError } from './blob-reader.js';
-import type { BlobSink, BlobWriter, ByteRange, DataPlane } from './dataplane.js';
+import type { StoredBlob, UploadMeta, UploadRecord } from '../records.js';
+import { BlobReader } from './blob-reader.js';
+import { putWriter } from './blob-upload.js';
+import { ConnectionPool } from './connections.js';
+import type { BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
 
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
 export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
+/** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
+export const UPLOAD_TRAILER = 'x-fileshare-upload';
+
+export const encodeUploadMeta = (m: UploadMeta): string => Buffer.from(JSON.stringify({ owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl })).toString('base64url');
+
+/** The trailer's fields, checked; a missing or malformed trailer is a 400 (storage keeps nothing). */
+export function decodeUploadMeta(value: string | undefined): UploadMeta {
+  let m: Partial<UploadMeta> | undefined;
+  try {
+    m = JSON.parse(Buffer.from(value ?? '', 'base64url').toString('utf8'));
+  } catch {
+    m = undefined;
+  }
+  if (!m || typeof m.owner !== 'string' || !m.owner || typeof m.name !== 'string' || typeof m.contentType !== 'string' || !Number.isSafeInteger(m.ttl) || m.ttl! < 1) {
+    throw new AppError('bad_request', `missing or malformed ${UPLOAD_TRAILER} trailer`);
+  }
+  return { owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl! };
+}
 
 /**
  * The data plane over internal HTTP/1.1 keep-alive (distributed mode). Protocol, served by
  * the storage service:
  *   PUT /blobs            body = bytes (chunked); 201 {key,size,sha256} once durable
+ *   PUT /uploads          the same, then trailer `x-fileshare-upload` (the record's fields);
+ *                         201 = the upload record, once bytes and record are durable
  *   GET /blobs/<key>      200/206 bytes; `Range: bytes=a-b` honoured
  *   errors                JSON {code,message} with the API's status
  * Several storage URLs are used round robin; one that refuses connections is tried last for a
  * few seconds (a killed replica), so the other replicas keep serving.
  */
 export class HttpDataPlane implements DataPlane {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 10_000 });
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 4, keepAliveMsecs: 10_000 });
+  /** Data-plane connections (uploads and downloads); the agent serves only readiness probes. */
+  private readonly pool = new ConnectionPool();
   private readonly reader: BlobReader;
+  private readonly secretHeader: string;
   private next = 0;
   private readonly downUntil = new Map<string, number>();
 
@@ -29,7 +53,8 @@ export class HttpDataPlane implements DataPlane {
   ) {
     if (urls.length === 0) throw new Error('storage.urls is empty');
     if (/[\r\n]/.test(secret)) throw new Error('internal.secret must not contain line breaks');
-    this.reader = new BlobReader(secret ? `${INTERNAL_SECRET_HEADER}: ${secret}` : '');
+    this.secretHeader = secret ? `${INTERNAL_SECRET_HEADER}: ${secret}` : '';
+    this.reader = new BlobReader(this.pool, this.secretHeader);
   }
 
   /** Replicas in the order to try: round robin, those recently refusing connections last. */
@@ -44,40 +69,6 @@ export class HttpDataPlane implements DataPlane {
     const connectFailure = ['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'].includes(err.code ?? '');
     if (connectFailure) this.downUntil.set(url, Date.now() + 3000);
     return connectFailure;
-  }
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return this.secret ? { ...extra, [INTERNAL_SECRET_HEADER]: this.secret } : extra;
-  }
-
-  /**
-   * Connects to a storage replica before accepting a byte: a replica that refuses (killed,
-   * restarting) is skipped for the next one, so no upload fails for a replica that is gone
-   * before the upload began. Once bytes flow, a failure fails the upload (503): the stream
-   * cannot be replayed.
-   */
-  private connectPut(maxBytes: number): Promise<ClientRequest> {
-    return this.firstReachable(async (url) => {
-      const req = request(`${url}/blobs`, {
-        method: 'PUT',
-        agent: this.agent,
-        headers: this.headers({ 'content-type': 'application/octet-stream', [MAX_BYTES_HEADER]: String(maxBytes) }),
-      });
-      try {
-        await new Promise<void>((resolve, reject) => {
-          req.once('error', reject);
-          req.once('socket', (sock) => {
-            if (!sock.connecting) return resolve();
-            sock.once('connect', () => resolve());
-          });
-        });
-      } catch (err) {
-        req.destroy();
-        throw err;
-      }
-      req.removeAllListeners('error');
-      return req;
-    });
   }
 
   /**
@@ -100,55 +91,30 @@ export class HttpDataPlane implements DataPlane {
   }
 
   createBlob(opts: { maxBytes: number }): BlobWriter {
-    let req: ClientRequest | undefined;
-    let stored = false;
-    let settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
-    const done = new Promise<StoredBlob>((resolve, reject) => (settle = { resolve, reject }));
-    done.catch(() => undefined); // the owner awaits it; never an unhandled rejection
-    const connect = this.connectPut.bind(this);
-    const writer = new Writable({
-      highWaterMark: 256 * 1024,
-      construct(cb) {
-        connect(opts.maxBytes).then((r) => {
-          req = r;
-          r.on('response', (res) =>
-            readJson(res).then(
-              (body) => (res.statusCode === 201 ? settle.resolve(body as StoredBlob) : settle.reject(wireError(body))),
-              settle.reject,
-            ),
-          );
-          r.on('error', () => settle.reject(new AppError('unavailable')));
-          cb();
-        }, (err) => {
-          settle.reject(err);
-          cb(err);
-        });
-      },
-      // A chunk's callback runs once the socket has taken its bytes (BlobWriter lends chunks):
-      // what arrived meanwhile goes out as one corked write.
-      writev(chunks, cb) {
-        req!.cork();
-        chunks.forEach(({ chunk }, i) => req!.write(chunk, i === chunks.length - 1 ? (err) => cb(err) : undefined));
-        req!.uncork();
-      },
-      final(cb) {
-        req!.end();
-        done.then(() => {
-          stored = true;
-          cb();
-        }, cb);
-      },
-      destroy(err, cb) {
-        if (req && !req.writableFinished) req.destroy();
-        if (!stored) settle.reject(err ?? new AppError('incomplete_body'));
-        cb(err);
-      },
-    }) as Writable & { done: Promise<StoredBlob> };
-    writer.on('error', () => undefined); // reported through `done`
-    // If storage answers early (error), stop accepting bytes.
-    done.catch((err) => writer.destroy(err));
-    writer.done = done;
-    return writer;
+    const w = this.put<StoredBlob>('/blobs', opts.maxBytes);
+    return Object.assign(w.writer, { done: w.answer });
+  }
+
+  /** `PUT /uploads`: the record's fields follow the bytes as a trailer (the ttl may come last). */
+  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
+    opts.meta.catch(() => undefined); // awaited only at the end; a refusal before must not go unhandled
+    const w = this.put<UploadRecord>('/uploads', opts.maxBytes, [`trailer: ${UPLOAD_TRAILER}`], async () => [`${UPLOAD_TRAILER}: ${encodeUploadMeta(await opts.meta)}`]);
+    const done = w.answer.then((r): StoredBlob => ({ key: r.blob, size: r.size, sha256: r.sha256 }));
+    done.catch(() => undefined);
+    return Object.assign(w.writer, { done, record: w.answer });
+  }
+
+  /**
+   * A chunked PUT to a replica (blob-upload.ts). The connection is made before a byte is
+   * accepted: a replica that refuses (killed, restarting) is skipped for the next one, so no upload
+   * fails for a replica that was gone before it began. Once bytes flow, a failure fails the upload
+   * (503): the stream cannot be replayed.
+   */
+  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailers?: () => Promise<string[]>) {
+    const lines = ['content-type: application/octet-stream', `${MAX_BYTES_HEADER}: ${maxBytes}`, ...headers];
+    if (this.secretHeader) lines.push(this.secretHeader);
+    const connect = () => this.firstReachable(async (url) => ({ url, conn: (await this.pool.acquire(url)).conn }));
+    return putWriter<T>(this.pool, connect, path, { headers: lines, trailers });
   }
 
   /**
@@ -174,12 +140,6 @@ export class HttpDataPlane implements DataPlane {
 
   close(): void {
     this.agent.destroy();
-    this.reader.close();
+    this.pool.close();
   }
-}
-
-async function readJson(res: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of res) chunks.push(c as Buffer);
-  return parseJson(Buffer.concat(chunks));
 }

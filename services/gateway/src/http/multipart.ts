@@ -1,17 +1,17 @@
 import busboy from 'busboy';
-import { AppError, isAppError, type BlobWriter, type DataPlane, type StoredBlob, pump } from '@fileshare/shared';
+import { AppError, isAppError, type BlobWriter, pump } from '@fileshare/shared';
 import type { UwsBody } from './body.js';
 import { cleanFileName } from './disposition.js';
 
 export interface MultipartLimits {
-  maxFileSize: number;
   maxFields: number;
   maxFieldSize: number;
   maxNameLength: number;
 }
 
-export interface ReceivedFile {
-  blob: StoredBlob;
+export interface ReceivedForm<W extends BlobWriter> {
+  /** The file part's writer: every byte was handed to it and it was ended; await its `done`. */
+  writer: W;
   name: string;
   contentType: string;
   /** Text fields; a field sent twice keeps every value. */
@@ -22,11 +22,13 @@ export interface ReceivedFile {
 export const isMultipart = (contentType: string | undefined) => /^multipart\/form-data\s*(;|$)/i.test(contentType ?? '');
 
 /**
- * Parse a multipart body as it arrives and stream its single `file` part into a new blob.
- * Text fields may come before or after the file. Resolves once the bytes are durable; on any
- * failure the blob is discarded and the promise rejects with the API error (400/413).
+ * Parse a multipart body as it arrives and stream its single `file` part into the writer `open`
+ * makes when the part begins. Text fields may come before or after the file. Resolves once the
+ * whole body is parsed, without waiting for the writer (an upload's writer waits for fields read
+ * after the file: see `DataPlane.createUpload`); the caller awaits the writer's result. On a
+ * failure while parsing the writer is destroyed and the promise rejects with the API error (400/413).
  */
-export function receiveMultipart(body: UwsBody, contentType: string, dataPlane: DataPlane, limits: MultipartLimits): Promise<ReceivedFile> {
+export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentType: string, open: () => W, limits: MultipartLimits): Promise<ReceivedForm<W>> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -38,7 +40,7 @@ export function receiveMultipart(body: UwsBody, contentType: string, dataPlane: 
     } catch {
       return reject(new AppError('malformed_multipart'));
     }
-    let writer: BlobWriter | undefined;
+    let writer: W | undefined;
     let name = 'file';
     let type = 'application/octet-stream';
     const fields: Record<string, string[]> = {};
@@ -56,7 +58,7 @@ export function receiveMultipart(body: UwsBody, contentType: string, dataPlane: 
       if (field !== 'file' || failed) return void stream.resume();
       name = cleanFileName(info.filename, limits.maxNameLength);
       type = info.mimeType || 'application/octet-stream';
-      writer = dataPlane.createBlob({ maxBytes: limits.maxFileSize });
+      writer = open();
       pump(stream, writer).catch(fail);
     });
     bb.on('field', (field, value, info) => {
@@ -71,7 +73,7 @@ export function receiveMultipart(body: UwsBody, contentType: string, dataPlane: 
     bb.on('close', () => {
       if (failed) return;
       if (!writer) return fail(new AppError('file_required'));
-      writer.done.then((blob) => resolve({ blob, name, contentType: type, fields }), fail);
+      resolve({ writer, name, contentType: type, fields });
     });
     pump(body, bb).catch(fail);
   });

@@ -27,19 +27,13 @@ export function fileUploadRoutes(ctx: GatewayContext): Route[] {
 
         const release = ctx.beginUpload(user);
         try {
+          const open = () => ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'] });
           let blob: StoredBlob;
           if (multipart) {
             if (!ex.body) throw new AppError('file_required');
-            blob = (
-              await receiveMultipart(ex.body, contentType!, ctx.dataPlane, {
-                maxFileSize: cfg['limits.maxFileSize'],
-                maxFields: cfg['limits.maxFields'],
-                maxFieldSize: cfg['limits.maxFieldSize'],
-                maxNameLength: cfg['limits.maxNameLength'],
-              })
-            ).blob;
+            blob = await (await receiveMultipart(ex.body, contentType!, open, ctx.multipartLimits())).writer.done;
           } else {
-            const writer = ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'] });
+            const writer = open();
             if (ex.body) await ex.body.sendTo(writer);
             else writer.end();
             blob = await writer.done;

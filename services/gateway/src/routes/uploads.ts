@@ -1,4 +1,4 @@
-import { AppError, COMMANDS, type UploadCreate, type UploadRecord } from '@fileshare/shared';
+import { AppError, COMMANDS, type UploadMeta, type UploadRecord } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
 import { isMultipart, receiveMultipart } from '../http/multipart.js';
 import { renderUpload } from '../render.js';
@@ -22,27 +22,25 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
         const user = await ctx.authenticate(ex);
         if (!ex.body) throw new AppError('file_required');
         const release = ctx.beginUpload(user);
+        // The record's fields go to storage with the bytes; the ttl is known once the form is read.
+        let describe!: (meta: UploadMeta) => void;
+        let refuse!: (err: Error) => void;
+        let described = false;
+        const meta = new Promise<UploadMeta>((resolve, reject) => {
+          describe = (m) => ((described = true), resolve(m));
+          refuse = reject;
+        });
         try {
-          const got = await receiveMultipart(ex.body, contentType!, ctx.dataPlane, {
-            maxFileSize: cfg['limits.maxFileSize'],
-            maxFields: cfg['limits.maxFields'],
-            maxFieldSize: cfg['limits.maxFieldSize'],
-            maxNameLength: cfg['limits.maxNameLength'],
-          });
-          let ttl: number;
-          try {
-            const values = got.fields.ttl;
-            if (values && values.length > 1) throw new AppError('invalid_ttl');
-            ttl = ctx.ttl(values?.[0], cfg['models.upload.ttl'], true);
-          } catch (err) {
-            await bus.request(COMMANDS.blobDiscard, { key: got.blob.key }).catch(() => undefined);
-            throw err;
-          }
-          const body: UploadCreate = { owner: user, name: got.name, contentType: got.contentType, ttl, blob: got.blob };
-          const rec = await bus.request<UploadRecord>(COMMANDS.uploadCreate, body);
+          const form = await receiveMultipart(ex.body, contentType!, () => ctx.dataPlane.createUpload({ maxBytes: cfg['limits.maxFileSize'], meta }), ctx.multipartLimits());
+          const values = form.fields.ttl;
+          if (values && values.length > 1) throw new AppError('invalid_ttl');
+          describe({ owner: user, name: form.name, contentType: form.contentType, ttl: ctx.ttl(values?.[0], cfg['models.upload.ttl'], true) });
+          const rec = await form.writer.record;
           const url = ctx.url(ex, `/uploads/${rec.id}`);
           ex.json(201, renderUpload(rec, url), { Location: url });
         } finally {
+          // Whatever happened, `meta` is settled: not described, storage discards the bytes.
+          if (!described) refuse(new AppError('incomplete_body'));
           release();
         }
       },
