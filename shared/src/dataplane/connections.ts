@@ -1,7 +1,8 @@
 /**
  * Keep-alive sockets to storage replicas for the HTTP data plane, without Node's HTTP client:
- * each socket reads into one fixed buffer of its own (`net` `onread`), and the exchange using it
- * (a download in `BlobReader`, an upload in `BlobUpload`) parses storage's answers from there.
+ * each socket reads into one fixed buffer of its own (`net` `onread`), and the exchange using
+ * it (a download: `BlobReader`; an upload: `putWriter` in blob-upload.ts) parses storage's
+ * answers from there.
  *
  * Why: Node's client allocated and copied every 64 KiB of a download twice (page faults and GC
  * held a distributed download to ~165 MB/s), and per upload it built a ClientRequest, an

@@ -11,7 +11,7 @@ export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
 /** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
 export const UPLOAD_TRAILER = 'x-fileshare-upload';
 
-export const encodeUploadMeta = (m: UploadMeta): string => Buffer.from(JSON.stringify({ owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl })).toString('base64url');
+const encodeUploadMeta = (m: UploadMeta): string => Buffer.from(JSON.stringify({ owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl })).toString('base64url');
 
 /** The trailer's fields, checked; a missing or malformed trailer is a 400 (storage keeps nothing). */
 export function decodeUploadMeta(value: string | undefined): UploadMeta {

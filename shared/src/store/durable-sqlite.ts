@@ -11,15 +11,110 @@
  * before resolving, which gives synchronous=FULL's durability. Checkpoints still sync. Reads on
  * the same connection may see a commit a few hundred microseconds before it is on disk; no
  * acknowledgement depends on that, since a later write's fsync covers every earlier commit.
+ *
+ * Checkpoints (copying the WAL into the database file, then fsyncing it) run on a worker
+ * thread with its own connection (`Checkpointer`), never in a commit: SQLite's automatic
+ * checkpoint ran inside every ~1000th commit, on the event loop, and took a fifth of the
+ * all-in-one process's time on 4 KiB uploads (profile; without it 2,830-3,040 -> 3,720-3,990
+ * uploads/s, measured).
  */
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 
 interface QueuedWrite {
   op: () => unknown;
   resolve: (v: any) => void;
   reject: (e: unknown) => void;
+}
+
+/** A checkpoint is asked for at most this often while writes go on; none while idle. */
+const CHECKPOINT_EVERY_MS = 200;
+
+/**
+ * The worker: one connection per database file it is asked about, a PASSIVE checkpoint on each
+ * request (it never blocks the writer; one that finds another checkpoint running just skips).
+ */
+const CHECKPOINTER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const dbs = new Map();
+parentPort.on('message', ({ op, path }) => {
+  let db = dbs.get(path);
+  if (op === 'close') {
+    db?.close();
+    dbs.delete(path);
+    return parentPort.postMessage({ closed: path });
+  }
+  try {
+    if (!db) {
+      db = new Database(path);
+      db.pragma('busy_timeout = 0');
+      dbs.set(path, db);
+    }
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // busy (another checkpoint, or a writer of another process): the next request retries
+  }
+});
+`;
+
+/**
+ * One worker thread per process checkpoints every DurableSqlite file of it (one isolate, not one
+ * per file: each costs memory). Started with the first file opened, stopped with the last closed.
+ */
+class Checkpointer {
+  private static current?: Checkpointer;
+  private readonly worker: Worker;
+  /** One fallback per open DurableSqlite: run should the worker fail. */
+  private readonly users = new Set<() => void>();
+  private stopped = false;
+
+  private constructor() {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.worker = new Worker(CHECKPOINTER, { eval: true, workerData: { driver }, resourceLimits: { maxOldGenerationSizeMb: 16 } });
+    this.worker.unref();
+    this.worker.on('error', () => {
+      for (const fallback of this.users) fallback();
+    });
+    this.worker.once('exit', () => {
+      this.stopped = true;
+      if (Checkpointer.current === this) Checkpointer.current = undefined;
+    });
+  }
+
+  /** A file to checkpoint from now on; `fallback` runs should the worker fail. */
+  static register(fallback: () => void): Checkpointer {
+    const c = (Checkpointer.current ??= new Checkpointer());
+    c.users.add(fallback);
+    return c;
+  }
+
+  checkpoint(path: string): void {
+    if (!this.stopped) this.worker.postMessage({ op: 'checkpoint', path });
+  }
+
+  /** The worker closes its connection to `path` (reopened if another user asks); the last user stops it. */
+  async release(path: string, fallback: () => void): Promise<void> {
+    this.users.delete(fallback);
+    if (this.stopped) return;
+    await new Promise<void>((resolve) => {
+      const onMessage = (m: { closed?: string }) => {
+        if (m.closed !== path) return;
+        this.worker.off('message', onMessage);
+        resolve();
+      };
+      this.worker.on('message', onMessage);
+      this.worker.once('exit', () => resolve());
+      this.worker.postMessage({ op: 'close', path });
+    });
+    if (this.users.size === 0 && !this.stopped) {
+      if (Checkpointer.current === this) Checkpointer.current = undefined;
+      await this.worker.terminate();
+    }
+  }
 }
 
 export class DurableSqlite {
@@ -30,9 +125,16 @@ export class DurableSqlite {
   private syncing = false;
   /** The WAL file, fsynced off the event loop; undefined for ':memory:'. */
   private readonly walFd?: number;
+  private readonly checkpointer?: Checkpointer;
+  private checkpointTimer?: NodeJS.Timeout;
+  /** Back to SQLite's own checkpoints in commits, should the worker fail (slower, never unbounded). */
+  private readonly fallback = () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000');
 
   /** Opens (creating) the file and runs `schema` (idempotent DDL). */
-  constructor(path: string, schema: string) {
+  constructor(
+    private readonly path: string,
+    schema: string,
+  ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
@@ -41,7 +143,11 @@ export class DurableSqlite {
     db.exec(schema);
     this.db = db;
     // SQLite keeps the WAL (same inode: it is reset, not deleted) while the database is open.
-    if (path !== ':memory:') this.walFd = openSync(`${path}-wal`, 'a');
+    if (path !== ':memory:') {
+      this.walFd = openSync(`${path}-wal`, 'a');
+      db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = Checkpointer.register(this.fallback);
+    }
   }
 
   /** Runs `op` (synchronous statements) in the next group commit; resolves once durable. */
@@ -73,7 +179,17 @@ export class DurableSqlite {
       for (const w of batch) w.reject(err);
       return;
     }
+    this.checkpointSoon();
     this.whenDurable((err) => batch.forEach((w, i) => (err ? w.reject(err) : results[i].ok ? w.resolve(results[i].value) : w.reject(results[i].err))));
+  }
+
+  /** Commits happened: a checkpoint at most CHECKPOINT_EVERY_MS from now (none while idle). */
+  private checkpointSoon(): void {
+    if (!this.checkpointer || this.checkpointTimer) return;
+    this.checkpointTimer = setTimeout(() => {
+      this.checkpointTimer = undefined;
+      this.checkpointer!.checkpoint(this.path);
+    }, CHECKPOINT_EVERY_MS).unref();
   }
 
   /** Calls `done` once everything committed so far is on disk: one fsync for all waiting. */
@@ -101,6 +217,9 @@ export class DurableSqlite {
     if (!this.db.open) return;
     this.commit();
     await new Promise<void>((resolve) => this.whenDurable(() => resolve()));
+    if (!this.db.open) return;
+    clearTimeout(this.checkpointTimer);
+    await this.checkpointer?.release(this.path, this.fallback);
     if (!this.db.open) return;
     if (this.walFd !== undefined) closeSync(this.walFd);
     this.db.close();
