@@ -14,9 +14,9 @@
  *
  * Checkpoints (copying the WAL into the database file, then fsyncing it) run on a worker
  * thread with its own connection (`Checkpointer`), never in a commit: SQLite's automatic
- * checkpoint ran inside every ~1000th commit, on the event loop, and took a fifth of the
- * all-in-one process's time on 4 KiB uploads (profile; without it 2,830-3,040 -> 3,720-3,990
- * uploads/s, measured).
+ * checkpoint ran inside every ~1000th commit, on the event loop (commits and their checkpoints
+ * were a fifth of the all-in-one process's samples on 4 KiB uploads; with the automatic
+ * checkpoint off, 2,830-3,040 -> 3,720-3,990 uploads/s, measured).
  */
 import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
