@@ -124,7 +124,9 @@ test.serial('an upload carries its record: fields given after the last byte, one
   const bytes = randomBytes(10_000);
   let describe!: (m: UploadMeta) => void;
   const w = plane.createUpload({ maxBytes: bytes.length, meta: new Promise((resolve) => (describe = resolve)) });
-  w.end(bytes);
+  w.write(bytes.subarray(0, 1000));
+  w.write(Buffer.alloc(0)); // nothing to send; must not end the chunked body
+  w.end(bytes.subarray(1000));
   await new Promise((r) => setTimeout(r, 50)); // the writer waits for the fields
   describe({ owner: 'alice', name: 'naïve résumé.txt', contentType: 'text/plain', ttl: 60 });
   const rec = await w.record;

@@ -89,14 +89,17 @@ export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url:
       });
     },
     writev(chunks, cb) {
+      // An empty chunk would read as the body's end (`0\r\n`): it has nothing to send anyway.
+      const bufs = chunks.map(({ chunk }) => chunk as Buffer).filter((b) => b.length > 0);
+      if (bufs.length === 0) return cb();
       const socket = conn!.socket;
       socket.cork();
       if (head) socket.write(head);
       head = null;
-      chunks.forEach(({ chunk }, i) => {
-        socket.write(`${(chunk as Buffer).length.toString(16)}\r\n`);
-        socket.write(chunk);
-        socket.write('\r\n', i === chunks.length - 1 ? (err) => cb(err) : undefined);
+      bufs.forEach((buf, i) => {
+        socket.write(`${buf.length.toString(16)}\r\n`);
+        socket.write(buf);
+        socket.write('\r\n', i === bufs.length - 1 ? (err) => cb(err) : undefined);
       });
       socket.uncork();
     },
