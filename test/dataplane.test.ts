@@ -151,6 +151,19 @@ test.serial('an upload whose fields are refused, or that is too large, leaves no
   t.deepEqual(holdings(), before);
 });
 
+test.serial("older gateways' two-step upload still works during a rolling upgrade: bytes, then the record or a discard", async (t) => {
+  const before = holdings();
+  const kept = plane.createBlob({ maxBytes: 100 });
+  kept.end('kept');
+  const blob = await kept.done;
+  const rec = await bus.request<UploadRecord>(COMMANDS.uploadCreate, { owner: 'old', name: 'k.txt', contentType: 'text/plain', ttl: 60, blob });
+  t.like(rec, { id: blob.key, owner: 'old', size: 4, sha256: sha(Buffer.from('kept')) });
+  const dropped = plane.createBlob({ maxBytes: 100 });
+  dropped.end('dropped');
+  await bus.request(COMMANDS.blobDiscard, { key: (await dropped.done).key });
+  t.deepEqual(holdings(), { blobs: before.blobs + 1, uploads: before.uploads + 1, scheduled: before.scheduled + 1 });
+});
+
 test.serial('PUT /uploads without its trailer is a 400 and keeps nothing', async (t) => {
   const before = holdings();
   const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {

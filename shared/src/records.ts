@@ -74,6 +74,10 @@ export interface UploadMeta {
 
 // ---- command payloads (gateway/tokens/expiry -> storage, gateway -> tokens) ----
 
+/** `storage.upload.create` (older gateways): the record for a blob stored before. */
+export interface UploadCreate extends UploadMeta {
+  blob: StoredBlob;
+}
 export interface OwnedId {
   owner: string;
   id: string;

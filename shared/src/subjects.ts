@@ -4,6 +4,13 @@
  * `fileshare.evt.` and kept in the JetStream stream `FILESHARE_EVENTS`.
  */
 export const COMMANDS = {
+  /**
+   * Older gateways' two-step upload (bytes on the data plane, then this): storage still answers
+   * both for a rolling upgrade (storage first, then gateways). Current gateways use
+   * `DataPlane.createUpload`.
+   */
+  uploadCreate: 'storage.upload.create',
+  blobDiscard: 'storage.blob.discard',
   uploadGet: 'storage.upload.get',
   uploadDelete: 'storage.upload.delete',
   sessionCreate: 'storage.session.create',

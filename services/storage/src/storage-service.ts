@@ -21,6 +21,7 @@ import {
   type SessionRecord,
   type Store,
   type StoredBlob,
+  type UploadCreate,
   type UploadMeta,
   type UploadRecord,
   type UploadWriter,
@@ -70,6 +71,8 @@ export class StorageService implements DataPlane {
   serve(): void {
     const q = 'storage';
     const serve = (subject: string, fn: (body: any) => Promise<unknown>) => this.bus.serve(subject, q, fn);
+    serve(COMMANDS.uploadCreate, (b: UploadCreate) => this.recordUpload(b, b.blob)); // older gateways
+    serve(COMMANDS.blobDiscard, (b: { key: string }) => this.discardBlob(b.key)); // older gateways
     serve(COMMANDS.uploadGet, (b: { id: string }) => this.getUpload(b.id));
     serve(COMMANDS.uploadDelete, (b: OwnedId) => this.deleteUpload(b));
     serve(COMMANDS.sessionCreate, (b: SessionCreate) => this.createSession(b));
