@@ -27,6 +27,8 @@ export interface Downloadable {
 export class GatewayContext {
   /** Uploads in flight per user on this gateway (limits.maxUploadsPerUser). */
   private readonly uploadsInFlight = new Map<string, number>();
+  /** What a multipart upload may hold besides its file (limits.*). */
+  readonly multipartLimits: MultipartLimits;
 
   constructor(
     readonly cfg: Config,
@@ -36,17 +38,13 @@ export class GatewayContext {
     readonly log: Logger,
     readonly tls: boolean,
     private readonly cache: BlobCache,
-  ) {}
+  ) {
+    this.multipartLimits = { maxFields: cfg['limits.maxFields'], maxFieldSize: cfg['limits.maxFieldSize'], maxNameLength: cfg['limits.maxNameLength'] };
+  }
 
   async authenticate(ex: Exchange): Promise<string> {
     ex.user = await this.auth.authenticate(ex.req.headers.authorization ?? '', ex.req.remote);
     return ex.user;
-  }
-
-  /** What a multipart upload may hold besides its file (limits.*). */
-  multipartLimits(): MultipartLimits {
-    const c = this.cfg;
-    return { maxFields: c['limits.maxFields'], maxFieldSize: c['limits.maxFieldSize'], maxNameLength: c['limits.maxNameLength'] };
   }
 
   /** Reserve an upload slot for `user`; the returned function releases it. */

@@ -50,10 +50,7 @@ export class BlobReader {
         if (reuse && keepAlive) {
           conn.socket.resume(); // reading may have been paused for the last view
           this.pool.release(url, conn);
-        } else {
-          conn.onBytes = conn.onClose = null;
-          conn.socket.destroy();
-        }
+        } else conn.drop();
       };
 
       const body = (view: Buffer): boolean => {
@@ -109,8 +106,7 @@ export class BlobReader {
 
       conn.onClose = (err) => {
         over = true;
-        conn.onBytes = conn.onClose = null;
-        conn.socket.destroy();
+        conn.drop();
         if (delivered) return; // the sink has every byte; only its last view may be pending
         if (started) return sink.fail(err);
         // Nothing of the response came: the request can be sent again.

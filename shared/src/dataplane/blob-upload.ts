@@ -38,10 +38,7 @@ export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url:
     if (over || !conn) return;
     over = true;
     if (reuse) pool.release(url, conn);
-    else {
-      conn.onBytes = conn.onClose = null;
-      conn.socket.destroy();
-    }
+    else conn.drop();
   };
 
   const reader = new HeadReader();
@@ -77,9 +74,9 @@ export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url:
       connect().then((c) => {
         ({ url, conn } = c);
         conn.onBytes = onBytes;
+        // The connection has forgotten this exchange already (Connection.closed).
         conn.onClose = () => {
           over = true;
-          c.conn.onBytes = c.conn.onClose = null;
           settle.reject(new AppError('unavailable'));
         };
         cb();

@@ -65,6 +65,12 @@ export class Connection {
   get usable(): boolean {
     return !this.socket.destroyed && this.socket.readyState === 'open';
   }
+
+  /** Not reusable (an exchange cut short, or out of step): forget the exchange, close the socket. */
+  drop(): void {
+    this.onBytes = this.onClose = null;
+    this.socket.destroy();
+  }
 }
 
 /** Idle connections per storage URL, reused for the next exchange (LIFO), closed after IDLE_MS. */
@@ -95,7 +101,7 @@ export class ConnectionPool {
     conn.onBytes = conn.onClose = null;
     const list = this.idle.get(url) ?? [];
     this.idle.set(url, list);
-    if (!conn.usable || list.length >= MAX_IDLE_PER_URL) return void conn.socket.destroy();
+    if (!conn.usable || list.length >= MAX_IDLE_PER_URL) return conn.drop();
     conn.idleTimer = setTimeout(() => {
       const i = list.indexOf(conn);
       if (i >= 0) list.splice(i, 1);

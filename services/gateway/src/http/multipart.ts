@@ -10,7 +10,7 @@ export interface MultipartLimits {
 }
 
 export interface ReceivedForm<W extends BlobWriter> {
-  /** The file part's writer: every byte was handed to it and it was ended; await its `done`. */
+  /** The file part's writer: `pump` hands it the rest of the part and ends it; await its result. */
   writer: W;
   name: string;
   contentType: string;

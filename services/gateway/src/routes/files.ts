@@ -31,7 +31,7 @@ export function fileUploadRoutes(ctx: GatewayContext): Route[] {
           let blob: StoredBlob;
           if (multipart) {
             if (!ex.body) throw new AppError('file_required');
-            blob = await (await receiveMultipart(ex.body, contentType!, open, ctx.multipartLimits())).writer.done;
+            blob = await (await receiveMultipart(ex.body, contentType!, open, ctx.multipartLimits)).writer.done;
           } else {
             const writer = open();
             if (ex.body) await ex.body.sendTo(writer);

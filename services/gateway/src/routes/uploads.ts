@@ -31,7 +31,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
           refuse = reject;
         });
         try {
-          const form = await receiveMultipart(ex.body, contentType!, () => ctx.dataPlane.createUpload({ maxBytes: cfg['limits.maxFileSize'], meta }), ctx.multipartLimits());
+          const form = await receiveMultipart(ex.body, contentType!, () => ctx.dataPlane.createUpload({ maxBytes: cfg['limits.maxFileSize'], meta }), ctx.multipartLimits);
           const values = form.fields.ttl;
           if (values && values.length > 1) throw new AppError('invalid_ttl');
           describe({ owner: user, name: form.name, contentType: form.contentType, ttl: ctx.ttl(values?.[0], cfg['models.upload.ttl'], true) });
