@@ -41,6 +41,8 @@ export const SCHEMA = {
   'auth.cacheTtl': { kind: 'int', default: 60, min: 0, doc: 'Seconds a successful password check is remembered (keyed by an HMAC, never the password).' },
   'auth.maxFailures': { kind: 'int', default: 10, min: 1, doc: 'Failed authentications allowed per client address and per user within auth.failureWindow before 429.' },
   'auth.failureWindow': { kind: 'int', default: 60, min: 1, doc: 'Seconds over which failed authentications are counted.' },
+  'auth.hashThreads': { kind: 'int', default: 1, min: 1, max: 64, doc: 'Password hashes (scrypt, ~60 ms and 32 MiB each) computed at once, on threads of their own: never on the thread pool that file I/O uses.' },
+  'auth.hashQueue': { kind: 'int', default: 64, min: 1, doc: 'Password checks that may wait for a hash thread, all clients together (served round-robin by client address); beyond, 503 with Retry-After. Cached checks never wait.' },
   'limits.maxFileSize': { kind: 'int', default: 900 * MiB, min: 1, doc: 'Largest file accepted, bytes. uWebSockets.js v20.30 refuses Content-Length >= 1e9, so larger files need chunked transfer.' },
   'limits.maxTtl': { kind: 'int', default: 30 * 86400, min: 1, doc: 'Largest ttl a request may ask for, seconds.' },
   'limits.maxJsonBody': { kind: 'int', default: 16 * 1024, min: 64, doc: 'Largest JSON request body, bytes.' },

@@ -7,6 +7,7 @@ export const ERRORS = {
   authentication_required: { status: 401, message: 'authentication required' },
   invalid_credentials: { status: 401, message: 'invalid credentials' },
   too_many_failures: { status: 429, message: 'too many failed authentication attempts' },
+  auth_busy: { status: 503, message: 'too many authentication checks in progress' },
   upload_not_found: { status: 404, message: 'upload not found' },
   upload_expired: { status: 410, message: 'upload expired' },
   session_not_found: { status: 404, message: 'session not found' },

@@ -21,16 +21,38 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Constant-time check; false (never a throw) for a malformed hash. */
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+/** The parameters of an encoded hash, or null when it is malformed. */
+export interface ParsedHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  expected: Buffer;
+}
+
+export function parseHash(encoded: string): ParsedHash | null {
   const parts = encoded.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [n, r, p] = parts.slice(1, 4).map(Number);
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return null;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
   const salt = Buffer.from(parts[4], 'base64');
   const expected = Buffer.from(parts[5], 'base64');
-  if (!n || !r || !p || expected.length === 0) return false;
-  const actual = await scrypt(password, salt, expected.length, { N: n, r, p, maxmem: MAXMEM });
-  return timingSafeEqual(actual, expected);
+  if (!N || !r || !p || expected.length === 0) return null;
+  return { N, r, p, salt, expected };
+}
+
+/** Largest memory one check may take (scrypt's maxmem). */
+export const SCRYPT_MAXMEM = MAXMEM;
+
+/**
+ * Constant-time check on libuv's thread pool; false (never a throw) for a malformed hash.
+ * For the CLI and tools: the gateway verifies on its own threads (`PasswordVerifier`), since the
+ * thread pool is the one file I/O needs.
+ */
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  const h = parseHash(encoded);
+  if (!h) return false;
+  const actual = await scrypt(password, h.salt, h.expected.length, { N: h.N, r: h.r, p: h.p, maxmem: MAXMEM });
+  return timingSafeEqual(actual, h.expected);
 }
 
 let dummy: Promise<string> | undefined;

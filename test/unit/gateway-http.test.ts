@@ -66,9 +66,23 @@ test('splitPath decodes segments and refuses tricks', (t) => {
 
 test('FailureThrottle blocks a client or a user after too many failures, for the window', (t) => {
   const th = new FailureThrottle(3, 60_000);
-  for (let i = 0; i < 3; i++) th.fail('1.1.1.1', 'bob');
-  t.true(th.blockedFor('1.1.1.1') > 0);
-  t.true(th.blockedFor('2.2.2.2', 'bob') > 0, 'the user is blocked from anywhere');
-  t.is(th.blockedFor('2.2.2.2', 'alice'), 0);
-  t.true(th.blockedFor('1.1.1.1') <= 60);
+  for (let i = 0; i < 3; i++) {
+    th.begin('1.1.1.1', 'bob');
+    th.end('1.1.1.1', 'bob', true);
+  }
+  t.true(th.blockedFor('1.1.1.1').client > 0);
+  t.true(th.blockedFor('2.2.2.2', 'bob').user > 0, 'the user is blocked from anywhere');
+  t.deepEqual(th.blockedFor('2.2.2.2', 'alice'), { client: 0, user: 0 });
+  t.true(th.blockedFor('1.1.1.1').client <= 60);
+});
+
+test('FailureThrottle counts attempts in flight before they fail: a concurrent burst is blocked as it starts', (t) => {
+  const th = new FailureThrottle(3, 60_000);
+  for (let i = 0; i < 3; i++) th.begin('1.1.1.1', `u${i}`);
+  t.is(th.blockedFor('1.1.1.1', 'u9').client, 1, 'three checks running: the fourth waits');
+  th.end('1.1.1.1', 'u0', false);
+  t.is(th.blockedFor('1.1.1.1', 'u9').client, 0, 'a success frees its place');
+  th.begin('1.1.1.1', 'u3');
+  for (const u of ['u1', 'u2', 'u3']) th.end('1.1.1.1', u, true);
+  t.true(th.blockedFor('1.1.1.1').client > 1, 'three failures: blocked for the window');
 });

@@ -1,7 +1,7 @@
 import { AppError, checkReady, registry, type ReadyCheck, type Logger } from '@fileshare/shared';
 import type { GatewayContext } from './context.js';
 import { Exchange, type RequestInfo } from './http/exchange.js';
-import { Router, methodNotAllowed, redactedPath, splitPath } from './router.js';
+import { Router, methodNotAllowed, splitPath } from './router.js';
 import { fileUploadRoutes } from './routes/files.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -53,12 +53,17 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
     if (!problem && info.path.length + info.query.length > maxUrl) problem = new AppError('uri_too_long');
     if (!problem && info.headerBytes > maxHeaders) problem = new AppError('headers_too_large');
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
-    const ex = new Exchange(res, info, log, !problem && hasBody);
+    const ex = new Exchange(res, info, log, !problem && hasBody, base);
     if (problem) {
-      // The body (if any) is not read, and the framing is suspect: what follows on this
-      // connection must not be parsed as another request.
+      // The framing is suspect: nothing after this request may be read from the connection. uWS
+      // parses pipelined requests in the same pass and does not stop at a close asked for from
+      // inside a handler; an answer still pending when the next request is parsed makes it drop
+      // the connection instead. So the 400 (closing) goes out on the next turn of the loop: alone,
+      // the client gets it and a closed connection; with anything pipelined behind it, uWS closes
+      // the connection first and nothing behind it is answered.
       ex.closeAfter = true;
-      return ex.fail(problem);
+      setImmediate(() => ex.fail(problem));
+      return;
     }
 
     inFlight.add(ex);
@@ -69,17 +74,12 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
         return opsHandler(ex);
       }
       const rel = base && (info.path === base || info.path.startsWith(base + '/')) ? info.path.slice(base.length) : base ? null : info.path;
-      if (rel !== null) ex.apiPath = rel;
       const segments = rel === null ? null : splitPath(rel);
       if (!segments) throw new AppError('not_found');
       const m = api.match(info.method, segments);
       if (m.kind === 'none') throw new AppError('not_found');
       if (m.kind === 'method') throw methodNotAllowed(m.allow);
       ex.route = m.route.pattern;
-      if (m.route.secretParam !== undefined) {
-        ex.apiPath = redactedPath(m.route, m.params);
-        ex.logPath = base + ex.apiPath;
-      }
       await m.route.handler(ex, m.params);
     };
     run()

@@ -174,13 +174,7 @@ export class GatewayContext {
       metrics.bytesOut.inc(part.length);
       return ex.send(status, headers, part);
     }
-    if (ex.req.method === 'HEAD') {
-      ex.cork(() => {
-        ex.writeHead(status, { ...headers, 'Content-Length': length });
-        ex.res.endWithoutBody();
-      });
-      return ex.finish();
-    }
+    if (ex.req.method === 'HEAD') return ex.send(status, { ...headers, 'Content-Length': length });
     if (length === 0) return ex.send(status, headers, Buffer.alloc(0));
     // Always an exact range: the backend then reads no more than it must. The data plane hands
     // over views of its own read buffer (no allocation or copy per chunk).

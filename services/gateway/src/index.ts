@@ -38,6 +38,8 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
       cacheTtl: cfg['auth.cacheTtl'],
       maxFailures: cfg['auth.maxFailures'],
       failureWindow: cfg['auth.failureWindow'],
+      hashThreads: cfg['auth.hashThreads'],
+      hashQueue: cfg['auth.hashQueue'],
     },
     log,
   );
@@ -75,6 +77,7 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
       while (served.inFlight.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       for (const ex of served.inFlight) if (ex.open) ex.cork(() => ex.res.close());
       if (served.inFlight.size) log.warn({ cut: served.inFlight.size }, 'shutdown deadline passed; closed in-flight requests');
+      await auth.close();
     },
   };
 }

@@ -9,8 +9,6 @@ export interface Route {
   /** e.g. `/uploads/:id`; `:name` matches one segment. */
   pattern: string;
   handler: Handler;
-  /** Index of a parameter that is a secret (token id): replaced in logs. */
-  secretParam?: number;
 }
 
 interface Compiled extends Route {
@@ -74,13 +72,4 @@ export function splitPath(path: string): string[] | null {
 
 export function methodNotAllowed(allow: string): AppError {
   return new AppError('method_not_allowed', undefined, { Allow: allow });
-}
-
-/** The route's path with its parameters filled in and the secret one replaced by `:token`. */
-export function redactedPath(route: Route, params: string[]): string {
-  let i = 0;
-  return route.pattern.replace(/:[a-z]+/g, () => {
-    const idx = i++;
-    return idx === route.secretParam ? ':token' : encodeURIComponent(params[idx]);
-  });
 }

@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { promises as fsp, statSync } from 'node:fs';
-import { AppError, USERNAME, dummyHash, metrics, verifyPassword, type Logger, type UsersFile } from '@fileshare/shared';
+import { AppError, USERNAME, dummyHash, hashPassword, metrics, type Logger, type UsersFile } from '@fileshare/shared';
 import { FailureThrottle } from './throttle.js';
+import { PasswordVerifier } from './verifier.js';
 
 export interface AuthOptions {
   enabled: boolean;
@@ -12,43 +13,58 @@ export interface AuthOptions {
   maxFailures: number;
   /** Seconds. */
   failureWindow: number;
+  /** Password hashes computed at once, on threads of their own (auth.hashThreads). */
+  hashThreads: number;
+  /** Password checks that may wait for a thread; more get 503 (auth.hashQueue). */
+  hashQueue: number;
 }
+
+/** Client addresses a cached credential is remembered for (see `authenticate`). */
+const CACHE_ADDRESSES = 8;
 
 const CACHE_MAX = 10_000;
 const ANONYMOUS = 'anonymous';
 
 /**
  * HTTP Basic against the users file (scrypt hashes) and the handbook's fixed user.
+ * - Every password check, the fixed user's included, is one scrypt hash on the verifier's own
+ *   threads (`PasswordVerifier`: bounded, fair per address, 503 when full), never on libuv's pool.
+ *   An unknown user is checked against a dummy hash: every failed check costs the same.
  * - A successful check is cached for `cacheTtl` under an HMAC of the header with a per-process
- *   key: the cache never holds a password, and a busy uploader pays for scrypt once a minute.
- *   Concurrent checks of one header share one scrypt run.
- * - An unknown user is checked against a dummy hash, so it costs what a wrong password costs.
- * - Failures are counted per client address and per user; past the limit, 429 + Retry-After.
+ *   key: the cache never holds a password, a busy uploader pays for scrypt once a minute, and a
+ *   cached check never waits behind anyone. Concurrent checks of one header share one hash.
+ * - Attempts are counted per client address and per user when they start (`FailureThrottle`):
+ *   past `maxFailures` failures and checks in flight, 429 + Retry-After. A blocked address gets
+ *   429 even for a cached credential (else a guess that is right would answer 2xx: an oracle).
+ *   A blocked user name keeps working from the addresses it was verified from, so that guessing
+ *   at somebody's name cannot lock them out.
  * - The users file is re-read when its modification time changes.
  */
 export class Authenticator {
   private readonly cacheKey = randomBytes(32);
-  private readonly cache = new Map<string, { user: string; until: number }>();
+  private readonly cache = new Map<string, { user: string; until: number; from: string[] }>();
   private readonly inFlight = new Map<string, Promise<string | null>>();
   private readonly throttle: FailureThrottle;
+  private readonly verifier: PasswordVerifier;
   private users = new Map<string, string>();
   private usersMtime = -1;
   private lastStatCheck = 0;
-  private readonly fixed?: { username: string; digest: Buffer };
+  private fixed?: { username: string; hash: string };
 
   constructor(
     private readonly opts: AuthOptions,
     private readonly log: Logger,
   ) {
     this.throttle = new FailureThrottle(opts.maxFailures, opts.failureWindow * 1000);
-    if (opts.fixedUser?.username) {
-      this.fixed = { username: opts.fixedUser.username, digest: sha256(opts.fixedUser.password) };
-    }
+    this.verifier = new PasswordVerifier({ threads: opts.hashThreads, queue: opts.hashQueue }, log);
   }
 
   /** Loads the users file; fails when auth is on and nobody could ever log in. */
   async init(): Promise<void> {
     if (!this.opts.enabled) return;
+    // The fixed user's password is hashed once, so that checking it costs what any other check costs.
+    if (this.opts.fixedUser?.username) this.fixed = { username: this.opts.fixedUser.username, hash: await hashPassword(this.opts.fixedUser.password) };
+    await dummyHash();
     await this.reloadUsers(true);
     if (!this.fixed && this.users.size === 0)
       throw new Error(`no users configured: add one with "fileshare user add NAME" (writes ${this.opts.usersFile}) or set simpleUpload.authentication.username/password`);
@@ -87,44 +103,64 @@ export class Authenticator {
     if (!this.opts.enabled) return ANONYMOUS;
     if (!header) throw new AppError('authentication_required', undefined, { 'WWW-Authenticate': 'Basic realm="fileshare", charset="UTF-8"' });
     const key = createHmac('sha256', this.cacheKey).update(header).digest('base64');
-    const hit = this.cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.user;
+    let hit = this.cache.get(key);
+    if (hit && hit.until <= Date.now()) hit = undefined;
 
     const creds = parseBasic(header);
-    const retryAfter = this.throttle.blockedFor(client, creds?.username);
-    if (retryAfter > 0) throw new AppError('too_many_failures', undefined, { 'Retry-After': String(retryAfter) });
+    const blocked = this.throttle.blockedFor(client, creds?.username);
+    const knownHere = hit?.from.includes(client) ?? false;
+    if (blocked.client > 0 || (blocked.user > 0 && !knownHere)) {
+      metrics.authRefused.inc({ reason: 'throttled' });
+      throw new AppError('too_many_failures', undefined, { 'Retry-After': String(Math.max(blocked.client, knownHere ? 0 : blocked.user)) });
+    }
+    if (hit) {
+      if (!knownHere) {
+        hit.from.push(client);
+        if (hit.from.length > CACHE_ADDRESSES) hit.from.shift();
+      }
+      return hit.user;
+    }
 
     let check = this.inFlight.get(key);
     if (!check) {
-      check = this.verify(creds).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, check);
+      this.throttle.begin(client, creds?.username);
+      check = this.verify(creds, client).then(
+        (user) => (this.throttle.end(client, creds?.username, !user), user),
+        (err: unknown) => {
+          this.throttle.end(client, creds?.username, false);
+          throw err;
+        },
+      );
+      const shared = check.finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, shared);
+      check = shared;
     }
     const user = await check;
     if (!user) {
       metrics.authFailures.inc();
-      this.throttle.fail(client, creds?.username);
       throw new AppError('invalid_credentials');
     }
     if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(key, { user, until: Date.now() + this.opts.cacheTtl * 1000 });
+    const entry = this.cache.get(key);
+    if (entry && entry.until > Date.now()) {
+      if (!entry.from.includes(client)) entry.from.push(client);
+    } else this.cache.set(key, { user, until: Date.now() + this.opts.cacheTtl * 1000, from: [client] });
     return user;
   }
 
-  private async verify(creds: { username: string; password: string } | null): Promise<string | null> {
+  /** Stops the verifier's threads. */
+  close(): Promise<void> {
+    return this.verifier.close();
+  }
+
+  private async verify(creds: { username: string; password: string } | null, client: string): Promise<string | null> {
     if (!creds) return null;
     await this.reloadUsers();
     const { username, password } = creds;
-    if (this.fixed && username === this.fixed.username) {
-      return timingSafeEqual(sha256(password), this.fixed.digest) ? username : null;
-    }
-    const hash = this.users.get(username);
-    const ok = await verifyPassword(password, hash ?? (await dummyHash()));
+    const hash = this.fixed && username === this.fixed.username ? this.fixed.hash : this.users.get(username);
+    const ok = await this.verifier.verify(password, hash ?? (await dummyHash()), client);
     return ok && hash ? username : null;
   }
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
 }
 
 /** `Basic base64(user:pass)`; null when malformed (no scheme, bad base64, no colon, not UTF-8). */

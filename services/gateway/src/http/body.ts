@@ -46,6 +46,8 @@ export class UwsBody extends Readable {
   received = 0;
   complete = false;
   private paused = false;
+  /** Answered without it (refused early): the rest is read and dropped. */
+  private dropping = false;
   private sending?: Sending;
 
   constructor(
@@ -54,6 +56,11 @@ export class UwsBody extends Readable {
   ) {
     super({ highWaterMark: 512 * 1024 });
     res.onData((ab, isLast) => {
+      if (this.dropping) {
+        this.received += ab.byteLength;
+        this.complete ||= isLast;
+        return;
+      }
       if (this.sending) return this.lend(this.sending, ab, isLast);
       if (ab.byteLength > 0) {
         const chunk = Buffer.from(new Uint8Array(ab)); // a copy, not a view
@@ -79,6 +86,20 @@ export class UwsBody extends Readable {
 
   private resume_(): void {
     if (this.paused && this.ex.open && !this.complete) {
+      this.paused = false;
+      this.res.resume();
+    }
+  }
+
+  /**
+   * The response goes out before this body was read (a refusal): what still arrives is read and
+   * dropped, so that uWS can finish the response and close the connection cleanly. Call before
+   * the response ends (a paused socket is resumed while the response is still writable).
+   */
+  discard(): void {
+    if (this.dropping || this.complete) return;
+    this.dropping = true;
+    if (this.paused) {
       this.paused = false;
       this.res.resume();
     }

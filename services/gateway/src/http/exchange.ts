@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { AppError, isAppError, metrics, type Logger } from '@fileshare/shared';
 import type { HttpResponse } from '../uws.js';
 import { UwsBody } from './body.js';
+import { apiRelative, redactPath } from './log-path.js';
 
 /** What is read from the uWS request synchronously, before any await (after one, `req` throws). */
 export interface RequestInfo {
@@ -17,6 +18,15 @@ export interface RequestInfo {
 const STATUS_LINES: Record<number, string> = {};
 for (const [code, text] of Object.entries(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${text}`;
 export const statusLine = (status: number) => STATUS_LINES[status] ?? `${status} Unknown`;
+
+/**
+ * Unread request body a refused request may still send before the connection is dropped: up to
+ * this much (by its Content-Length) the answer goes out with `Connection: close` and the rest is
+ * read and discarded, so that the client, busy sending, still gets its 413/401 instead of a reset
+ * (uWS has already sent `100 Continue` by the time any handler runs). Beyond it, or for a chunked
+ * body of unknown length, the connection is closed at once.
+ */
+const LINGER_MAX = 16 * 1024 * 1024;
 
 /** Headers every response carries. */
 const COMMON_HEADERS: [string, string][] = [
@@ -37,10 +47,10 @@ export class Exchange {
   bytesOut = 0;
   /** Route pattern for metrics and logs (`/uploads/:id`), never the raw path. */
   route = 'unmatched';
-  /** Path safe to log: secrets (token ids) replaced. */
-  logPath: string;
+  /** Path safe to log: anything that could be a token replaced (see `redactPath`). */
+  readonly logPath: string;
   /** The same, relative to `http.basePath` (the handbook's error line uses API paths). */
-  apiPath: string;
+  readonly apiPath: string;
   user?: string;
   /** Close the connection after this response (set for requests refused on their framing). */
   closeAfter = false;
@@ -54,9 +64,11 @@ export class Exchange {
     private readonly log: Logger,
     /** Whether the request announces a body (Content-Length > 0 or chunked). */
     hasBody: boolean,
+    /** `http.basePath` ('' for the root). */
+    basePath = '',
   ) {
-    this.logPath = req.path;
-    this.apiPath = req.path;
+    this.logPath = redactPath(req.path);
+    this.apiPath = redactPath(apiRelative(req.path, basePath));
     res.onAborted(() => {
       this.aborted = true;
       for (const h of this.abortHandlers) h();
@@ -95,18 +107,43 @@ export class Exchange {
     for (const k in headers) this.res.writeHeader(k, String(headers[k]));
   }
 
-  /** A complete response. The connection is closed when the request body was not fully read. */
+  /**
+   * A complete response. No body goes out for HEAD (its Content-Length is the body's length), nor
+   * for 204/304, which carry no Content-Length either (RFC 9110 §8.6). The connection is closed
+   * after a request refused on its framing (`closeAfter`) and after one whose body was not read:
+   * at once when that body is chunked or large, else after discarding the rest (`LINGER_MAX`).
+   */
   send(status: number, headers: Record<string, string | number>, body?: string | Buffer): void {
-    const close = this.closeAfter || (this.body !== null && !this.body.complete);
+    const unread = this.body !== null && !this.body.complete;
+    const hardClose = this.closeAfter || (unread && !this.mayLinger());
+    const softClose = unread && !hardClose;
+    const bodiless = status === 204 || status === 304;
+    const head = this.req.method === 'HEAD';
     this.cork(() => {
-      this.writeHead(status, close ? { ...headers, Connection: 'close' } : headers);
-      if (body === undefined) this.res.endWithoutBody(0, close);
+      if (softClose) this.body!.discard();
+      if (bodiless || (head && !hardClose)) {
+        // uWS adds `Content-Length: 0` to anything it ends with a length or a close; here it may not.
+        const h: Record<string, string | number> = hardClose || softClose ? { ...headers, Connection: 'close' } : { ...headers };
+        if (!bodiless && !('Content-Length' in h)) h['Content-Length'] = body === undefined ? 0 : Buffer.byteLength(body);
+        this.writeHead(status, h);
+        this.res.endWithoutBody();
+        return;
+      }
+      // uWS writes `Connection: close` itself when it closes.
+      this.writeHead(status, softClose ? { ...headers, Connection: 'close' } : headers);
+      if (head || body === undefined) this.res.end(undefined, hardClose);
       else {
         this.bytesOut += Buffer.byteLength(body);
-        this.res.end(body, close);
+        this.res.end(body, hardClose);
       }
     });
     this.finish();
+  }
+
+  /** Whether the unread rest of the body is small enough to read and discard (see LINGER_MAX). */
+  private mayLinger(): boolean {
+    const cl = this.req.headers['content-length'];
+    return cl !== undefined && Number(cl) - (this.body?.received ?? 0) <= LINGER_MAX;
   }
 
   json(status: number, body: unknown, headers: Record<string, string | number> = {}): void {
@@ -121,8 +158,9 @@ export class Exchange {
       this.log.error({ err, path: this.logPath, method: this.req.method }, 'unhandled error');
       e = new AppError('internal');
     }
-    this.log[e.status >= 500 ? 'error' : 'warn'](`Error at ${this.apiPath}: message=${e.message}, status=${e.status}`);
+    // Only an answer gets the handbook's line: a client that is gone got no status (499 in the access line).
     if (!this.open) return;
+    this.log[e.status >= 500 ? 'error' : 'warn'](`Error at ${this.apiPath}: message=${e.message}, status=${e.status}`);
     this.json(e.status, e.toJSON(), e.headers);
   }
 

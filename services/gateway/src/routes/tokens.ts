@@ -24,7 +24,6 @@ export function tokenRoutes(ctx: GatewayContext): Route[] {
     {
       method: 'GET',
       pattern: '/sessions/:sid/files/:fid/tokens/:tid',
-      secretParam: 2,
       async handler(ex, [sid, fid, tid]) {
         if (!isId(sid) || !isId(fid) || !isTokenId(tid)) throw new AppError('token_not_found');
         const ref: TokenRef = { tokenId: tid, sessionId: sid, fileId: fid };

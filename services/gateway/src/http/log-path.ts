@@ -1,0 +1,43 @@
+import { isId } from '@fileshare/shared';
+
+/** A run of token-id characters as long as a token id (32) or longer: a token, or one with extra bytes. */
+const TOKEN_LIKE = /[A-Za-z0-9_-]{32,}/;
+
+/**
+ * A request path as it may be logged: every segment that could be a one-time token replaced by
+ * `:token`. Applied to every request before anything is logged, whether it was routed or refused
+ * on its framing, its method or its size, so that no code path can leak a live token: a segment
+ * that follows a `tokens` segment (in any case or percent-encoding) and any segment holding a run of
+ * 32 or more token-id characters (other than a session or file UUID) are redacted, matched route or not.
+ */
+export function redactPath(path: string): string {
+  if (!path.includes('/')) return path;
+  const segs = path.split('/');
+  let changed = false;
+  let afterTokens = false;
+  for (let i = 1; i < segs.length; i++) {
+    const decoded = decodeLoosely(segs[i]);
+    if ((afterTokens && segs[i] !== '') || (TOKEN_LIKE.test(decoded) && !isId(decoded))) {
+      segs[i] = ':token';
+      changed = true;
+    }
+    afterTokens = decoded.toLowerCase() === 'tokens';
+  }
+  return changed ? segs.join('/') : path;
+}
+
+/** The path relative to the API base (`/rtc/fileshare/uploads` → `/uploads`); other paths as they are. */
+export function apiRelative(path: string, base: string): string {
+  if (!base) return path;
+  if (path === base) return '/';
+  return path.startsWith(base + '/') ? path.slice(base.length) : path;
+}
+
+function decodeLoosely(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
