@@ -34,14 +34,18 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<Running &
  * First start with auth on and nobody to log in as: create `admin` with a random password and
  * print it once, to the terminal (stderr), never to the JSON log.
  */
-export async function ensureFirstUser(cfg: Config, log: Logger): Promise<void> {
-  if (!cfg['simpleUpload.authentication.enabled'] || cfg['simpleUpload.authentication.username']) return;
+export async function ensureFirstUser(cfg: Config, log: Logger, print = true): Promise<string | null> {
+  if (!cfg['simpleUpload.authentication.enabled'] || cfg['simpleUpload.authentication.username']) return null;
   const file = dataPaths(cfg).usersFile;
-  if (readUsers(file).users.length > 0) return;
+  if (readUsers(file).users.length > 0) return null;
   const password = randomPassword();
   await addUser(file, 'admin', password);
   log.warn({ usersFile: file, username: 'admin' }, 'no users configured: created user "admin"; its password is printed once on stderr');
-  process.stderr.write(
-    `\n  fileshare: created the first user\n    username: admin\n    password: ${password}\n  (stored hashed in ${file}; add more with "fileshare user add NAME")\n\n`,
-  );
+  if (print) process.stderr.write(firstUserNotice(password, file));
+  return password;
+}
+
+/** The one time the first user's password is shown. */
+export function firstUserNotice(password: string, file: string): string {
+  return `\n  fileshare: created the first user\n    username: admin\n    password: ${password}\n  (stored hashed in ${file}; add more with "fileshare user add NAME")\n\n`;
 }

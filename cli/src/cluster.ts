@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createLogger, loadConfig } from '@fileshare/shared';
-import { ensureFirstUser } from './all-in-one.js';
+import { createLogger, dataPaths, loadConfig } from '@fileshare/shared';
+import { ensureFirstUser, firstUserNotice } from './all-in-one.js';
 
 const CLI = fileURLToPath(new URL('../bin/fileshare.js', import.meta.url));
 
@@ -14,20 +15,50 @@ interface Options {
   redisPort: number;
   gateways: number;
   httpPort: number;
+  storagePort: number;
+  tokensPort: number;
+  expiryPort: number;
 }
 
+export const CLUSTER_OPTIONS = `Options (defaults in brackets):
+  --data-dir DIR       data, logs, engines' files [./data-cluster]
+  --gateways N         gateway processes [1]
+  --http-port PORT     first gateway's port; the next ones follow [1446, or $FILESHARE_HTTP_PORT]
+  --nats-port PORT     nats-server [4222]
+  --redis-port PORT    redis-server [6379]
+  --storage-port PORT  storage data plane [7001]
+  --tokens-port PORT   tokens health/metrics [7002]
+  --expiry-port PORT   expiry health/metrics [7003]
+Everything but the gateways listens on 127.0.0.1 only.`;
+
 function parse(args: string[]): Options {
-  const o: Options = { dataDir: './data-cluster', natsPort: 4222, redisPort: 6379, gateways: 1, httpPort: Number(process.env.FILESHARE_HTTP_PORT ?? 1446) };
+  const o: Options = { dataDir: './data-cluster', natsPort: 4222, redisPort: 6379, gateways: 1, httpPort: Number(process.env.FILESHARE_HTTP_PORT ?? 1446), storagePort: 7001, tokensPort: 7002, expiryPort: 7003 };
+  const ports: Record<string, keyof Options> = { '--nats-port': 'natsPort', '--redis-port': 'redisPort', '--http-port': 'httpPort', '--storage-port': 'storagePort', '--tokens-port': 'tokensPort', '--expiry-port': 'expiryPort', '--gateways': 'gateways' };
   for (let i = 0; i < args.length; i += 2) {
     const [k, v] = [args[i], args[i + 1]];
+    if (v === undefined) throw new Error(`${k} needs a value\n${CLUSTER_OPTIONS}`);
     if (k === '--data-dir') o.dataDir = v;
-    else if (k === '--nats-port') o.natsPort = Number(v);
-    else if (k === '--redis-port') o.redisPort = Number(v);
-    else if (k === '--gateways') o.gateways = Number(v);
-    else if (k === '--http-port') o.httpPort = Number(v);
-    else throw new Error(`unknown option ${k} (options: --data-dir --nats-port --redis-port --gateways --http-port)`);
+    else if (k in ports) {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < (k === '--gateways' ? 1 : 0) || n > 65535) throw new Error(`${k}: not a valid number: ${v}`);
+      (o as unknown as Record<string, number>)[ports[k]] = n;
+    } else throw new Error(`unknown option ${k}\n${CLUSTER_OPTIONS}`);
   }
   return o;
+}
+
+/**
+ * The data plane's shared secret: FILESHARE_INTERNAL_SECRET when set, else the one generated at
+ * the first start and kept in `<dataDir>/internal-secret` (0600). Without one, any local process
+ * could read every blob from the storage port.
+ */
+function internalSecret(dataDir: string): string {
+  if (process.env.FILESHARE_INTERNAL_SECRET) return process.env.FILESHARE_INTERNAL_SECRET;
+  const file = join(dataDir, 'internal-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
 }
 
 function findBinary(name: string): string | null {
@@ -115,14 +146,25 @@ export async function runCluster(args: string[]): Promise<number> {
     FILESHARE_STORE_REDIS_URL: `redis://127.0.0.1:${o.redisPort}`,
     FILESHARE_DATA_DIR: dataDir,
     FILESHARE_INTERNAL_HOST: '127.0.0.1',
+    FILESHARE_INTERNAL_SECRET: internalSecret(dataDir),
+    FILESHARE_STORAGE_PORT: String(o.storagePort),
+    FILESHARE_STORAGE_URLS: `http://127.0.0.1:${o.storagePort}`,
+    FILESHARE_TOKENS_PORT: String(o.tokensPort),
+    FILESHARE_EXPIRY_PORT: String(o.expiryPort),
   };
-  await ensureFirstUser(loadConfig({ overrides: { dataDir } }), createLogger(loadConfig(), 'cluster'));
+  const cfg = loadConfig({ overrides: { dataDir } });
+  const password = await ensureFirstUser(cfg, createLogger(cfg, 'cluster'), false);
   const node = process.execPath;
   run('storage', node, [CLI, 'start', 'storage'], env);
   run('tokens', node, [CLI, 'start', 'tokens'], env);
   run('expiry', node, [CLI, 'start', 'expiry'], env);
-  await waitPort(Number(process.env.FILESHARE_STORAGE_PORT ?? 7001)).catch(() => undefined);
+  await waitPort(o.storagePort).catch(() => undefined);
   for (let i = 0; i < o.gateways; i++) run(`gateway${i + 1}`, node, [CLI, 'start', 'gateway'], { ...env, FILESHARE_HTTP_PORT: String(o.httpPort + i) });
+  await Promise.all(Array.from({ length: o.gateways }, (_, i) => waitPort(o.httpPort + i))).catch(() => undefined);
+  // Last, after the services' start-up lines, so that it is not scrolled away.
+  const urls = Array.from({ length: o.gateways }, (_, i) => `${cfg['http.tls.enabled'] ? 'https' : 'http'}://127.0.0.1:${o.httpPort + i}${cfg['http.basePath']}`);
+  process.stderr.write(`\n  fileshare cluster: ready at ${urls.join(', ')} (data in ${dataDir})\n`);
+  if (password) process.stderr.write(firstUserNotice(password, dataPaths(cfg).usersFile));
 
   return new Promise<number>((resolveP) => {
     const onSignal = () => void stopAll().then(() => resolveP(0));

@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, dataPaths, describeConfig, loadConfig, runProcess } from '@fileshare/shared';
+import { ConfigError, createLogger, dataPaths, describeConfig, loadConfig, runProcess, unknownVariables } from '@fileshare/shared';
 import { CLIENT_OPTIONS, CLIENT_USAGE, clientConfig, download, parseArgs, sessionCreate, sessionPut, tokenCreate, upload, type Parsed } from './client/commands.js';
 import { ClientError, EXIT } from './client/http.js';
 import type { ClientConfig } from './client/http.js';
@@ -9,7 +9,7 @@ import { readSecret } from './prompt.js';
 
 const HELP: Record<string, string> = {
   start: 'fileshare start [all|gateway|storage|tokens|expiry]\n  Runs the service: "all" is the embedded all-in-one mode; the others are one service each (distributed mode, bus.kind=nats).',
-  cluster: 'fileshare cluster [--data-dir DIR] [--nats-port N] [--redis-port N] [--http-port N] [--gateways N]\n  Starts nats-server, redis-server and every service as its own process on this machine.',
+  cluster: 'fileshare cluster [OPTIONS]\n  Starts nats-server, redis-server and every service as its own process on this machine.\n  Options: --data-dir DIR (./data-cluster), --gateways N (1), --http-port (1446), --nats-port (4222),\n  --redis-port (6379), --storage-port (7001), --tokens-port (7002), --expiry-port (7003).',
   user: 'fileshare user add NAME | remove NAME | list\n  Manages the users file (scrypt hashes). add prompts for the password (or reads FILESHARE_NEW_PASSWORD).',
   config: 'fileshare config check [FILE] | docs\n  check: validates the configuration (file + environment) and prints it with secrets masked.\n  docs: prints the configuration reference generated from the schema.',
   upload: 'fileshare upload FILE [--ttl SECONDS] [--json]\n  Simple upload (POST /uploads); prints the download URL.',
@@ -123,6 +123,8 @@ function configCheck(file?: string): number {
   try {
     const cfg = loadConfig(file ? { file } : {});
     createLogger(cfg, 'config'); // the level parses
+    const unknown = unknownVariables();
+    if (unknown.length) throw new ConfigError(`invalid config: unknown environment variable${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
     process.stdout.write(JSON.stringify(describeConfig(cfg), null, 2) + '\n');
     return 0;
   } catch (err) {

@@ -154,6 +154,23 @@ function flatten(obj: unknown, prefix = '', out: Record<string, unknown> = {}): 
   return out;
 }
 
+/**
+ * `FILESHARE_*` variables that are not configuration keys but are read elsewhere: the config file's
+ * path, the command-line client's credentials and TLS switch, the compose file's credentials, the
+ * test harness's node flags.
+ */
+const OTHER_VARIABLES = new Set(['FILESHARE_CONFIG', 'FILESHARE_URL', 'FILESHARE_USER', 'FILESHARE_PASSWORD', 'FILESHARE_INSECURE', 'FILESHARE_USERNAME', 'FILESHARE_NODE_ARGS']);
+
+/**
+ * `FILESHARE_*` environment variables that name no configuration key (a misspelt
+ * `FILESHARE_HTTP_PROT` would otherwise be ignored without a word): servers warn about them,
+ * `fileshare config check` fails on them.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known = new Set((Object.keys(SCHEMA) as ConfigKey[]).map(envName));
+  return Object.keys(env).filter((k) => k.startsWith('FILESHARE_') && !known.has(k) && !OTHER_VARIABLES.has(k)).sort();
+}
+
 export interface LoadOptions {
   /** Config file path; default $FILESHARE_CONFIG, else ./fileshare.yml when present. */
   file?: string;

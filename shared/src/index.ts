@@ -14,5 +14,6 @@ export { HttpDataPlane, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER
 export * from './ops-server.js';
 export * from './connect.js';
 export * from './passwords.js';
+export * from './media-type.js';
 export * from './lifecycle.js';
 export { pump, sendReadable, watchWrite } from './streams.js';

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, unknownVariables, type Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface Running {
@@ -13,14 +13,21 @@ export interface Running {
  * fatal: one bad request must not take the process down.
  */
 export async function runProcess(name: string, start: (cfg: Config, log: Logger) => Promise<Running>): Promise<void> {
+  // The all-in-one process is called "fileshare" itself: its lines say "fileshare: …".
+  const who = name === 'fileshare' ? 'fileshare' : `fileshare ${name}`;
   let cfg: Config;
   try {
     cfg = loadConfig();
   } catch (err) {
-    process.stderr.write(`fileshare ${name}: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+    process.stderr.write(`${who}: ${err instanceof ConfigError ? err.message : String(err)}\n`);
     process.exit(2);
   }
   const log = createLogger(cfg, name);
+  const unknown = unknownVariables();
+  if (unknown.length) {
+    process.stderr.write(`${who}: warning: ignoring unknown environment variable${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (see docs/configuration.md)\n`);
+    log.warn({ variables: unknown }, 'unknown FILESHARE_* environment variables ignored');
+  }
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
 
@@ -29,7 +36,7 @@ export async function runProcess(name: string, start: (cfg: Config, log: Logger)
     running = await start(cfg, log);
   } catch (err) {
     log.fatal({ err }, 'start failed');
-    process.stderr.write(`fileshare ${name}: cannot start: ${(err as Error).message}\n`);
+    process.stderr.write(`${who}: cannot start: ${(err as Error).message}\n`);
     process.exit(1);
   }
   let stopping = false;

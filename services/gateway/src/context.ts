@@ -5,6 +5,7 @@ import { contentDisposition } from './http/disposition.js';
 import { bodySink } from './http/download.js';
 import type { MultipartLimits } from './http/multipart.js';
 import type { Exchange } from './http/exchange.js';
+import { nonIntegerLiterals } from './http/json-numbers.js';
 import { parseRange } from './http/range.js';
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
@@ -80,6 +81,8 @@ export class GatewayContext {
       throw new AppError('invalid_json');
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new AppError('invalid_json', 'json body must be an object');
+    // Counts and seconds are integers written as digits: `1e3` or `5.0` fail every integer check.
+    for (const key of nonIntegerLiterals(raw.toString('utf8'))) (v as Record<string, unknown>)[key] = Number.NaN;
     return v as Record<string, unknown>;
   }
 

@@ -13,13 +13,20 @@ function rfc5987(s: string): string {
 }
 
 /**
+ * Bidirectional-text controls: kept in a name they reorder what a person sees (`‮gpj.exe` shows as
+ * `exe.jpg`), so they are removed like control characters.
+ */
+const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
  * A stored file name from a client-supplied one: the last path segment (after `/` or `\`),
- * control characters removed, at most `maxBytes` of UTF-8 (cut on a character boundary);
- * `file` when nothing is left.
+ * control characters (C0, DEL, C1) and bidi controls removed, at most `maxBytes` of UTF-8 (cut on
+ * a character boundary); `file` when nothing is left. Routes refuse a name whose cleaned form is
+ * longer than the limit before calling this (`fileNameTooLong`): the cut is a last guard.
  */
 export function cleanFileName(raw: string | undefined, maxBytes: number): string {
   let name = (raw ?? '').split(/[/\\]/).pop() ?? '';
-  name = name.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  name = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(BIDI, '').trim();
   if (name === '.' || name === '..') name = '';
   if (Buffer.byteLength(name) > maxBytes) {
     let out = '';
@@ -30,4 +37,9 @@ export function cleanFileName(raw: string | undefined, maxBytes: number): string
     name = out;
   }
   return name || 'file';
+}
+
+/** Whether a client-supplied name is over `maxBytes` once cleaned (400 `name too long`). */
+export function fileNameTooLong(raw: string | undefined, maxBytes: number): boolean {
+  return Buffer.byteLength(cleanFileName(raw, Number.MAX_SAFE_INTEGER)) > maxBytes;
 }

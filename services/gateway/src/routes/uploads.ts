@@ -30,6 +30,8 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
           describe = (m) => ((described = true), resolve(m));
           refuse = reject;
         });
+        // Refused when no file part came (storage was never asked): nobody awaits it then.
+        meta.catch(() => undefined);
         try {
           const form = await receiveMultipart(ex.body, contentType!, () => ctx.dataPlane.createUpload({ maxBytes: cfg['limits.maxFileSize'], meta }), ctx.multipartLimits);
           const values = form.fields.ttl;
