@@ -1,3 +1,6 @@
+import type { Logger } from './logger.js';
+import { metrics } from './metrics.js';
+
 /**
  * Every error the API can answer with, in one table. Services throw `AppError(code)`;
  * the gateway's single error mapper turns it into `{"message", "code"}` with `status`.
@@ -40,6 +43,7 @@ export const ERRORS = {
   headers_too_large: { status: 431, message: 'request headers too large' },
   too_many_uploads: { status: 429, message: 'too many concurrent uploads' },
   unavailable: { status: 503, message: 'service unavailable' },
+  insufficient_storage: { status: 507, message: 'insufficient storage' },
   internal: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -72,5 +76,36 @@ export function isAppError(err: unknown): err is AppError {
 /** Rebuild an error that crossed a process boundary as (code, message). Unknown codes become `internal`. */
 export function errorFromWire(code: string | undefined, message: string | undefined): AppError {
   if (code && code in ERRORS) return new AppError(code as ErrorCode, message || undefined);
+  return new AppError('internal');
+}
+
+/** Error codes and names of a full disk, quota or store: fs writes (errno), SQLite, S3 servers. */
+const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', 'XMinioStorageFull', 'insufficient_storage']);
+
+/**
+ * Whether `err` (or its cause) says the storage is full: it is answered 507, never blamed on the
+ * request (a multipart parser seeing its writer fail must not call the body malformed).
+ */
+export function isStorageFull(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 4) return false;
+  const e = err as { code?: unknown; name?: unknown; $metadata?: { httpStatusCode?: number }; cause?: unknown };
+  return STORAGE_FULL.has(String(e.code)) || STORAGE_FULL.has(String(e.name)) || e.$metadata?.httpStatusCode === 507 || isStorageFull(e.cause, depth + 1);
+}
+
+/**
+ * The API error for anything thrown, for the one place of each process that answers errors: an
+ * AppError as it is; a full disk, quota or bucket as 507, logged at error level with its cause
+ * (the operator must learn it from the log, not from users) and counted; anything else a 500,
+ * logged with its stack.
+ */
+export function toAppError(err: unknown, log: Logger, context: Record<string, unknown> = {}): AppError {
+  if (isAppError(err) && err.code !== 'insufficient_storage') return err;
+  if (isStorageFull(err)) {
+    metrics.storageFull.inc();
+    log.error({ ...context, err }, 'storage full: a write was refused (507); free space or raise the quota');
+    return isAppError(err) ? err : new AppError('insufficient_storage');
+  }
+  if (isAppError(err)) return err;
+  log.error({ ...context, err }, 'unhandled error');
   return new AppError('internal');
 }

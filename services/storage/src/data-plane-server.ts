@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { AppError, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeUploadMeta, isAppError, json, pump, type BlobSink, type BlobTransfer, type Logger, type UploadMeta } from '@fileshare/shared';
+import { INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeUploadMeta, json, toAppError, pump, type BlobSink, type BlobTransfer, type Logger, type UploadMeta } from '@fileshare/shared';
 import type { StorageService } from './storage-service.js';
 
 /**
@@ -15,8 +15,7 @@ export function dataPlaneHandler(svc: StorageService, secret: string, log: Logge
     return typeof given === 'string' && timingSafeEqual(createHash('sha256').update(given).digest(), secretHash);
   };
   const fail = (res: ServerResponse, err: unknown) => {
-    const e = isAppError(err) ? err : new AppError('internal');
-    if (!isAppError(err)) log.error({ err }, 'data plane request failed');
+    const e = toAppError(err, log, { on: 'data plane' });
     if (res.headersSent) return void res.destroy();
     res.setHeader('connection', 'close');
     json(res, e.status, e.toJSON());

@@ -15,7 +15,7 @@ export async function createBlobStore(cfg: Config, log: Logger): Promise<BlobSto
     const { S3BlobStore } = await import('./blob/s3-blob-store.js');
     return S3BlobStore.fromConfig(cfg, log);
   }
-  const fs = new FsBlobStore(dataPaths(cfg).dataDir, { inlineMaxBytes: cfg['blob.fs.inlineMaxBytes'] });
+  const fs = new FsBlobStore(dataPaths(cfg).dataDir, { inlineMaxBytes: cfg['blob.fs.inlineMaxBytes'], minFreeBytes: cfg['storage.minFreeBytes'] });
   await fs.init();
   return fs;
 }

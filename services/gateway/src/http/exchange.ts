@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { AppError, isAppError, metrics, type Logger } from '@fileshare/shared';
+import { metrics, toAppError, type Logger } from '@fileshare/shared';
 import type { HttpResponse } from '../uws.js';
 import { UwsBody } from './body.js';
 import { apiRelative, redactPath } from './log-path.js';
@@ -152,12 +152,7 @@ export class Exchange {
 
   /** The single error mapper. Unknown errors are logged with their stack and answered 500. */
   fail(err: unknown): void {
-    let e: AppError;
-    if (isAppError(err)) e = err;
-    else {
-      this.log.error({ err, path: this.logPath, method: this.req.method }, 'unhandled error');
-      e = new AppError('internal');
-    }
+    const e = toAppError(err, this.log, { path: this.logPath, method: this.req.method });
     // Only an answer gets the handbook's line: a client that is gone got no status (499 in the access line).
     if (!this.open) return;
     this.log[e.status >= 500 ? 'error' : 'warn'](`Error at ${this.apiPath}: message=${e.message}, status=${e.status}`);

@@ -1,5 +1,5 @@
 import busboy from 'busboy';
-import { AppError, isAppError, isMediaType, type BlobWriter, pump } from '@fileshare/shared';
+import { AppError, isAppError, isMediaType, isStorageFull, type BlobWriter, pump } from '@fileshare/shared';
 import type { UwsBody } from './body.js';
 import { cleanFileName, fileNameTooLong } from './disposition.js';
 
@@ -51,7 +51,8 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
       failed = true;
       body.unpipe(bb);
       writer?.destroy();
-      reject(isAppError(err) && err.code !== 'internal' ? err : new AppError('malformed_multipart'));
+      // The writer's own failures (a full disk, storage gone) are not the body's fault.
+      reject((isAppError(err) && err.code !== 'internal') || isStorageFull(err) ? err : new AppError('malformed_multipart'));
     };
 
     bb.on('file', (field, stream, info) => {

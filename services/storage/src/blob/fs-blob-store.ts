@@ -22,6 +22,11 @@ import { HashingBlobWriter } from './hashing-writer.js';
 export interface FsBlobStoreOptions {
   /** Blobs up to this many bytes live in blobs.db; 0 keeps every blob a file. */
   inlineMaxBytes?: number;
+  /**
+   * Free bytes below which `ping` fails (the process reports not ready, so a balancer sends
+   * uploads elsewhere; downloads are still served). 0: no floor.
+   */
+  minFreeBytes?: number;
 }
 
 /** blobs.db: one row per small blob. */
@@ -67,6 +72,7 @@ export class FsBlobStore implements BlobStore {
   private readonly blobsDir: string;
   private readonly tmpDir: string;
   private readonly inlineMaxBytes: number;
+  private readonly minFreeBytes: number;
   private inline?: InlineBlobs;
 
   constructor(
@@ -76,6 +82,7 @@ export class FsBlobStore implements BlobStore {
     this.blobsDir = join(root, 'blobs');
     this.tmpDir = join(root, 'tmp');
     this.inlineMaxBytes = opts.inlineMaxBytes ?? 0;
+    this.minFreeBytes = opts.minFreeBytes ?? 0;
   }
 
   /** Creates the directories; fails with a clear message when the data dir is unusable. */
@@ -145,6 +152,16 @@ export class FsBlobStore implements BlobStore {
   async ping(): Promise<void> {
     await fsp.access(this.tmpDir, 2);
     this.inline?.ping();
+    if (this.minFreeBytes > 0) {
+      const free = await this.freeBytes();
+      if (free < this.minFreeBytes) throw new Error(`${free} bytes free in ${this.root}, below storage.minFreeBytes (${this.minFreeBytes})`);
+    }
+  }
+
+  /** Bytes an unprivileged writer may still use on the data directory's filesystem. */
+  async freeBytes(): Promise<number> {
+    const st = await fsp.statfs(this.root);
+    return st.bavail * st.bsize;
   }
 
   async close(): Promise<void> {
