@@ -89,3 +89,73 @@ test('docs/configuration.md is the current generated reference', async (t) => {
   const r = await cli(['config', 'docs']);
   t.is(r.stdout, readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8'), 'run: node cli/bin/fileshare.js config docs > docs/configuration.md');
 });
+
+test('download never overwrites without --force, never writes a dot-file or outside the directory', async (t) => {
+  const out = mkdtempSync(join(dir, 'dl-safe-'));
+  writeFileSync(join(out, '.bashrc'), 'mine');
+  const { upload } = await import('./helpers/fixtures.js');
+  for (const hostile of ['.bashrc', '../../escape.txt', '..\\..\\win.txt', '\u202Egpj.exe']) {
+    const up = await upload(d.gateways[0], d.user, `from the sender: ${hostile}`, { name: hostile });
+    t.is(up.status, 201, hostile);
+    const dl = await run(process.execPath, [CLI, 'download', up.json.url.replace(/^https:\/\/[^/]+/, new URL(d.gateways[0]).origin)], { env, cwd: out }).then((r) => r.stdout.trim());
+    t.false(dl.startsWith('.') || dl.includes('/') || dl.includes('\u202E'), `${JSON.stringify(hostile)} saved as ${JSON.stringify(dl)}`);
+    t.is(readFileSync(join(out, dl), 'utf8'), `from the sender: ${hostile}`);
+  }
+  t.is(readFileSync(join(out, '.bashrc'), 'utf8'), 'mine', 'the dot-file is untouched');
+  const { readdirSync } = await import('node:fs');
+  t.deepEqual(readdirSync(join(out, '..')).filter((f) => f.includes('escape') || f.includes('win')), [], 'nothing written outside');
+
+  // An existing file is kept unless --force.
+  const up = await upload(d.gateways[0], d.user, 'second version', { name: 'bashrc' });
+  const url = up.json.url.replace(/^https:\/\/[^/]+/, new URL(d.gateways[0]).origin);
+  const refused = await run(process.execPath, [CLI, 'download', url], { env, cwd: out }).catch((e: { code: number; stderr: string }) => e);
+  t.is((refused as { code: number }).code, 2);
+  t.regex((refused as { stderr: string }).stderr, /exists; not overwritten \(pass --force/);
+  t.is(readFileSync(join(out, 'bashrc'), 'utf8'), 'from the sender: .bashrc');
+  await run(process.execPath, [CLI, 'download', url, '--force'], { env, cwd: out });
+  t.is(readFileSync(join(out, 'bashrc'), 'utf8'), 'second version');
+  t.deepEqual(readdirSync(out).filter((f) => f.endsWith('.part')), [], 'no temp file left');
+});
+
+test('a one-time token is not spent on a download that cannot be written', async (t) => {
+  const file = join(dir, 'once.bin');
+  writeFileSync(file, Buffer.alloc(3000, 4));
+  const s = JSON.parse((await cli(['session', 'create', '--json'])).stdout);
+  const f = JSON.parse((await cli(['session', 'put', s.id, file, '--json'])).stdout);
+  const tk = JSON.parse((await cli(['token', s.id, f.id, '--json'])).stdout);
+  const bad = await cli(['download', tk.url, '-o', join(dir, 'no-such-dir', 'x.bin')]);
+  t.is(bad.code, 1);
+  t.regex(bad.stderr, /cannot write/);
+  const good = await cli(['download', tk.url, '-o', join(dir, 'once-got.bin')]);
+  t.is(good.code, 0, `the token still works: ${good.stderr}`);
+  t.is(sha256(readFileSync(join(dir, 'once-got.bin'))), sha256(Buffer.alloc(3000, 4)));
+});
+
+test('curl-style options: --user NAME:PASSWORD, -u, -k, --ttl=N; unknown options are refused', async (t) => {
+  const file = join(dir, 'opts.txt');
+  writeFileSync(file, 'opts');
+  const bare = { FILESHARE_USER: '', FILESHARE_PASSWORD: '', FILESHARE_INSECURE: '' };
+  const long = await cli(['upload', file, '--user', d.user.join(':'), '--insecure', '--ttl=77', '--json'], bare);
+  t.is(long.code, 0, long.stderr);
+  t.is(JSON.parse(long.stdout).ttl, 77);
+  const short = await cli(['upload', '-k', '-u', d.user.join(':'), file, '--json'], bare);
+  t.is(short.code, 0, short.stderr);
+  for (const wrong of [['--tll', '60'], ['--ttl'], ['--insecure=yes'], ['-x']]) {
+    const r = await cli(['upload', file, ...wrong]);
+    t.is(r.code, 2, wrong.join(' '));
+  }
+  // A self-signed certificate is named, and the way to accept it.
+  const strict = await cli(['session', 'create'], { FILESHARE_INSECURE: '' });
+  t.is(strict.code, 1);
+  t.regex(strict.stderr, /does not trust[^\n]*--insecure/);
+});
+
+test('a wrong password on a large upload is a 401 (exit 3), not a broken pipe', async (t) => {
+  const file = join(dir, 'large.bin');
+  writeFileSync(file, Buffer.alloc(48 * 1024 * 1024, 1));
+  for (let i = 0; i < 3; i++) {
+    const r = await cli(['upload', file], { FILESHARE_PASSWORD: `wrong${i}` });
+    t.is(r.code, 3, r.stderr);
+    t.regex(r.stderr, /401: invalid credentials/);
+  }
+});

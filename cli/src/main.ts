@@ -142,6 +142,8 @@ async function client(cmd: string, argv: string[]): Promise<number> {
   try {
     p = parseArgs(argv);
     cfg = clientConfig(p.flags);
+    // A user but no password anywhere: ask for it on a terminal (never echoed); scripts get a 401.
+    if (cmd !== 'download' && cfg.user !== undefined && cfg.password === undefined && process.stdin.isTTY) cfg.password = await readSecret(`password for ${cfg.user}: `);
   } catch (err) {
     process.stderr.write(`fileshare: ${(err as Error).message}\n`);
     return err instanceof ClientError ? err.exitCode : EXIT.usage;

@@ -1,14 +1,17 @@
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import { homedir } from 'node:os';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { ClientError, EXIT, expectJson, send, type ClientConfig } from './http.js';
+import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
 import { progress } from './progress.js';
 
-export const CLIENT_OPTIONS = `Client options: --url BASE (e.g. https://host:1446/rtc/fileshare), --user NAME, --insecure
-(accept a self-signed certificate), --json (machine-readable output).
+export const CLIENT_OPTIONS = `Client options: --url BASE (e.g. https://host:1446/rtc/fileshare), --user NAME or -u NAME[:PASSWORD]
+(curl's form), --insecure or -k (accept a self-signed certificate), --json (machine-readable output);
+"--name value" and "--name=value" alike.
 Credentials: FILESHARE_URL, FILESHARE_USER, FILESHARE_PASSWORD, or ~/.config/fileshare/client.json
-({"url","user","password"}); the password is never printed and is best not given as a flag.
+({"url","user","password","insecure"}); with no password anywhere, it is asked for on a terminal.
 Exit codes: 0 ok, 1 failure, 2 usage, 3 authentication, 4 not found or gone.`;
 
 export const CLIENT_USAGE = `Client:
@@ -16,7 +19,9 @@ export const CLIENT_USAGE = `Client:
   fileshare session create [--ttl SECONDS]          prints the session id
   fileshare session put SESSION FILE                adds FILE to the session; prints the file id
   fileshare token SESSION FILE_ID [--ttl SECONDS]   one-time download URL for one recipient
-  fileshare download URL [-o FILE]                  saves a download (name from the server by default)
+  fileshare download URL [-o FILE] [--force]        saves a download into the current directory under
+                                                    the server's name (never a dot-file, never elsewhere);
+                                                    an existing file is kept unless --force
 
 ${CLIENT_OPTIONS}`;
 
@@ -28,18 +33,41 @@ export interface Parsed {
   flags: Record<string, string | true>;
 }
 
-/** `--name value`, `--flag`, `-o value`; everything else positional. */
+/** Options that take a value, by their long name; short forms as curl spells them. */
+const VALUED = new Set(['ttl', 'url', 'user', 'password', 'output']);
+const SWITCHES = new Set(['insecure', 'json', 'force']);
+const SHORT: Record<string, string> = { o: 'output', u: 'user', k: 'insecure' };
+
+/**
+ * `--name value`, `--name=value`, `--switch`, and the short forms `-o FILE`, `-u USER`, `-k`;
+ * everything else positional. An unknown option is a usage error (a misspelt `--tll 60` must not
+ * upload with the default ttl), and so is a value given to a switch.
+ */
 export function parseArgs(argv: string[]): Parsed {
   const args: string[] = [];
   const flags: Record<string, string | true> = {};
-  const valued = new Set(['--ttl', '--url', '--user', '--password', '-o', '--output']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (valued.has(a)) {
-      if (i + 1 >= argv.length) throw new ClientError(`${a} needs a value`, EXIT.usage);
-      flags[a.replace(/^-+/, '')] = argv[++i];
-    } else if (a.startsWith('-')) flags[a.replace(/^-+/, '')] = true;
-    else args.push(a);
+    if (a === '-' || !a.startsWith('-')) {
+      args.push(a);
+      continue;
+    }
+    if (a === '--') {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    const eq = a.indexOf('=');
+    const raw = eq > 0 ? a.slice(0, eq) : a;
+    const name = raw.startsWith('--') ? raw.slice(2) : SHORT[raw.slice(1)];
+    if (!name || (!VALUED.has(name) && !SWITCHES.has(name))) throw new ClientError(`unknown option ${raw}`, EXIT.usage);
+    if (SWITCHES.has(name)) {
+      if (eq > 0) throw new ClientError(`${raw} takes no value`, EXIT.usage);
+      flags[name] = true;
+    } else if (eq > 0) flags[name] = a.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new ClientError(`${raw} needs a value`, EXIT.usage);
+      flags[name] = argv[++i];
+    }
   }
   return { args, flags };
 }
@@ -48,10 +76,17 @@ export function clientConfig(flags: Parsed['flags'], env = process.env): ClientC
   const file = join(env.HOME ?? homedir(), '.config', 'fileshare', 'client.json');
   const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<ClientConfig>) : {};
   const url = (flags.url as string) ?? env.FILESHARE_URL ?? saved.url ?? 'https://localhost:1446/rtc/fileshare';
+  let user = (flags.user as string) ?? env.FILESHARE_USER ?? saved.user;
+  let password = (flags.password as string) ?? env.FILESHARE_PASSWORD ?? saved.password;
+  // curl's `--user name:password`.
+  if (user !== undefined && user.includes(':')) {
+    password = user.slice(user.indexOf(':') + 1);
+    user = user.slice(0, user.indexOf(':'));
+  }
   return {
     url: url.replace(/\/$/, ''),
-    user: (flags.user as string) ?? env.FILESHARE_USER ?? saved.user,
-    password: (flags.password as string) ?? env.FILESHARE_PASSWORD ?? saved.password,
+    user,
+    password,
     insecure: flags.insecure === true || env.FILESHARE_INSECURE === 'true' || saved.insecure === true,
   };
 }
@@ -140,24 +175,82 @@ export async function tokenCreate(p: Parsed, cfg: ClientConfig, out: Out): Promi
   out(t.url, t);
 }
 
-/** The UTF-8 name of filename*=, else filename=, reduced to a plain file name. */
+/**
+ * The UTF-8 name of filename*=, else filename=, made safe to create in the current directory: its
+ * last path segment only, without control or bidi characters and without leading dots (a sender's
+ * `.bashrc` is saved as `bashrc`); `download` when nothing is left.
+ */
 export function nameFromDisposition(h: string | undefined, fallback: string): string {
   const star = h && /filename\*=UTF-8''([^;]+)/i.exec(h);
   const plain = h && /filename="([^"]*)"/i.exec(h);
-  let name = star ? decodeURIComponent(star[1]) : plain ? plain[1] : fallback;
-  name = basename(name.replace(/\\/g, '/')).replace(/[\u0000-\u001f]/g, '');
-  return name && name !== '..' && name !== '.' ? name : 'download';
+  let name: string;
+  try {
+    name = star ? decodeURIComponent(star[1]) : plain ? plain[1] : fallback;
+  } catch {
+    name = plain ? plain[1] : fallback;
+  }
+  name = basename(name.replace(/\\/g, '/'))
+    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(/^[.\s]+/, '')
+    .trim();
+  return name || 'download';
 }
 
+/**
+ * Saves a download. The target is checked before the GET: a HEAD (which never spends a one-time
+ * token) gives the server's name, and the file is created (in the target's directory, as a temp
+ * file renamed at the end) before a byte is asked for. So a token is never spent on a download
+ * that could not be written, an existing file is never replaced without `--force`, and a failed
+ * download leaves nothing behind.
+ */
 export async function download(p: Parsed, cfg: ClientConfig, out: Out): Promise<void> {
   const url = p.args[0];
   if (!url || !/^https?:\/\//.test(url)) throw new ClientError('a download URL is required', EXIT.usage);
+  const force = p.flags.force === true;
+  const explicit = (p.flags.output as string | undefined) ?? undefined;
+  const head = await send(cfg, 'HEAD', url, { auth: false });
+  head.resume();
+  if (head.statusCode !== 200) {
+    // Refused already (404, 410): a GET spends nothing now and carries the API's message.
+    const res = await send(cfg, 'GET', url, { auth: false });
+    if (res.statusCode === 200) {
+      res.destroy();
+      throw failure(head.statusCode ?? 0, STATUS_CODES[head.statusCode ?? 0]?.toLowerCase() ?? 'failed');
+    }
+    await expectJson(res, []);
+  }
+  const target = explicit ?? nameFromDisposition(head.headers['content-disposition'], basename(new URL(url).pathname));
+  if (target === '-') return downloadTo(cfg, url, process.stdout, out, target);
+
+  if (!force && existsSync(target)) throw new ClientError(`${target} exists; not overwritten (pass --force to replace it)`, EXIT.usage);
+  const part = join(dirname(target), `.${basename(target)}.fileshare-${process.pid}.part`);
+  let fh;
+  try {
+    fh = await open(part, 'wx', 0o644);
+  } catch (err) {
+    throw new ClientError(`cannot write ${target}: ${(err as Error).message}`, EXIT.failure);
+  }
+  const file = fh.createWriteStream();
+  let done = false;
+  try {
+    await downloadTo(cfg, url, file, out, target, async () => {
+      if (!force && existsSync(target)) throw new ClientError(`${target} appeared meanwhile; not overwritten (pass --force)`, EXIT.usage);
+      await rename(part, target);
+      done = true;
+    });
+  } finally {
+    if (!done) await unlink(part).catch(() => undefined);
+  }
+}
+
+/** GET `url` into `sink`; `commit` runs once every byte is written (the temp file becomes the target). */
+async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableStream, out: Out, target: string, commit?: () => Promise<void>): Promise<void> {
   const res = await send(cfg, 'GET', url, { auth: false });
   if (res.statusCode !== 200) await expectJson(res, []); // throws the API's error
-  const target = (p.flags.o as string) ?? (p.flags.output as string) ?? nameFromDisposition(res.headers['content-disposition'], basename(new URL(url).pathname));
   const total = Number(res.headers['content-length']) || undefined;
   const bar = progress('download', total);
-  await pipeline(res, bar, target === '-' ? process.stdout : createWriteStream(target));
+  await pipeline(res, bar, sink);
   bar.finish();
+  await commit?.();
   out(target, { file: target, bytes: total });
 }
