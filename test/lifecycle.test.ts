@@ -84,7 +84,8 @@ test.serial('/metrics: Prometheus text with requests, bytes, tokens, bus latency
   try {
     const up = await upload(d.gateways[0], d.user, 'metrics');
     t.is((await http(`${d.gateways[0]}/uploads/${up.json.id}`)).status, 200);
-    const r = await http(`${d.roots[0]}/metrics`);
+    t.is((await http(`${d.roots[0]}/metrics`)).status, 401, 'not for anyone who can reach the port');
+    const r = await http(`${d.roots[0]}/metrics`, { auth: d.user });
     t.is(r.status, 200);
     t.regex(r.headers['content-type'], /^text\/plain/);
     for (const m of [

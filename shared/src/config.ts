@@ -75,6 +75,7 @@ export const SCHEMA = {
   'storage.port': { kind: 'int', default: 7001, min: 0, max: 65535, doc: 'Storage data-plane port; also serves its /healthz, /readyz and /metrics.' },
   'storage.urls': { kind: 'list', default: ['http://127.0.0.1:7001'], doc: 'Storage data-plane URLs the gateway streams bytes to (distributed mode).' },
   'storage.minFreeBytes': { kind: 'int', default: 64 * MiB, min: 0, doc: 'fs blobs: free bytes on the data directory below which /readyz reports not ready (a balancer then sends uploads elsewhere; downloads keep working). 0: no floor. A write that still finds the disk full is answered 507.' },
+  'metrics.public': { kind: 'bool', default: false, doc: 'Serve the gateway\'s /metrics to anyone. Off: /metrics on the public port needs HTTP Basic credentials of a configured user (Prometheus: basic_auth); the standalone services\' internal ports always serve it.' },
   'internal.secret': { kind: 'string', default: '', secret: true, doc: 'Shared secret required on the storage data plane (recommended in distributed mode).' },
   'tokens.port': { kind: 'int', default: 7002, min: 0, max: 65535, doc: 'Health and metrics port of a standalone tokens process.' },
   'expiry.port': { kind: 'int', default: 7003, min: 0, max: 65535, doc: 'Health and metrics port of a standalone expiry process.' },

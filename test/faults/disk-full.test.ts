@@ -69,7 +69,7 @@ test.serial('a full disk: 507 with the handbook line, an error log naming it, a 
   const logs = d.logs();
   t.regex(logs, /Error at \/uploads: message=insufficient storage, status=507/);
   t.regex(logs, /"level":50[^\n]*ENOSPC[^\n]*storage full|"level":50[^\n]*storage full[^\n]*ENOSPC/);
-  const metrics = (await http(`${root}/metrics`)).text;
+  const metrics = (await http(`${root}/metrics`, { auth: d.user })).text;
   t.regex(metrics, /^fileshare_storage_full_total [1-9]/m);
 
   // Nothing left behind: no temp files, no new blob, the file entry still pending.

@@ -36,7 +36,11 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
       const r = await checkReady(checks);
       ex.json(r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not ready', checks: r.checks });
     },
-    '/metrics': async (ex) => ex.send(200, { 'Content-Type': registry.contentType }, await registry.metrics()),
+    '/metrics': async (ex) => {
+      // Request counts, users' activity and process internals: not for anyone who can reach the port.
+      if (!cfg['metrics.public']) await ctx.authenticate(ex);
+      ex.send(200, { 'Content-Type': registry.contentType }, await registry.metrics());
+    },
     '/openapi.json': (ex) => ex.send(200, { 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=300' }, openapi()),
   };
 
