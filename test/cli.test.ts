@@ -1,8 +1,10 @@
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
+import { INTERNAL_SECRET_HEADER } from '@fileshare/shared';
 import { CLI } from './helpers/deploy.js';
 import { eventually } from './helpers/fixtures.js';
 import { http, multipart } from './helpers/http.js';
@@ -16,6 +18,33 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
+
+test('misspelt FILESHARE_* variables: config check fails naming them, a server warns; errors say "fileshare:" once', async (t) => {
+  const bad = await cli(['config', 'check'], { FILESHARE_HTTP_PROT: '1446', FILESHARE_LIMITS_MAX_FILESIZE: '5' });
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /^fileshare: invalid config: unknown environment variables FILESHARE_HTTP_PROT, FILESHARE_LIMITS_MAX_FILESIZE\n/);
+  const ok = await cli(['config', 'check'], { FILESHARE_URL: 'https://x', FILESHARE_USER: 'u', FILESHARE_INSECURE: 'true' });
+  t.is(ok.code, 0, `the client's own variables are known: ${ok.stderr}`);
+  const start = await cli(['start', 'all'], { FILESHARE_HTTP_PORT: 'abc' });
+  t.is(start.code, 2);
+  t.is(start.stderr, 'fileshare: invalid config: http.port (FILESHARE_HTTP_PORT) must be an integer, got "abc"\n');
+  const dir = tempDir('fs-warn-');
+  const port = await freePort();
+  const p = new Proc('warn', process.execPath, [CLI, 'start', 'all'], join(dir, 'warn.log'), {
+    FILESHARE_DATA_DIR: dir,
+    FILESHARE_HTTP_PORT: String(port),
+    FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'u',
+    FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'p',
+    FILESHARE_CONFIG: '',
+    FILESHARE_EXPIRY_INTERVALL: '5',
+  });
+  try {
+    t.true(await eventually(() => /gateway listening/.test(p.log()), 15_000));
+    t.regex(p.log(), /fileshare: warning: ignoring unknown environment variable FILESHARE_EXPIRY_INTERVALL/);
+  } finally {
+    await p.stop();
+  }
+});
 
 test('config check prints the effective config with secrets masked', async (t) => {
   const r = await cli(['config', 'check'], { FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'foo', FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'bar-secret', FILESHARE_MODELS_UPLOAD_TTL: '120' });
@@ -110,32 +139,39 @@ test('fileshare cluster runs the distributed mode locally and stops it on SIGTER
   const [nats, redis, http1, storage, tokens, expiry] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
   const env = {
     FILESHARE_CONFIG: '',
-    FILESHARE_STORAGE_PORT: String(storage),
-    FILESHARE_STORAGE_URLS: `http://127.0.0.1:${storage}`,
-    FILESHARE_TOKENS_PORT: String(tokens),
-    FILESHARE_EXPIRY_PORT: String(expiry),
     FILESHARE_HTTP_HOST: '127.0.0.1',
     FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'foo',
     FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'bar',
   };
   const log = join(dir, 'cluster.log');
-  const p = new Proc('cluster', process.execPath, [CLI, 'cluster', '--data-dir', dir, '--nats-port', String(nats), '--redis-port', String(redis), '--http-port', String(http1)], log, env);
+  const ports = { '--nats-port': nats, '--redis-port': redis, '--http-port': http1, '--storage-port': storage, '--tokens-port': tokens, '--expiry-port': expiry };
+  const p = new Proc('cluster', process.execPath, [CLI, 'cluster', '--data-dir', dir, ...Object.entries(ports).flatMap(([k, v]) => [k, String(v)])], log, env);
   try {
     t.true(await eventually(async () => (await http(`https://127.0.0.1:${http1}/readyz`).catch(() => ({ status: 0 }))).status === 200, 30_000), p.log().slice(-2000));
     const mp = multipart([{ name: 'file', value: 'cluster bytes', filename: 'c.txt' }]);
     const up = await http(`https://127.0.0.1:${http1}/rtc/fileshare/uploads`, { method: 'POST', auth: ['foo', 'bar'], headers: { 'content-type': mp.contentType }, body: mp.body });
     t.is(up.status, 201);
     t.is((await http(up.json.url.replace('localhost', '127.0.0.1'))).text, 'cluster bytes');
+    // The data plane is not open to any local process: a secret was generated at first start.
+    t.is((statSync(join(dir, 'internal-secret')).mode & 0o777).toString(8), '600');
+    t.is((await http(`http://127.0.0.1:${storage}/blobs/${up.json.id}`)).status, 403);
+    t.is((await http(`http://127.0.0.1:${storage}/blobs/${up.json.id}`, { headers: { [INTERNAL_SECRET_HEADER]: readFileSync(join(dir, 'internal-secret'), 'utf8').trim() } })).status, 200);
+    t.regex(p.log(), /fileshare cluster: ready at https:\/\/127\.0\.0\.1:\d+\/rtc\/fileshare/);
   } finally {
     t.is(await p.stop('SIGTERM', 30_000), 0);
   }
-  // Every child is gone: the ports are free again.
-  const still = await new Promise<boolean>((r) => {
-    const c = spawn('sh', ['-c', `exec 3<>/dev/tcp/127.0.0.1/${nats}`], { stdio: 'ignore' });
-    c.on('exit', (code) => r(code === 0));
-  });
-  t.false(still);
+  // Every child is gone: each port refuses connections (probed from Node: /bin/sh here has no /dev/tcp).
+  for (const [name, port] of Object.entries(ports)) t.is(await probe(port), 'refused', `${name} ${port} still open`);
 });
+
+/** 'open' when something accepts a connection on 127.0.0.1:port, 'refused' when nothing listens. */
+function probe(port: number): Promise<'open' | 'refused' | string> {
+  return new Promise((r) => {
+    const s = createConnection(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), r('open')));
+    s.once('error', (err: NodeJS.ErrnoException) => r(err.code === 'ECONNREFUSED' ? 'refused' : String(err.code)));
+  });
+}
 
 test('logs: JSON lines by default (not a terminal), pino-pretty when log.pretty=true', async (t) => {
   const json = await cli(['config', 'check'], { FILESHARE_LOG_PRETTY: 'sometimes' });

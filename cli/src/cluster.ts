@@ -26,13 +26,23 @@ export const CLUSTER_OPTIONS = `Options (defaults in brackets):
   --http-port PORT     first gateway's port; the next ones follow [1446, or $FILESHARE_HTTP_PORT]
   --nats-port PORT     nats-server [4222]
   --redis-port PORT    redis-server [6379]
-  --storage-port PORT  storage data plane [7001]
-  --tokens-port PORT   tokens health/metrics [7002]
-  --expiry-port PORT   expiry health/metrics [7003]
+  --storage-port PORT  storage data plane [7001, or $FILESHARE_STORAGE_PORT]
+  --tokens-port PORT   tokens health/metrics [7002, or $FILESHARE_TOKENS_PORT]
+  --expiry-port PORT   expiry health/metrics [7003, or $FILESHARE_EXPIRY_PORT]
 Everything but the gateways listens on 127.0.0.1 only.`;
 
 function parse(args: string[]): Options {
-  const o: Options = { dataDir: './data-cluster', natsPort: 4222, redisPort: 6379, gateways: 1, httpPort: Number(process.env.FILESHARE_HTTP_PORT ?? 1446), storagePort: 7001, tokensPort: 7002, expiryPort: 7003 };
+  const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+  const o: Options = {
+    dataDir: './data-cluster',
+    natsPort: 4222,
+    redisPort: 6379,
+    gateways: 1,
+    httpPort: env('FILESHARE_HTTP_PORT', 1446),
+    storagePort: env('FILESHARE_STORAGE_PORT', 7001),
+    tokensPort: env('FILESHARE_TOKENS_PORT', 7002),
+    expiryPort: env('FILESHARE_EXPIRY_PORT', 7003),
+  };
   const ports: Record<string, keyof Options> = { '--nats-port': 'natsPort', '--redis-port': 'redisPort', '--http-port': 'httpPort', '--storage-port': 'storagePort', '--tokens-port': 'tokensPort', '--expiry-port': 'expiryPort', '--gateways': 'gateways' };
   for (let i = 0; i < args.length; i += 2) {
     const [k, v] = [args[i], args[i + 1]];
