@@ -48,7 +48,7 @@ export const SCHEMA = {
   'limits.maxJsonBody': { kind: 'int', default: 16 * 1024, min: 64, doc: 'Largest JSON request body, bytes.' },
   'limits.maxFields': { kind: 'int', default: 16, min: 1, doc: 'Most non-file fields in a multipart upload.' },
   'limits.maxFieldSize': { kind: 'int', default: 1024, min: 16, doc: 'Largest non-file multipart field, bytes.' },
-  'limits.maxNameLength': { kind: 'int', default: 255, min: 1, doc: 'Longest file name kept, bytes of UTF-8 (longer names are refused).' },
+  'limits.maxNameLength': { kind: 'int', default: 255, min: 1, doc: 'Longest file name kept, bytes of UTF-8: longer names are cut on a character boundary (JSON and multipart alike), never refused.' },
   'limits.maxUploadsPerUser': { kind: 'int', default: 32, min: 1, doc: 'Concurrent uploads one user may have in flight on one gateway.' },
   'limits.maxHeaderBytes': { kind: 'int', default: 8192, min: 1024, doc: 'Largest total size of request headers, bytes (431 beyond).' },
   'limits.maxUrlLength': { kind: 'int', default: 2048, min: 256, doc: 'Longest request URL, bytes (414 beyond).' },

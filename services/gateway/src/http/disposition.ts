@@ -21,8 +21,8 @@ const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 /**
  * A stored file name from a client-supplied one: the last path segment (after `/` or `\`),
  * control characters (C0, DEL, C1) and bidi controls removed, at most `maxBytes` of UTF-8 (cut on
- * a character boundary); `file` when nothing is left. Routes refuse a name whose cleaned form is
- * longer than the limit before calling this (`fileNameTooLong`): the cut is a last guard.
+ * a character boundary); `file` when nothing is left. The same for JSON and multipart: a long name
+ * is cut, never a reason to refuse a file.
  */
 export function cleanFileName(raw: string | undefined, maxBytes: number): string {
   let name = (raw ?? '').split(/[/\\]/).pop() ?? '';
@@ -39,7 +39,3 @@ export function cleanFileName(raw: string | undefined, maxBytes: number): string
   return name || 'file';
 }
 
-/** Whether a client-supplied name is over `maxBytes` once cleaned (400 `name too long`). */
-export function fileNameTooLong(raw: string | undefined, maxBytes: number): boolean {
-  return Buffer.byteLength(cleanFileName(raw, Number.MAX_SAFE_INTEGER)) > maxBytes;
-}

@@ -1,7 +1,7 @@
 import busboy from 'busboy';
 import { AppError, isAppError, isMediaType, isStorageFull, type BlobWriter, pump } from '@fileshare/shared';
 import type { UwsBody } from './body.js';
-import { cleanFileName, fileNameTooLong } from './disposition.js';
+import { cleanFileName } from './disposition.js';
 
 export interface MultipartLimits {
   maxFields: number;
@@ -57,10 +57,6 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
 
     bb.on('file', (field, stream, info) => {
       if (field !== 'file' || failed) return void stream.resume();
-      if (fileNameTooLong(info.filename, limits.maxNameLength)) {
-        stream.resume();
-        return fail(new AppError('invalid_field', 'name too long'));
-      }
       name = cleanFileName(info.filename, limits.maxNameLength);
       // A part's type that is not a media type (control bytes, no subtype) is not kept: it would
       // become a broken Content-Type header on every download.

@@ -1,6 +1,6 @@
 import { AppError, COMMANDS, isMediaType, type FileCreate, type FileRecord, type SessionRecord } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
-import { cleanFileName, fileNameTooLong } from '../http/disposition.js';
+import { cleanFileName } from '../http/disposition.js';
 import { renderFile, renderSession } from '../render.js';
 import type { Route } from '../router.js';
 
@@ -55,7 +55,6 @@ export function sessionRoutes(ctx: GatewayContext): Route[] {
         ctx.id(sid, 'session_not_found');
         const body = await ctx.jsonBody(ex);
         if (typeof body.name !== 'string' || body.name.trim() === '') throw new AppError('invalid_field', 'name is required');
-        if (fileNameTooLong(body.name, cfg['limits.maxNameLength'])) throw new AppError('invalid_field', 'name too long');
         if (body.contentType !== undefined && (typeof body.contentType !== 'string' || body.contentType.length > 255 || !isMediaType(body.contentType)))
           throw new AppError('invalid_field', 'invalid content type');
         if (body.size !== undefined && body.size !== null && (!Number.isSafeInteger(body.size) || (body.size as number) < 0)) throw new AppError('invalid_field', 'invalid size');
