@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import { INTERNAL_SECRET_HEADER } from '@fileshare/shared';
 import { CLI } from './helpers/deploy.js';
+import { redisConfig } from './helpers/engines.js';
 import { eventually } from './helpers/fixtures.js';
 import { http, multipart } from './helpers/http.js';
 import { tempDir } from './helpers/tmp.js';
@@ -156,6 +157,7 @@ test('fileshare cluster runs the distributed mode locally and stops it on SIGTER
     t.is((statSync(join(dir, 'internal-secret')).mode & 0o777).toString(8), '600');
     t.is((await http(`http://127.0.0.1:${storage}/blobs/${up.json.id}`)).status, 403);
     t.is((await http(`http://127.0.0.1:${storage}/blobs/${up.json.id}`, { headers: { [INTERNAL_SECRET_HEADER]: readFileSync(join(dir, 'internal-secret'), 'utf8').trim() } })).status, 200);
+    t.is(await redisConfig(redis, 'appendfsync'), 'always', 'the cluster\'s Redis fsyncs every write (README)');
     t.regex(p.log(), /fileshare cluster: ready at https:\/\/127\.0\.0\.1:\d+\/rtc\/fileshare/);
   } finally {
     t.is(await p.stop('SIGTERM', 30_000), 0);

@@ -28,6 +28,10 @@ test('docker-compose.yml: engines, two of every service, healthchecks on the rea
   const svcs = c.services as Record<string, any>;
   t.deepEqual(svcs.nats.command.slice(0, 1), ['-js'], 'NATS with JetStream');
   t.truthy(svcs.redis);
+  // The README promises Redis with an AOF fsynced on every write.
+  const redisArgs = (svcs.redis.command as string[]).join(' ');
+  t.regex(redisArgs, /--appendonly yes/);
+  t.regex(redisArgs, /--appendfsync always/);
   t.truthy(svcs.minio);
   t.truthy(svcs.lb);
   const byService: Record<string, number> = {};

@@ -25,8 +25,11 @@ export interface Deployment {
   engines: { nats?: Awaited<ReturnType<typeof startNats>>; redis?: Awaited<ReturnType<typeof startRedis>>; s3?: Awaited<ReturnType<typeof startS3>> };
   /** Every fileshare process's output so far. */
   logs(): string;
-  /** SIGKILL every fileshare process (engines stay), start them again, wait until ready. */
-  crashAndRestart(): Promise<void>;
+  /**
+   * SIGKILL every fileshare process, and with `engines` nats-server and redis-server too (what
+   * they acknowledged must survive as well), start them again, wait until ready.
+   */
+  crashAndRestart(opts?: { engines?: boolean }): Promise<void>;
   /** Start (again) one process by name. */
   restart(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -75,8 +78,10 @@ function deployment(kind: Deployment['kind'], dataDir: string, specs: Spec[], ga
     procs,
     engines,
     logs: () => [...procs.values()].map((p) => p.log()).join('\n'),
-    async crashAndRestart() {
+    async crashAndRestart(opts = {}) {
+      const crashed = [engines.nats, engines.redis].filter((e) => opts.engines && e);
       await Promise.all([...procs.values()].map((p) => p.kill()));
+      await Promise.all(crashed.map((e) => e!.crash()));
       for (const s of specs) launch(s);
       await Promise.all(specs.map((s) => waitReady(s.ready)));
     },

@@ -10,6 +10,8 @@ export interface Engine {
   proc: Proc;
   /** Stop it (SIGTERM) and start it again on the same port and data. */
   restart(): Promise<void>;
+  /** SIGKILL it (nothing flushed on the way out) and start it again on the same port and data. */
+  crash(): Promise<void>;
 }
 
 /** A server process on a free port that can be restarted in place. */
@@ -22,6 +24,11 @@ async function engine(name: string, cmd: string, args: (port: number) => string[
     proc: launch(),
     async restart() {
       await self.proc.stop();
+      self.proc = launch();
+      await waitForPort(port);
+    },
+    async crash() {
+      await self.proc.kill();
       self.proc = launch();
       await waitForPort(port);
     },
@@ -52,3 +59,23 @@ export async function startS3(bucket = 'fileshare-test'): Promise<{ endpoint: st
 
 /** AWS credentials for s3rver (it accepts S3RVER/S3RVER). */
 export const S3_ENV = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+
+/** `CONFIG GET key` from a redis-server on 127.0.0.1:port, over its own protocol (no client library). */
+export async function redisConfig(port: number, key: string): Promise<string> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString();
+      // *2\r\n$<n>\r\n<key>\r\n$<m>\r\n<value>\r\n
+      const parts = buf.split('\r\n');
+      if (parts.length >= 6) {
+        s.destroy();
+        resolve(parts[4]);
+      }
+    });
+    s.on('error', reject);
+    s.write(`*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$${key.length}\r\n${key}\r\n`);
+  });
+}
