@@ -50,25 +50,31 @@ test.serial('uploads, deletes and expiry of the same sessions at once: no orphan
   const [A, B] = d.gateways;
   const before = await holdings(d);
   const statuses: number[] = [];
+  // Sessions live 2 s and their work is spread over ~3 s: entries, PUTs and tokens land before,
+  // during and after the sessions expire (the expiry sweep runs every second).
   await Promise.all(
     Array.from({ length: 12 }, async (_, i) => {
-      const sid = await newSession(i % 2 ? A : B, d.user, 3);
-      const work = Array.from({ length: 4 }, async (_, j) => {
+      const sid = await newSession(i % 2 ? A : B, d.user, 2);
+      const work = Array.from({ length: 6 }, async (_, j) => {
         const g = (i + j) % 2 ? A : B;
+        await sleep(j * 450 + (i % 4) * 60);
         const f = await http(`${g}/sessions/${sid}/files`, { method: 'POST', auth: d.user, headers: { 'content-type': 'application/json' }, body: '{"name":"r.bin"}' });
         statuses.push(f.status);
         if (f.status !== 201) return;
-        await sleep(j * 30);
+        await sleep(150);
         const put = await http(`${g}/sessions/${sid}/files/${f.json.id}`, { method: 'PUT', auth: d.user, body: Buffer.alloc(20_000 + j, j) });
         statuses.push(put.status);
         if (put.status === 200) statuses.push((await token(g, d.user, sid, f.json.id)).status);
       });
       // A third of the sessions are deleted while their files arrive; the rest expire.
-      if (i % 3 === 0) work.push(sleep(40).then(async () => void statuses.push((await http(`${A}/sessions/${sid}`, { method: 'DELETE', auth: d.user })).status)));
+      if (i % 3 === 0) work.push(sleep(700).then(async () => void statuses.push((await http(`${A}/sessions/${sid}`, { method: 'DELETE', auth: d.user })).status)));
       await Promise.all(work);
     }),
   );
+  const count = (s: number) => statuses.filter((x) => x === s).length;
   t.deepEqual(statuses.filter((s) => s >= 500), [], 'no 5xx');
+  t.true(count(200) > 0 && count(201) > 0, 'work succeeded before the sessions ended');
+  t.true(count(410) > 0, 'work reached sessions that had expired: the races overlapped');
   t.true(
     await eventually(async () => {
       const h = await holdings(d);

@@ -18,12 +18,19 @@ export async function writeUsersFile(dataDir: string): Promise<void> {
 
 /** Files under a directory tree (blobs and temp files left behind are what tests look for). */
 export function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
   const out: string[] = [];
-  for (const e of readdirSync(dir)) {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return []; // not there, or removed while being listed
+  }
+  for (const e of entries) {
     const p = join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
+    // Listed, then deleted before it was looked at (a deletion in progress): not there.
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) out.push(...filesUnder(p));
+    else if (st) out.push(p);
   }
   return out;
 }

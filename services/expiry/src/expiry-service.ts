@@ -70,6 +70,8 @@ export class ExpiryService {
   private async handle(item: string, result: SweepResult): Promise<void> {
     try {
       const r = await this.bus.request<{ deleted: boolean; kind: string; bytes: number; keep?: boolean }>(COMMANDS.expire, { item });
+      // One line per claimed item (debug): tests count claims across replicas with it.
+      this.log.debug({ item, deleted: r.deleted, bytes: r.bytes }, 'expiry item handled');
       if (!r.keep) await this.store.unschedule(item);
       if (r.deleted) {
         result.deleted++;

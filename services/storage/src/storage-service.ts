@@ -365,6 +365,7 @@ export class StorageService implements DataPlane {
   /** Bytes, then record and memberships. Idempotent. */
   private async removeFile(f: FileRecord): Promise<number> {
     const bytes = f.blob ? await this.blobs.delete(f.blob) : 0;
+    if (bytes > 0) this.log.debug({ file: f.id, blob: f.blob, bytes }, 'file bytes deleted');
     if (f.blob) await this.store.delete(K.blobRef(f.blob));
     await this.store.delete(K.file(f.id));
     await this.store.removeMember(K.sessionFiles(f.sessionId), f.id);
@@ -390,6 +391,7 @@ export class StorageService implements DataPlane {
         const rec = await this.store.get<UploadRecord>(K.upload(id));
         if (rec && rec.expiresAt > now) return this.notDue(item, rec.expiresAt);
         const bytes = await this.blobs.delete(rec?.blob ?? id);
+        if (bytes > 0) this.log.debug({ item, blob: rec?.blob ?? id, bytes }, 'expired bytes deleted');
         if (!rec) return { deleted: false, kind, bytes };
         await this.store.set(K.tomb('upload', id), { owner: rec.owner, expiredAt: now }, tombTtl);
         await this.store.delete(K.upload(id));
