@@ -6,20 +6,28 @@ export function rss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Samples the RSS of `pids` every 25 ms while `work` runs; returns the peak rise of each. */
-export async function peakRise<T>(pids: Record<string, number>, work: () => Promise<T>): Promise<{ result: T; rise: Record<string, number> }> {
+/**
+ * Samples the RSS of `pids` every 25 ms against one baseline taken now, for a whole test: growth
+ * kept by one phase counts against the next (a baseline per phase would forgive it). `phase()`
+ * gives the peak rise of each process since the previous call, relative to that one baseline.
+ */
+export function watchRss(pids: Record<string, number>): { phase(): Record<string, number>; stop(): void } {
   const base: Record<string, number> = {};
   const peak: Record<string, number> = {};
   for (const [k, pid] of Object.entries(pids)) base[k] = peak[k] = rss(pid);
   const timer = setInterval(() => {
     for (const [k, pid] of Object.entries(pids)) peak[k] = Math.max(peak[k], rss(pid));
   }, 25);
-  try {
-    const result = await work();
-    const rise: Record<string, number> = {};
-    for (const k of Object.keys(pids)) rise[k] = peak[k] - base[k];
-    return { result, rise };
-  } finally {
-    clearInterval(timer);
-  }
+  return {
+    phase() {
+      const rise: Record<string, number> = {};
+      for (const [k, pid] of Object.entries(pids)) {
+        peak[k] = Math.max(peak[k], rss(pid));
+        rise[k] = peak[k] - base[k];
+        peak[k] = rss(pid); // the next phase's peak starts from now, measured against the same base
+      }
+      return rise;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
