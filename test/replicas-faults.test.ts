@@ -3,13 +3,16 @@ import { EVENTS, createLogger } from '@fileshare/shared';
 import { NatsBus } from '@fileshare/shared/implementations';
 import { startDistributed, type Deployment } from './helpers/deploy.js';
 import { eventually, readyFile, sha256, sleep, storedBlobs, token, upload } from './helpers/fixtures.js';
-import { http } from './helpers/http.js';
+import { request } from 'undici';
+import { agent, http } from './helpers/http.js';
 
 /**
  * Two replicas of every service (gateway, storage, tokens, expiry) on one NATS, one Redis and
  * S3 (s3rver), with faults injected under traffic. Every fault is reported as counts:
- * operations tried, failed cleanly (a prompt 4xx/5xx JSON answer), lost (acknowledged, then
- * not downloadable with its sha256) — lost must be 0.
+ * operations tried, failed cleanly (a prompt 4xx/5xx answer with the API's JSON error body), cut
+ * (the connection dropped with no answer), unclean (any other answer: a bodiless or non-JSON 5xx,
+ * an unexpected 2xx), lost (acknowledged, then not downloadable with its sha256). Cut, unclean,
+ * hung and lost must all be 0: a fault behind the gateway is answered, never a dropped client.
  */
 let d: Deployment;
 const log = createLogger({ 'log.level': 'silent' }, 'test');
@@ -23,12 +26,14 @@ interface Tally {
   tried: number;
   acked: { id: string; sha: string }[];
   failedCleanly: number;
+  cut: number;
+  unclean: string[];
   hung: number;
 }
 
 /** Uploads in a loop on both gateways (4 in flight) until `stop()`; each must answer within 10 s. */
 function traffic(): { stop(): Promise<Tally> } {
-  const tally: Tally = { tried: 0, acked: [], failedCleanly: 0, hung: 0 };
+  const tally: Tally = { tried: 0, acked: [], failedCleanly: 0, cut: 0, unclean: [], hung: 0 };
   let running = true;
   const worker = async (w: number) => {
     for (let i = 0; running; i++) {
@@ -36,9 +41,10 @@ function traffic(): { stop(): Promise<Tally> } {
       tally.tried++;
       const r = await Promise.race([upload(d.gateways[(w + i) % 2], d.user, content).catch(() => null), sleep(10_000).then(() => 'hung' as const)]);
       if (r === 'hung') tally.hung++;
-      else if (r && r.status === 201) tally.acked.push({ id: r.json.id, sha: sha256(content) });
-      else if (r === null || (r.status >= 400 && r.json?.message)) tally.failedCleanly++;
-      else tally.failedCleanly++;
+      else if (r === null) tally.cut++;
+      else if (r.status === 201 && typeof r.json?.id === 'string') tally.acked.push({ id: r.json.id, sha: sha256(content) });
+      else if (r.status >= 400 && typeof r.json?.message === 'string' && typeof r.json?.code === 'string') tally.failedCleanly++;
+      else tally.unclean.push(`${r.status} ${r.text.slice(0, 80)}`);
     }
   };
   const workers = [0, 1, 2, 3].map(worker);
@@ -49,6 +55,17 @@ function traffic(): { stop(): Promise<Tally> } {
       return tally;
     },
   };
+}
+
+/** The tally's line for the log, and its assertions: nothing hung, cut, answered uncleanly or lost. */
+async function judge(t: import('ava').ExecutionContext, name: string, tally: Tally): Promise<void> {
+  const lostCount = await lost(tally);
+  t.log(`${name}: tried ${tally.tried}, acknowledged ${tally.acked.length}, failed cleanly ${tally.failedCleanly}, cut ${tally.cut}, unclean ${tally.unclean.length}, hung ${tally.hung}, lost ${lostCount}`);
+  t.is(tally.hung, 0, 'hung');
+  t.is(tally.cut, 0, 'connections dropped without an answer');
+  t.deepEqual(tally.unclean, [], 'answers that are neither a 201 nor a JSON error');
+  t.is(lostCount, 0, 'acknowledged, then lost');
+  t.true(tally.acked.length > 0, 'some uploads were acknowledged');
 }
 
 async function lost(t: Tally): Promise<number> {
@@ -95,26 +112,45 @@ test.serial('SIGKILL of one storage replica mid-traffic: nothing acknowledged is
   const tally = await load.stop();
   const after = await upload(d.gateways[0], d.user, 'after the kill');
   t.is(after.status, 201, 'the surviving replica serves');
-  const lostCount = await lost(tally);
-  t.log(`storage SIGKILL: tried ${tally.tried}, acknowledged ${tally.acked.length}, failed cleanly ${tally.failedCleanly}, hung ${tally.hung}, lost ${lostCount}`);
-  t.is(tally.hung, 0);
-  t.is(lostCount, 0);
-  t.true(tally.acked.length > 0);
+  await judge(t, 'storage SIGKILL', tally);
   await d.restart('storage1');
 });
 
 test.serial('SIGKILL of a gateway mid-download: the client sees a cut connection, the other gateway serves', async (t) => {
   const { sid, fid } = await readyFile(d.gateways[0], d.user, Buffer.alloc(800 * 1024, 7));
-  const up = await upload(d.gateways[0], d.user, Buffer.alloc(900 * 1024, 3));
-  const downloads = Array.from({ length: 20 }, () => http(`${d.gateways[0]}/uploads/${up.json.id}`).then((r) => r.status, () => 'cut'));
+  const SIZE = 16 * 1024 * 1024;
+  const up = await upload(d.gateways[0], d.user, Buffer.alloc(SIZE, 3));
+  // Twenty downloads that have started (status and first bytes in) and are held there: reading
+  // stops, so none can finish before the kill.
+  const started = await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      const r = await request(`${d.gateways[0]}/uploads/${up.json.id}`, { dispatcher: agent });
+      const it = r.body[Symbol.asyncIterator]();
+      const first = await it.next();
+      return { status: r.statusCode, it, got: (first.value as Buffer | undefined)?.length ?? 0 };
+    }),
+  );
+  t.true(started.every((s) => s.status === 200 && s.got > 0), 'every download had started');
   await d.procs.get('gateway1')!.kill();
-  const outcomes = await Promise.all(downloads);
-  t.true(outcomes.every((o) => o === 200 || o === 'cut'));
+  const outcomes = await Promise.all(
+    started.map(async (s) => {
+      let got = s.got;
+      try {
+        for (let c = await s.it.next(); !c.done; c = await s.it.next()) got += (c.value as Buffer).length;
+      } catch {
+        return 'cut';
+      }
+      return got === SIZE ? 'completed' : 'short';
+    }),
+  );
+  const count = (o: string) => outcomes.filter((x) => x === o).length;
+  t.is(count('short'), 0, 'a cut download must fail loudly, never end short and look complete');
+  t.true(count('cut') > 0, 'the kill cut downloads in flight (else this test saw nothing)');
   const r = await http(`${d.gateways[1]}/uploads/${up.json.id}`);
   t.is(r.status, 200);
-  t.is(r.body.length, 900 * 1024);
+  t.is(r.body.length, SIZE);
   t.is((await http(`${d.gateways[1]}/sessions/${sid}/files/${fid}/tokens/${(await token(d.gateways[1], d.user, sid, fid)).json.id}`)).status, 200);
-  t.log(`gateway SIGKILL: downloads tried 20, completed ${outcomes.filter((o) => o === 200).length}, cut ${outcomes.filter((o) => o === 'cut').length}, lost 0`);
+  t.log(`gateway SIGKILL: downloads in flight 20, completed ${count('completed')}, cut ${count('cut')}, short 0; the other gateway serves`);
   await d.restart('gateway1');
 });
 
@@ -131,10 +167,7 @@ test.serial('a NATS restart under traffic: 503 within 5 s while it is down, reco
   t.true(await eventually(async () => (await http(`${d.gateways[0]}/sessions`, { auth: d.user })).status === 200, 20_000), 'recovered');
   t.true(await eventually(async () => (await upload(d.gateways[1], d.user, 'after nats')).status === 201, 20_000));
   const tally = await load.stop();
-  const lostCount = await lost(tally);
-  t.log(`NATS restart: tried ${tally.tried}, acknowledged ${tally.acked.length}, failed cleanly ${tally.failedCleanly}, hung ${tally.hung}, lost ${lostCount}`);
-  t.is(tally.hung, 0);
-  t.is(lostCount, 0);
+  await judge(t, 'NATS restart', tally);
 });
 
 test.serial('a Redis restart under traffic: prompt 503s, then recovery without operator action; nothing acknowledged lost', async (t) => {
@@ -148,9 +181,6 @@ test.serial('a Redis restart under traffic: prompt 503s, then recovery without o
   await d.engines.redis!.restart();
   t.true(await eventually(async () => (await upload(d.gateways[0], d.user, 'after redis')).status === 201, 20_000), 'recovered');
   const tally = await load.stop();
-  const lostCount = await lost(tally);
-  t.log(`Redis restart: tried ${tally.tried}, acknowledged ${tally.acked.length}, failed cleanly ${tally.failedCleanly}, hung ${tally.hung}, lost ${lostCount}`);
-  t.is(tally.hung, 0);
-  t.is(lostCount, 0);
+  await judge(t, 'Redis restart', tally);
   t.true(storedBlobs(d).length > 0);
 });
