@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import test from 'ava';
 import { request } from 'undici';
 import { startAllInOne, startDistributed, type Deployment } from './helpers/deploy.js';
-import { sha256, sleep, storedBlobs, upload } from './helpers/fixtures.js';
+import { eventually, sha256, sleep, storedBlobs, token, upload } from './helpers/fixtures.js';
 import { agent, basic, http } from './helpers/http.js';
 
 /** A body that trickles `total` bytes over about `ms`. */
@@ -15,6 +15,16 @@ function slowBody(total: number, ms: number): Readable {
       if (i++ >= steps) return void this.push(null);
       setTimeout(() => this.push(chunk.subarray(0, Math.min(chunk.length, total - (i - 1) * chunk.length))), ms / steps);
     },
+  });
+}
+
+/** Whether a new TCP connection to 127.0.0.1:port is accepted or refused. */
+async function connectOutcome(port: number): Promise<'accepted' | 'refused' | string> {
+  const { connect } = await import('node:net');
+  return new Promise((r) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), r('accepted')));
+    s.once('error', (err: NodeJS.ErrnoException) => r(err.code === 'ECONNREFUSED' ? 'refused' : String(err.code)));
   });
 }
 
@@ -35,12 +45,21 @@ function shutdownSuite(label: string, start: (env: Record<string, string>) => Pr
       await sleep(400);
       const started = Date.now();
       const exit = d.procs.get(gatewayName)!.stop('SIGTERM', 20_000);
+      // Draining: the upload goes on, but the port no longer takes new connections.
+      const port = Number(new URL(d.gateways[0]).port);
+      t.true(await eventually(async () => (await connectOutcome(port)) === 'refused', 2000, 20), 'new connections are refused while draining');
       const r = await put;
-      const body = (await r.body.json()) as { state: string; sha256: string };
+      const body = (await r.body.json()) as { state: string; sha256: string; id: string };
       t.is(r.statusCode, 200);
       t.is(body.state, 'ready');
+      t.is(body.sha256, sha256(Buffer.alloc(total, 5)), 'the finished upload holds every byte sent');
       t.is(await exit, 0);
       t.true(Date.now() - started < 10_000);
+      // And it is stored so: after a restart its bytes download with that sha256.
+      await d.restart(gatewayName);
+      const [sid, fid] = url.split('/sessions/')[1].split('/files/');
+      const tk = await token(d.gateways[0], d.user, sid, fid);
+      t.is(sha256((await http(`${d.gateways[0]}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)).body), sha256(Buffer.alloc(total, 5)));
     } finally {
       await d.stop();
     }
