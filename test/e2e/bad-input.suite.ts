@@ -1,7 +1,8 @@
 import test from 'ava';
 import type { Deployment } from '../helpers/deploy.js';
 import { eventually, newSession, sleep } from '../helpers/fixtures.js';
-import { basic, http, multipart, rawRequest } from '../helpers/http.js';
+import { basic, checkEveryResponse, checkFailures, http, multipart, rawRequest } from '../helpers/http.js';
+import { conformance } from '../helpers/openapi.js';
 import { holdings } from '../helpers/leftovers.js';
 
 export type Outcome = { status: number; json?: any; closed?: boolean; headers?: Record<string, string> };
@@ -113,15 +114,15 @@ export const CASES: BadCase[] = [
   { name: 'token id %2e%2e', send: get((c) => `/sessions/${c.sid}/files/${c.fid}/tokens/%2e%2e`), status: 404, message: 'not found' },
   // ---- URLs
   { name: 'overlong URL', send: get(() => `/uploads/${'a'.repeat(3000)}`), status: [414, 431] },
-  { name: 'encoded slash in id', send: get(() => '/uploads/..%2F..%2Fetc%2Fpasswd'), status: 404 },
+  { name: 'encoded slash in id', send: get(() => '/uploads/..%2F..%2Fetc%2Fpasswd'), status: 404, message: 'not found' },
   { name: 'double slash', send: (c) => raw(c, `GET ${c.path}//uploads HTTP/1.1\r\nHost: x\r\n\r\n`), status: 404 },
-  { name: 'dot segments', send: (c) => raw(c, `GET ${c.path}/../fileshare/uploads/x HTTP/1.1\r\nHost: x\r\n\r\n`), status: 404 },
-  { name: 'encoded NUL', send: get(() => '/uploads/%00'), status: 404 },
-  { name: 'broken percent-encoding', send: get(() => '/uploads/%E0%A4%A'), status: 404 },
+  { name: 'dot segments', send: (c) => raw(c, `GET ${c.path}/../fileshare/uploads/x HTTP/1.1\r\nHost: x\r\n\r\n`), status: 404, message: 'not found' },
+  { name: 'encoded NUL', send: get(() => '/uploads/%00'), status: 404, message: 'not found' },
+  { name: 'broken percent-encoding', send: get(() => '/uploads/%E0%A4%A'), status: 404, message: 'not found' },
   // ---- methods
   { name: 'PATCH /uploads', send: get(() => '/uploads', 'PATCH'), status: 405 },
   { name: 'no directory listing: GET /uploads', send: get(() => '/uploads'), status: 405 },
-  { name: 'no directory listing: GET the base path', send: get(() => ''), status: 404 },
+  { name: 'no directory listing: GET the base path', send: get(() => ''), status: 404, message: 'not found' },
   { name: 'no directory listing: GET /sessions/:id/files/:fid/tokens', send: get((c) => `/sessions/${c.sid}/files/${c.fid}/tokens`), status: 405 },
   { name: 'PUT /uploads/:id', send: (c) => http(`${c.base}/uploads/4b0e6f3e-1d2c-4a4b-9c8d-7e6f5a4b3c2d`, { method: 'PUT', body: 'x' }), status: 405 },
   { name: 'OPTIONS /sessions', send: get(() => '/sessions', 'OPTIONS'), status: 405 },
@@ -179,6 +180,8 @@ export function badInputSuite(label: string, start: () => Promise<Deployment>): 
   let d: Deployment;
   let ctx: Ctx;
   test.before(async () => {
+    // Every answer, hand-written requests' included, must be one docs/openapi.json describes.
+    checkEveryResponse(conformance);
     d = await start();
     const base = d.gateways[0];
     const sid = await newSession(base, d.user);
@@ -221,6 +224,7 @@ export function badInputSuite(label: string, start: () => Promise<Deployment>): 
       }, 10_000),
       `leftovers: before ${JSON.stringify(before)}, after ${JSON.stringify(await holdings(d))}`,
     );
+    t.deepEqual(checkFailures, [], 'answers to hand-written requests match docs/openapi.json');
     const pending = await http(`${ctx.base}/sessions/${ctx.sid}/files`, { auth: d.user });
     t.is(pending.json[0].state, 'pending', 'the target file was never filled by a bad upload');
     t.log(`${CASES.length} cases, ${created} accepted after cleaning, ${CASES.length - created} refused; process serving; nothing left behind`);

@@ -21,6 +21,8 @@ export interface ReqOpts {
 export const basic = (user: string, pass: string) => 'Basic ' + Buffer.from(`${user}:${pass}`).toString('base64');
 
 let responseCheck: ((method: string, url: string, res: Res) => string[]) | undefined;
+/** Problems found in hand-written requests' responses (see `rawRequest`); a suite asserts none. */
+export const checkFailures: string[] = [];
 /** Run `check` on every response from now on in this test process; a non-empty result throws. */
 export function checkEveryResponse(check: (method: string, url: string, res: Res) => string[]): void {
   responseCheck = check;
@@ -82,11 +84,23 @@ export async function rawRequest(url: string, head: string, body?: Buffer | stri
       sock.destroy();
       const raw = Buffer.concat(chunks).toString('latin1');
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+      const headEnd = raw.indexOf('\r\n\r\n');
+      const text = headEnd >= 0 ? raw.slice(headEnd + 4) : '';
       let json: unknown;
       try {
-        json = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+        json = JSON.parse(text);
       } catch {
         json = undefined;
+      }
+      // Hand-written requests are checked against the document like any other (first response only).
+      const [method, target] = head.split(' ');
+      if (status > 0 && responseCheck && target?.startsWith('/')) {
+        const headers: Record<string, string> = {};
+        for (const line of raw.slice(0, headEnd).split('\r\n').slice(1)) headers[line.slice(0, line.indexOf(':')).toLowerCase()] = line.slice(line.indexOf(':') + 1).trim();
+        const len = Number(headers['content-length'] ?? text.length);
+        const bodyText = method === 'HEAD' ? '' : text.slice(0, len);
+        const problems = responseCheck(method, `${u.origin}${target.split('?')[0]}`, { status, headers, body: Buffer.from(bodyText, 'latin1'), text: bodyText, json });
+        if (problems.length) checkFailures.push(...problems);
       }
       resolve({ raw, status, json, closed });
     };
