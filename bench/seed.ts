@@ -12,10 +12,14 @@ import { RedisStore, SqliteStore } from '@fileshare/shared/implementations';
  */
 const log = createLogger({ 'log.level': 'silent' }, 'bench');
 
-function record(now: number, dueAt: number): UploadRecord {
+/** A seeded upload record; `blob` (a real blob's key) makes it downloadable, else it names none. */
+function record(now: number, dueAt: number, blob?: { key: string; size: number; sha256: string }): UploadRecord {
   const id = randomUUID();
-  return { id, owner: 'seed', name: 'seed.bin', contentType: 'application/octet-stream', size: 4096, sha256: '0'.repeat(64), blob: id, ttl: 3600, createdAt: now, expiresAt: dueAt };
+  return { id, owner: 'seed', name: 'seed.bin', contentType: 'application/octet-stream', size: blob?.size ?? 4096, sha256: blob?.sha256 ?? '0'.repeat(64), blob: blob?.key ?? id, ttl: 3600, createdAt: now, expiresAt: dueAt };
 }
+
+/** The blob every seeded record points at, when the records must be downloadable. */
+export type SeedBlob = { key: string; size: number; sha256: string };
 
 /** Templates from one real write: raw key and value for `upload:<id>`. */
 function template(rawKey: string, rawValue: string, probe: UploadRecord) {
@@ -26,7 +30,7 @@ function template(rawKey: string, rawValue: string, probe: UploadRecord) {
   return (r: UploadRecord) => [`${kPre}upload:${r.id}${kPost}`, `${vPre}${JSON.stringify(r)}${vPost}`] as const;
 }
 
-export async function seedSqlite(path: string, count: number, dueAt: (i: number) => number): Promise<string[]> {
+export async function seedSqlite(path: string, count: number, dueAt: (i: number) => number, blob?: SeedBlob): Promise<string[]> {
   const store = new SqliteStore(path);
   const probe = record(Date.now(), Date.now() + 3_600_000);
   await store.set(`upload:${probe.id}`, probe);
@@ -41,7 +45,7 @@ export async function seedSqlite(path: string, count: number, dueAt: (i: number)
   const now = Date.now();
   const batch = db.transaction((from: number, to: number) => {
     for (let i = from; i < to; i++) {
-      const r = record(now, dueAt(i));
+      const r = record(now, dueAt(i), blob);
       const [k, v] = make(r);
       insKv.run(k, v);
       insSch.run(`upload:${r.id}`, r.expiresAt);
@@ -58,7 +62,7 @@ export async function seedSqlite(path: string, count: number, dueAt: (i: number)
   return ids;
 }
 
-export async function seedRedis(url: string, count: number, dueAt: (i: number) => number): Promise<string[]> {
+export async function seedRedis(url: string, count: number, dueAt: (i: number) => number, blob?: SeedBlob): Promise<string[]> {
   const store = await RedisStore.connect(url, log);
   const probe = record(Date.now(), Date.now() + 3_600_000);
   await store.set(`upload:${probe.id}`, probe);
@@ -75,7 +79,7 @@ export async function seedRedis(url: string, count: number, dueAt: (i: number) =
     const mset: string[] = ['MSET'];
     const zadd: string[] = ['ZADD', 'fs:expiry'];
     for (let j = i; j < Math.min(count, i + 1000); j++) {
-      const r = record(now, dueAt(j));
+      const r = record(now, dueAt(j), blob);
       mset.push(...make(r));
       zadd.push(String(r.expiresAt), `upload:${r.id}`);
       ids.push(r.id);

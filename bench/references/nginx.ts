@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -8,6 +8,9 @@ import { join } from 'node:path';
 export function nginxConfig(dir: string, port: number): string {
   const root = join(dir, 'www');
   for (const d of ['www/dav', 'tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
+  // nginx's workers run as nobody when the master is root: the DAV and temp dirs must be theirs to
+  // write, or every PUT answers 500 (rename(): Permission denied) and its MB/s means nothing.
+  for (const d of ['www/dav', 'tmp']) chmodSync(join(dir, d), 0o777);
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
     conf,
