@@ -17,9 +17,10 @@ export interface Call {
   fd: number;
 }
 
-const WHOLE = /^(\d+) (\w+)\((.*)\)\s+= (.*)$/;
-const UNFINISHED = /^(\d+) (\w+)\((.*) <unfinished \.\.\.>$/;
-const RESUMED = /^(\d+) <\.\.\. (\w+) resumed>(.*)\)\s+= (.*)$/;
+// strace pads the pid column (`829   recvfrom(…` where pids are short): any run of spaces.
+const WHOLE = /^(\d+)\s+(\w+)\((.*)\)\s+= (.*)$/;
+const UNFINISHED = /^(\d+)\s+(\w+)\((.*) <unfinished \.\.\.>$/;
+const RESUMED = /^(\d+)\s+<\.\.\. (\w+) resumed>(.*)\)\s+= (.*)$/;
 
 export function parseStrace(text: string): Call[] {
   const calls: Call[] = [];

@@ -75,7 +75,8 @@ async function attacker(url: string, n: number): Promise<{ fire(): Promise<Recor
       process.stdout.write(JSON.stringify(statuses) + '\\n');
       process.exit(0);
     });`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  // Niced: it stands for clients elsewhere; its own CPU on this 2-core box is the test's artefact.
+  const child = spawn('nice', ['-n', '10', process.execPath, '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   if ((await lines.next()).value !== 'ready') throw new Error('attacker did not start');
@@ -96,11 +97,11 @@ test.serial('a burst of bad logins from one address is throttled as it starts an
   const user = from('127.0.0.1', 2);
   try {
     await legitimate(user, 5); // the user's password check is cached from here on
-    const idle = await legitimate(user, 60);
+    const idle = await legitimate(user, 150);
 
     // The attacker is its own process, so that its 250 connections cost this process's clock nothing.
     const burst = (await attacker(base, 250)).fire();
-    const attacked = await legitimate(user, 60);
+    const attacked = await legitimate(user, 150);
     const statuses = await burst;
 
     // The floor keeps a quiet machine's 5 ms p99 from turning scheduling noise into a failure.

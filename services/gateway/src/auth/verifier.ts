@@ -1,6 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { AppError, SCRYPT_MAXMEM, metrics, parseHash, type Logger } from '@fileshare/shared';
 
+/** Nice value of the hash threads (0 normal, 19 lowest). */
+const NICE = 10;
+
 /**
  * The worker's whole program: scrypt run synchronously on the worker's own thread. Not on libuv's
  * thread pool (4 threads), which the fs blob store's reads and writes need: a burst of password
@@ -10,6 +13,9 @@ import { AppError, SCRYPT_MAXMEM, metrics, parseHash, type Logger } from '@files
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { scryptSync, timingSafeEqual } = require('node:crypto');
+// Lower this thread's priority (on Linux, setpriority(0) is per thread): when the cores are busy,
+// serving requests goes before checking strangers' passwords.
+try { require('node:os').setPriority(0, ${NICE}); } catch {}
 parentPort.on('message', ({ id, password, N, r, p, salt, expected, maxmem }) => {
   let ok = false;
   try {
