@@ -84,16 +84,12 @@ export class PasswordVerifier {
     });
   }
 
-  /** Checks waiting for a thread (for tests and metrics). */
-  get pending(): number {
-    return this.queued;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     for (const list of this.waiting.values()) for (const j of list) j.reject(new AppError('unavailable'));
     this.waiting.clear();
     this.queued = 0;
+    for (const s of this.slots) s.job?.reject(new AppError('unavailable'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
