@@ -41,7 +41,7 @@ test.serial('no timing oracle: an unknown user, a wrong password and the fixed u
   const unknown: number[] = [];
   const wrong: number[] = [];
   const fixed: number[] = [];
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 4; i++) { // under auth.maxFailures (5 here): later tests log in as these users
     unknown.push(await time(basic(`nobody${i}`, 'pw'), `10.1.0.${i}`));
     wrong.push(await time(basic(ALICE[0], `wrong${i}`), `10.2.0.${i}`));
     fixed.push(await time(basic(d.user[0], `wrong${i}`), `10.3.0.${i}`));
@@ -50,8 +50,11 @@ test.serial('no timing oracle: an unknown user, a wrong password and the fixed u
   t.log(`median unknown user ${med(unknown).toFixed(1)} ms, users-file user ${med(wrong).toFixed(1)} ms, fixed user ${med(fixed).toFixed(1)} ms`);
   for (const [name, xs] of [['users-file user', wrong], ['fixed user', fixed]] as const) {
     t.true(med(xs) > 20, `${name}: a password check is a slow hash`);
+    // The oracle this guards against is an order of magnitude (a fixed user's wrong password cost
+    // ~9 ms, an unknown user ~200 ms); a factor of 3 leaves room for a busy 2-core machine, where
+    // the niced hash thread waits for the CPU by turns.
     const ratio = med(unknown) / med(xs);
-    t.true(ratio > 0.5 && ratio < 2, `${name}: same cost as an unknown user (ratio ${ratio.toFixed(2)})`);
+    t.true(ratio > 1 / 3 && ratio < 3, `${name}: same cost as an unknown user (ratio ${ratio.toFixed(2)})`);
   }
 });
 
