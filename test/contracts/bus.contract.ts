@@ -41,6 +41,15 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
     t.is(e1!.message, 'custom text');
     const e2 = await t.throwsAsync(a.request(s2, {}));
     t.is((e2 as AppError).code, 'internal');
+    // A full disk under a handler (a record write hitting ENOSPC/SQLITE_FULL) is 507, not 500.
+    const s3 = subject();
+    b.serve(s3, 'svc', async () => {
+      throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'SQLITE_FULL' });
+    });
+    await b.ping();
+    const e3 = await t.throwsAsync(a.request(s3, {}));
+    t.is((e3 as AppError).code, 'insufficient_storage');
+    t.is((e3 as AppError).status, 507);
     t.false(e2!.message.includes('secret'));
   });
 
@@ -67,11 +76,13 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
   });
 
   test(`${label}: an event goes to one member of each group, wildcards match`, async (t) => {
-    const s = `fileshare.evt.contract${tag}.${++n}`;
+    // Its own number, taken once: the tests of this contract run at once and share the counter.
+    const k = ++n;
+    const s = `fileshare.evt.contract${tag}.${k}`;
     const got: string[] = [];
-    await a.subscribe(s, `g1${tag}${n}`, async (e) => void got.push(`g1:${e.i}`));
-    await b.subscribe(s, `g1${tag}${n}`, async (e) => void got.push(`g1:${e.i}`));
-    await b.subscribe(s.replace(/\.\d+$/, '.*'), `g2${tag}${n}`, async (e) => void got.push(`g2:${e.i}`));
+    await a.subscribe(s, `g1${tag}${k}`, async (e) => void got.push(`g1:${e.i}`));
+    await b.subscribe(s, `g1${tag}${k}`, async (e) => void got.push(`g1:${e.i}`));
+    await b.subscribe(s.replace(/\.\d+$/, '.*'), `g2${tag}${k}`, async (e) => void got.push(`g2:${e.i}`));
     for (let i = 0; i < 5; i++) await a.publish(s, { i });
     for (let i = 0; i < 50 && got.length < 10; i++) await sleep(50);
     await sleep(200);

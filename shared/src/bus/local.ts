@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AppError, isAppError } from '../errors.js';
+import { AppError, toAppError } from '../errors.js';
 import { subjectMatches, type Bus, type CommandHandler, type EventHandler } from './bus.js';
 
 /**
@@ -27,9 +27,8 @@ export class LocalBus implements Bus {
     try {
       return (await p) as T;
     } catch (err) {
-      if (isAppError(err)) throw err;
-      this.log?.error({ err, subject }, 'command handler failed');
-      throw new AppError('internal');
+      // A full disk under a record write is 507 like one under a blob write; the rest is internal.
+      throw toAppError(err, this.log, { subject, on: 'command handler' });
     } finally {
       this.inFlight.delete(p);
     }

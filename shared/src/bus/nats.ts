@@ -11,7 +11,7 @@ import {
   type Subscription,
 } from 'nats';
 import type { Logger } from 'pino';
-import { AppError, errorFromWire, isAppError } from '../errors.js';
+import { AppError, errorFromWire, toAppError } from '../errors.js';
 import { EVENT_PREFIX, EVENT_STREAM } from '../subjects.js';
 import type { Bus, CommandHandler, EventHandler } from './bus.js';
 
@@ -183,8 +183,8 @@ export class NatsBus implements Bus {
             const result = await handler(decode(msg.data));
             msg.respond(encode(result));
           } catch (e) {
-            const appErr = isAppError(e) ? e : new AppError('internal');
-            if (!isAppError(e)) this.opts.log.error({ err: e, subject }, 'command handler failed');
+            // A full disk under a record write is 507 like one under a blob write; the rest is internal.
+            const appErr = toAppError(e, this.opts.log, { subject, on: 'command handler' });
             const h = natsHeaders();
             h.set(ERROR_CODE_HEADER, appErr.code);
             h.set(ERROR_MESSAGE_HEADER, appErr.message);
