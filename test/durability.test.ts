@@ -1,8 +1,7 @@
 import test from 'ava';
 import { startAllInOne, startDistributed, type Deployment } from './helpers/deploy.js';
 import { redisConfig } from './helpers/engines.js';
-import { readyFile, sha256, token, upload } from './helpers/fixtures.js';
-import { http } from './helpers/http.js';
+import { assertSurvived, readyFile, sha256, token, upload } from './helpers/fixtures.js';
 
 /**
  * A 2xx means durable: acknowledge uploads and session files, SIGKILL every fileshare process and
@@ -41,18 +40,7 @@ function durabilitySuite(label: string, start: () => Promise<Deployment>) {
       acked.push({ url: `/uploads/${last.json.id}`, sha: sha256('the very last one') });
       await d.crashAndRestart({ engines: true });
 
-      const B = d.gateways.at(-1)!;
-      for (const a of acked) {
-        const r = await http(B + a.url);
-        t.is(r.status, 200, a.url);
-        t.is(sha256(r.body), a.sha, a.url);
-      }
-      for (const tk of tokens) {
-        const r = await http(B + tk.url);
-        t.is(r.status, 200);
-        t.is(sha256(r.body), tk.sha);
-        t.is((await http(B + tk.url)).status, 410);
-      }
+      await assertSurvived(t, d.gateways.at(-1)!, acked, tokens);
     } finally {
       await d.stop();
     }

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { startAllInOne, type Deployment } from '../helpers/deploy.js';
-import { eventually, readyFile, sha256, token, upload } from '../helpers/fixtures.js';
-import { http } from '../helpers/http.js';
+import { assertSurvived, eventually, readyFile, sha256, token, upload } from '../helpers/fixtures.js';
 import { Proc } from '../helpers/proc.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -88,16 +87,7 @@ test.serial('everything acknowledged survives a power cut: uploads (inline and f
     await mount();
     await d.crashAndRestart();
 
-    for (const a of acked) {
-      const r = await http(base + a.url);
-      t.is(r.status, 200, a.url);
-      t.is(sha256(r.body), a.sha, a.url);
-    }
-    for (const tk of tokens) {
-      const r = await http(base + tk.url);
-      t.is(r.status, 200, tk.url);
-      t.is(sha256(r.body), tk.sha);
-    }
+    await assertSurvived(t, base, acked, tokens);
   } finally {
     await d?.stop();
   }

@@ -90,3 +90,27 @@ export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs
   }
   return fn();
 }
+
+/** What a crash test acknowledged: paths under a gateway's API base and the sha256 of their bytes. */
+export interface Acknowledged {
+  url: string;
+  sha: string;
+}
+
+/**
+ * Everything acknowledged before a crash downloads with its sha256 through `base`; each one-time
+ * token works once, then answers 410.
+ */
+export async function assertSurvived(t: import('ava').ExecutionContext, base: string, uploads: Acknowledged[], tokens: Acknowledged[]): Promise<void> {
+  for (const a of uploads) {
+    const r = await http(base + a.url);
+    t.is(r.status, 200, a.url);
+    t.is(sha256(r.body), a.sha, a.url);
+  }
+  for (const tk of tokens) {
+    const r = await http(base + tk.url);
+    t.is(r.status, 200, tk.url);
+    t.is(sha256(r.body), tk.sha, tk.url);
+    t.is((await http(base + tk.url)).status, 410, `${tk.url} used once`);
+  }
+}
