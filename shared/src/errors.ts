@@ -94,19 +94,18 @@ export function isStorageFull(err: unknown, depth = 0): boolean {
 
 /**
  * The API error for anything thrown, for the places that answer errors (the gateway's error
- * mapper, storage's data plane, both buses' command replies): an
- * AppError as it is; a full disk, quota or bucket as 507, logged at error level with its cause
- * (the operator must learn it from the log, not from users) and counted; anything else a 500,
- * logged with its stack.
+ * mapper, storage's data plane, both buses' command replies): an AppError as it is (whoever made
+ * it logged what needed logging); a full disk, quota or bucket as 507, logged at error level with
+ * its cause (the operator must learn it from the log, not from users) and counted, once, where the
+ * system error first meets one of these places; anything else a 500, logged with its stack.
  */
 export function toAppError(err: unknown, log: Logger | undefined, context: Record<string, unknown> = {}): AppError {
-  if (isAppError(err) && err.code !== 'insufficient_storage') return err;
+  if (isAppError(err)) return err;
   if (isStorageFull(err)) {
     metrics.storageFull.inc();
     log?.error({ ...context, err }, 'storage full: a write was refused (507); free space or raise the quota');
-    return isAppError(err) ? err : new AppError('insufficient_storage');
+    return new AppError('insufficient_storage');
   }
-  if (isAppError(err)) return err;
   log?.error({ ...context, err }, 'unhandled error');
   return new AppError('internal');
 }
