@@ -113,38 +113,45 @@ export class Authenticator {
       metrics.authRefused.inc({ reason: 'throttled' });
       throw new AppError('too_many_failures', undefined, { 'Retry-After': String(Math.max(blocked.client, knownHere ? 0 : blocked.user)) });
     }
-    if (hit) {
-      if (!knownHere) {
-        hit.from.push(client);
-        if (hit.from.length > CACHE_ADDRESSES) hit.from.shift();
-      }
-      return hit.user;
-    }
+    if (hit) return this.remember(key, hit.user, client);
 
     let check = this.inFlight.get(key);
     if (!check) {
       this.throttle.begin(client, creds?.username);
-      check = this.verify(creds, client).then(
-        (user) => (this.throttle.end(client, creds?.username, !user), user),
-        (err: unknown) => {
-          this.throttle.end(client, creds?.username, false);
-          throw err;
-        },
-      );
-      const shared = check.finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, shared);
-      check = shared;
+      check = this.verify(creds, client)
+        .then(
+          (user) => (this.throttle.end(client, creds?.username, !user), user),
+          (err: unknown) => {
+            this.throttle.end(client, creds?.username, false);
+            throw err;
+          },
+        )
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, check);
     }
     const user = await check;
     if (!user) {
       metrics.authFailures.inc();
       throw new AppError('invalid_credentials');
     }
-    if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-    const entry = this.cache.get(key);
-    if (entry && entry.until > Date.now()) {
-      if (!entry.from.includes(client)) entry.from.push(client);
-    } else this.cache.set(key, { user, until: Date.now() + this.opts.cacheTtl * 1000, from: [client] });
+    return this.remember(key, user, client);
+  }
+
+  /**
+   * A checked credential: cached under `key` (for `cacheTtl` from its first check), with `client`
+   * among the last `CACHE_ADDRESSES` addresses it was used from.
+   */
+  private remember(key: string, user: string, client: string): string {
+    let entry = this.cache.get(key);
+    if (!entry || entry.until <= Date.now()) {
+      if (this.cache.size >= CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
+      entry = { user, until: Date.now() + this.opts.cacheTtl * 1000, from: [] };
+      this.cache.set(key, entry);
+    }
+    if (!entry.from.includes(client)) {
+      entry.from.push(client);
+      if (entry.from.length > CACHE_ADDRESSES) entry.from.shift();
+    }
     return user;
   }
 
