@@ -1,7 +1,7 @@
 import { AppError, checkReady, registry, type ReadyCheck, type Logger } from '@fileshare/shared';
 import type { GatewayContext } from './context.js';
 import { Exchange, type RequestInfo } from './http/exchange.js';
-import { Router, methodNotAllowed, splitPath } from './router.js';
+import { Router, apiRelative, methodNotAllowed, splitPath } from './router.js';
 import { fileUploadRoutes } from './routes/files.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -77,7 +77,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
         ex.route = info.path;
         return opsHandler(ex);
       }
-      const rel = base && (info.path === base || info.path.startsWith(base + '/')) ? info.path.slice(base.length) : base ? null : info.path;
+      const rel = apiRelative(info.path, base);
       const segments = rel === null ? null : splitPath(rel);
       if (!segments) throw new AppError('not_found');
       const m = api.match(info.method, segments);

@@ -73,3 +73,12 @@ export function splitPath(path: string): string[] | null {
 export function methodNotAllowed(allow: string): AppError {
   return new AppError('method_not_allowed', undefined, { Allow: allow });
 }
+
+/**
+ * The path relative to `http.basePath` ('' for the root): `/rtc/fileshare/uploads` → `/uploads`,
+ * the base itself → ''; null for a path outside the API (the operational endpoints, anything else).
+ */
+export function apiRelative(path: string, base: string): string | null {
+  if (!base) return path;
+  return path === base || path.startsWith(base + '/') ? path.slice(base.length) : null;
+}

@@ -2,7 +2,8 @@ import { STATUS_CODES } from 'node:http';
 import { metrics, toAppError, type Logger } from '@fileshare/shared';
 import type { HttpResponse } from '../uws.js';
 import { UwsBody } from './body.js';
-import { apiRelative, redactPath } from './log-path.js';
+import { apiRelative } from '../router.js';
+import { redactPath } from './log-path.js';
 
 /** What is read from the uWS request synchronously, before any await (after one, `req` throws). */
 export interface RequestInfo {
@@ -68,7 +69,7 @@ export class Exchange {
     basePath = '',
   ) {
     this.logPath = redactPath(req.path);
-    this.apiPath = redactPath(apiRelative(req.path, basePath));
+    this.apiPath = redactPath(apiRelative(req.path, basePath) ?? req.path);
     res.onAborted(() => {
       this.aborted = true;
       for (const h of this.abortHandlers) h();

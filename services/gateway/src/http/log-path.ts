@@ -26,13 +26,6 @@ export function redactPath(path: string): string {
   return changed ? segs.join('/') : path;
 }
 
-/** The path relative to the API base (`/rtc/fileshare/uploads` → `/uploads`); other paths as they are. */
-export function apiRelative(path: string, base: string): string {
-  if (!base) return path;
-  if (path === base) return '/';
-  return path.startsWith(base + '/') ? path.slice(base.length) : path;
-}
-
 function decodeLoosely(s: string): string {
   if (!s.includes('%')) return s;
   try {
