@@ -15,5 +15,6 @@ export * from './ops-server.js';
 export * from './connect.js';
 export * from './passwords.js';
 export * from './media-type.js';
+export * from './file-names.js';
 export * from './lifecycle.js';
 export { pump, sendReadable, watchWrite } from './streams.js';

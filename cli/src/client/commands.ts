@@ -4,6 +4,7 @@ import { STATUS_CODES } from 'node:http';
 import { homedir } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { UNSAFE_NAME_CHARS } from '@fileshare/shared';
 import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
 import { progress } from './progress.js';
 
@@ -190,7 +191,7 @@ export function nameFromDisposition(h: string | undefined, fallback: string): st
     name = plain ? plain[1] : fallback;
   }
   name = basename(name.replace(/\\/g, '/'))
-    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(UNSAFE_NAME_CHARS, '')
     .replace(/^[.\s]+/, '')
     .trim();
   return name || 'download';

@@ -1,3 +1,5 @@
+import { UNSAFE_NAME_CHARS } from '@fileshare/shared';
+
 /**
  * `Content-Disposition: attachment` with an ASCII fallback `filename="…"` and the exact name
  * as RFC 5987 `filename*=UTF-8''…`. Both are built by encoding, never by pasting user input
@@ -13,12 +15,6 @@ function rfc5987(s: string): string {
 }
 
 /**
- * Bidirectional-text controls: kept in a name they reorder what a person sees (`‮gpj.exe` shows as
- * `exe.jpg`), so they are removed like control characters.
- */
-const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
  * A stored file name from a client-supplied one: the last path segment (after `/` or `\`),
  * control characters (C0, DEL, C1) and bidi controls removed, at most `maxBytes` of UTF-8 (cut on
  * a character boundary); `file` when nothing is left. The same for JSON and multipart: a long name
@@ -26,7 +22,7 @@ const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
  */
 export function cleanFileName(raw: string | undefined, maxBytes: number): string {
   let name = (raw ?? '').split(/[/\\]/).pop() ?? '';
-  name = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(BIDI, '').trim();
+  name = name.replace(UNSAFE_NAME_CHARS, '').trim();
   if (name === '.' || name === '..') name = '';
   if (Buffer.byteLength(name) > maxBytes) {
     let out = '';
@@ -38,4 +34,3 @@ export function cleanFileName(raw: string | undefined, maxBytes: number): string
   }
   return name || 'file';
 }
-
