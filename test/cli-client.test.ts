@@ -159,3 +159,23 @@ test('a wrong password on a large upload is a 401 (exit 3), not a broken pipe', 
     t.regex(r.stderr, /401: invalid credentials/);
   }
 });
+
+test('a download whose HEAD is refused for any reason but "gone" never sends the GET that would spend the token', async (t) => {
+  // A stand-in for a proxy without HEAD, or a gateway answering 503 to it: a GET would succeed.
+  const { createServer } = await import('node:http');
+  let gets = 0;
+  for (const headStatus of [405, 503, 500]) {
+    const srv = createServer((req, res) => {
+      if (req.method === 'GET') gets++;
+      if (req.method === 'HEAD') return void res.writeHead(headStatus).end();
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-disposition': 'attachment; filename="x.bin"' }).end('spent');
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/rtc/fileshare/sessions/s/files/f/tokens/t`;
+    const r = await cli(['download', url, '-o', join(dir, `never-${headStatus}.bin`)]);
+    srv.close();
+    t.not(r.code, 0, `HEAD ${headStatus}`);
+    t.regex(r.stderr, new RegExp(`${headStatus}:`));
+  }
+  t.is(gets, 0, 'no GET was sent');
+});

@@ -208,18 +208,14 @@ export async function download(p: Parsed, cfg: ClientConfig, out: Out): Promise<
   const url = p.args[0];
   if (!url || !/^https?:\/\//.test(url)) throw new ClientError('a download URL is required', EXIT.usage);
   const force = p.flags.force === true;
-  const explicit = (p.flags.output as string | undefined) ?? undefined;
+  const explicit = p.flags.output as string | undefined;
   const head = await send(cfg, 'HEAD', url, { auth: false });
   head.resume();
-  if (head.statusCode !== 200) {
-    // Refused already (404, 410): a GET spends nothing now and carries the API's message.
-    const res = await send(cfg, 'GET', url, { auth: false });
-    if (res.statusCode === 200) {
-      res.destroy();
-      throw failure(head.statusCode ?? 0, STATUS_CODES[head.statusCode ?? 0]?.toLowerCase() ?? 'failed');
-    }
-    await expectJson(res, []);
-  }
+  const status = head.statusCode ?? 0;
+  // Gone or unknown (404, 410): nothing left to spend, so a GET fetches the API's message. Any
+  // other refusal (503, a proxy without HEAD) is reported as it is: a GET could spend the token.
+  if (status === 404 || status === 410) await expectJson(await send(cfg, 'GET', url, { auth: false }), []);
+  if (status !== 200) throw failure(status, STATUS_CODES[status]?.toLowerCase() ?? 'failed');
   const target = explicit ?? nameFromDisposition(head.headers['content-disposition'], basename(new URL(url).pathname));
   if (target === '-') return downloadTo(cfg, url, process.stdout, out, target);
 
