@@ -20,17 +20,6 @@ interface Options {
   expiryPort: number;
 }
 
-export const CLUSTER_OPTIONS = `Options (defaults in brackets):
-  --data-dir DIR       data, logs, engines' files [./data-cluster]
-  --gateways N         gateway processes [1]
-  --http-port PORT     first gateway's port; the next ones follow [1446, or $FILESHARE_HTTP_PORT]
-  --nats-port PORT     nats-server [4222]
-  --redis-port PORT    redis-server [6379]
-  --storage-port PORT  storage data plane [7001, or $FILESHARE_STORAGE_PORT]
-  --tokens-port PORT   tokens health/metrics [7002, or $FILESHARE_TOKENS_PORT]
-  --expiry-port PORT   expiry health/metrics [7003, or $FILESHARE_EXPIRY_PORT]
-Everything but the gateways listens on 127.0.0.1 only.`;
-
 function parse(args: string[]): Options {
   const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
   const o: Options = {
@@ -46,13 +35,13 @@ function parse(args: string[]): Options {
   const ports: Record<string, keyof Options> = { '--nats-port': 'natsPort', '--redis-port': 'redisPort', '--http-port': 'httpPort', '--storage-port': 'storagePort', '--tokens-port': 'tokensPort', '--expiry-port': 'expiryPort', '--gateways': 'gateways' };
   for (let i = 0; i < args.length; i += 2) {
     const [k, v] = [args[i], args[i + 1]];
-    if (v === undefined) throw new Error(`${k} needs a value\n${CLUSTER_OPTIONS}`);
+    if (v === undefined) throw new Error(`${k} needs a value (see fileshare cluster --help)`);
     if (k === '--data-dir') o.dataDir = v;
     else if (k in ports) {
       const n = Number(v);
       if (!Number.isInteger(n) || n < (k === '--gateways' ? 1 : 0) || n > 65535) throw new Error(`${k}: not a valid number: ${v}`);
       (o as unknown as Record<string, number>)[ports[k]] = n;
-    } else throw new Error(`unknown option ${k}\n${CLUSTER_OPTIONS}`);
+    } else throw new Error(`unknown option ${k} (see fileshare cluster --help)`);
   }
   return o;
 }

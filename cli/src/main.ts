@@ -9,7 +9,18 @@ import { readSecret } from './prompt.js';
 
 const HELP: Record<string, string> = {
   start: 'fileshare start [all|gateway|storage|tokens|expiry]\n  Runs the service: "all" is the embedded all-in-one mode; the others are one service each (distributed mode, bus.kind=nats).',
-  cluster: 'fileshare cluster [OPTIONS]\n  Starts nats-server, redis-server and every service as its own process on this machine.\n  Options: --data-dir DIR (./data-cluster), --gateways N (1), --http-port (1446), --nats-port (4222),\n  --redis-port (6379), --storage-port (7001), --tokens-port (7002), --expiry-port (7003).',
+  cluster: `fileshare cluster [OPTIONS]
+  Starts nats-server, redis-server and every service as its own process on this machine.
+  Options (defaults in brackets):
+    --data-dir DIR       data, logs, engines' files [./data-cluster]
+    --gateways N         gateway processes [1]
+    --http-port PORT     first gateway's port; the next ones follow [1446, or $FILESHARE_HTTP_PORT]
+    --nats-port PORT     nats-server [4222]
+    --redis-port PORT    redis-server [6379]
+    --storage-port PORT  storage data plane [7001, or $FILESHARE_STORAGE_PORT]
+    --tokens-port PORT   tokens health/metrics [7002, or $FILESHARE_TOKENS_PORT]
+    --expiry-port PORT   expiry health/metrics [7003, or $FILESHARE_EXPIRY_PORT]
+  Everything but the gateways listens on 127.0.0.1 only.`,
   user: 'fileshare user add NAME | remove NAME | list\n  Manages the users file (scrypt hashes). add prompts for the password (or reads FILESHARE_NEW_PASSWORD).',
   config: 'fileshare config check [FILE] | docs\n  check: validates the configuration (file + environment) and prints it with secrets masked.\n  docs: prints the configuration reference generated from the schema.',
   upload: 'fileshare upload FILE [--ttl SECONDS] [--json]\n  Simple upload (POST /uploads); prints the download URL.',
