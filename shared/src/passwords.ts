@@ -1,4 +1,4 @@
-import { randomBytes, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt as scryptCb, type ScryptOptions } from 'node:crypto';
 
 /**
  * Password hashes for the users file: `scrypt$N$r$p$<salt b64>$<hash b64>`.
@@ -9,7 +9,8 @@ const N = 32768;
 const R = 8;
 const P = 1;
 const KEYLEN = 32;
-const MAXMEM = 64 * 1024 * 1024;
+/** Largest memory one check may take (scrypt's maxmem). */
+export const SCRYPT_MAXMEM = 64 * 1024 * 1024;
 
 function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => scryptCb(password, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
@@ -17,11 +18,14 @@ function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOpti
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P, maxmem: MAXMEM });
+  const hash = await scrypt(password, salt, KEYLEN, { N, r: R, p: P, maxmem: SCRYPT_MAXMEM });
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** The parameters of an encoded hash, or null when it is malformed. */
+/**
+ * The parameters of an encoded hash, or null when it is malformed. Checking a password against
+ * them is the gateway's `PasswordVerifier` (on threads of its own, not libuv's pool).
+ */
 export interface ParsedHash {
   N: number;
   r: number;
@@ -38,21 +42,6 @@ export function parseHash(encoded: string): ParsedHash | null {
   const expected = Buffer.from(parts[5], 'base64');
   if (!N || !r || !p || expected.length === 0) return null;
   return { N, r, p, salt, expected };
-}
-
-/** Largest memory one check may take (scrypt's maxmem). */
-export const SCRYPT_MAXMEM = MAXMEM;
-
-/**
- * Constant-time check on libuv's thread pool; false (never a throw) for a malformed hash.
- * For the CLI and tools: the gateway verifies on its own threads (`PasswordVerifier`), since the
- * thread pool is the one file I/O needs.
- */
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
-  const h = parseHash(encoded);
-  if (!h) return false;
-  const actual = await scrypt(password, h.salt, h.expected.length, { N: h.N, r: h.r, p: h.p, maxmem: MAXMEM });
-  return timingSafeEqual(actual, h.expected);
 }
 
 let dummy: Promise<string> | undefined;

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { AppError, ConfigError, ERRORS, envName, errorFromWire, hashPassword, isId, isTokenId, loadConfig, newId, newTokenId, subjectMatches, verifyPassword, COMMANDS, EVENTS } from '@fileshare/shared';
+import { AppError, ConfigError, ERRORS, envName, errorFromWire, hashPassword, isId, isTokenId, loadConfig, newId, newTokenId, subjectMatches, createLogger, COMMANDS, EVENTS } from '@fileshare/shared';
+import { PasswordVerifier } from '../../services/gateway/src/auth/verifier.js';
 
 test('ids: UUID v4 for records, 192-bit URL-safe tokens', (t) => {
   const ids = new Set(Array.from({ length: 1000 }, newId));
@@ -65,8 +66,15 @@ test('password hashes: scrypt, salted, verified in constant time, malformed is f
   const h2 = await hashPassword('pw');
   t.not(h1, h2);
   t.regex(h1, /^scrypt\$32768\$8\$1\$/);
-  t.true(await verifyPassword('pw', h1));
-  t.false(await verifyPassword('pW', h1));
-  t.false(await verifyPassword('pw', 'plain'));
-  t.false(await verifyPassword('pw', 'scrypt$1$1$1$$'));
+  // Verified as the gateway verifies: on the PasswordVerifier's own thread.
+  const v = new PasswordVerifier({ threads: 1, queue: 4 }, createLogger({ 'log.level': 'silent' }, 'test'));
+  try {
+    const verifyPassword = (pw: string, hash: string) => v.verify(pw, hash, '127.0.0.1');
+    t.true(await verifyPassword('pw', h1));
+    t.false(await verifyPassword('pW', h1));
+    t.false(await verifyPassword('pw', 'plain'));
+    t.false(await verifyPassword('pw', 'scrypt$1$1$1$$'));
+  } finally {
+    await v.close();
+  }
 });

@@ -159,7 +159,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   /** Bytes an unprivileged writer may still use on the data directory's filesystem. */
-  async freeBytes(): Promise<number> {
+  private async freeBytes(): Promise<number> {
     const st = await fsp.statfs(this.root);
     return st.bavail * st.bsize;
   }
