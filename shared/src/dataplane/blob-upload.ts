@@ -68,6 +68,16 @@ export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url:
     return true;
   };
 
+  /**
+   * A write the socket failed (EPIPE, reset): storage refused the body and closed, and its answer
+   * (507 full disk, 413, …) is what the upload failed with, not the broken pipe a multipart parser
+   * or the gateway's error mapper would take for the client's fault. The answer settles either way:
+   * with storage's error, or 503 when the connection closed without one.
+   */
+  const refused = (err: Error, cb: (err?: Error | null) => void) => {
+    answer.then(() => cb(err), (apiErr: Error) => cb(apiErr));
+  };
+
   const writer = new Writable({
     highWaterMark: 256 * 1024,
     construct(cb) {
@@ -96,7 +106,7 @@ export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url:
       bufs.forEach((buf, i) => {
         socket.write(`${buf.length.toString(16)}\r\n`);
         socket.write(buf);
-        socket.write('\r\n', i === bufs.length - 1 ? (err) => cb(err) : undefined);
+        socket.write('\r\n', i === bufs.length - 1 ? (err) => (err ? refused(err, cb) : cb()) : undefined);
       });
       socket.uncork();
     },
