@@ -15,7 +15,18 @@ const log = createLogger({ 'log.level': 'silent' }, 'bench');
 /** A seeded upload record; `blob` (a real blob's key) makes it downloadable, else it names none. */
 function record(now: number, dueAt: number, blob?: { key: string; size: number; sha256: string }): UploadRecord {
   const id = randomUUID();
-  return { id, owner: 'seed', name: 'seed.bin', contentType: 'application/octet-stream', size: blob?.size ?? 4096, sha256: blob?.sha256 ?? '0'.repeat(64), blob: blob?.key ?? id, ttl: 3600, createdAt: now, expiresAt: dueAt };
+  return {
+    id,
+    owner: 'seed',
+    name: 'seed.bin',
+    contentType: 'application/octet-stream',
+    size: blob?.size ?? 4096,
+    sha256: blob?.sha256 ?? '0'.repeat(64),
+    blob: blob?.key ?? id,
+    ttl: 3600,
+    createdAt: now,
+    expiresAt: dueAt,
+  };
 }
 
 /** The blob every seeded record points at, when the records must be downloadable. */
@@ -69,8 +80,8 @@ export async function seedRedis(url: string, count: number, dueAt: (i: number) =
   await store.close();
   const client = createClient({ url });
   await client.connect();
-  const keys = (await client.sendCommand(['KEYS', `*upload:${probe.id}`])) as string[];
-  const raw = (await client.sendCommand(['GET', keys[0]])) as string;
+  const keys = await client.sendCommand<string[]>(['KEYS', `*upload:${probe.id}`]);
+  const raw = await client.sendCommand<string>(['GET', keys[0]]);
   const make = template(keys[0], raw, probe);
   const ids: string[] = [];
   const now = Date.now();

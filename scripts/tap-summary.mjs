@@ -60,7 +60,10 @@ walk(testDir);
 const results = [...seen];
 let silentFiles = 0;
 for (const f of files) {
-  const prefix = relative(testDir, f).replace(/\.test\.ts$/, '').split('/').join(' › ');
+  const prefix = relative(testDir, f)
+    .replace(/\.test\.ts$/, '')
+    .split('/')
+    .join(' › ');
   const said = results.some((r) => r === f || r.startsWith(prefix + ' › ') || (files.length === 1 && r.length > 0));
   if (!said) {
     silentFiles++;

@@ -7,7 +7,7 @@
  * Run: node --import tsx bench/references/node-server.ts <port> <dir>
  */
 import { createReadStream, promises as fsp } from 'node:fs';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -23,7 +23,7 @@ async function durablePut(req: IncomingMessage, file: string): Promise<void> {
     let syncing: Promise<void> | undefined;
     for await (const chunk of req) {
       const buf = chunk as Buffer;
-      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off)).bytesWritten;
+      for (let off = 0; off < buf.length;) off += (await fh.write(buf, off)).bytesWritten;
       unsynced += buf.length;
       if (unsynced >= SYNC_EVERY && !syncing) {
         unsynced = 0;
@@ -43,7 +43,7 @@ async function durablePut(req: IncomingMessage, file: string): Promise<void> {
   }
 }
 
-createServer(async (req, res) => {
+async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const file = safe(req.url ?? '/x');
   try {
     if (req.method === 'PUT') {
@@ -61,4 +61,6 @@ createServer(async (req, res) => {
     if (!res.headersSent) res.writeHead(500).end();
     else res.destroy();
   }
-}).listen(port, '127.0.0.1');
+}
+
+createServer((req, res) => void handle(req, res)).listen(port, '127.0.0.1');

@@ -17,7 +17,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<Running &
   const storage = await startStorage(cfg, { bus, store, log }, false);
   startTokens(cfg, { bus, store, log });
   const expiry = startExpiry(cfg, { bus, store, log });
-  const gateway = await startGateway(cfg, { bus, dataPlane: storage.service, log });
+  const gateway = await startGateway(cfg, { bus, dataPlane: storage.dataPlane, log });
   return {
     port: gateway.port,
     async stop(deadlineMs) {

@@ -32,7 +32,15 @@ function parse(args: string[]): Options {
     tokensPort: env('FILESHARE_TOKENS_PORT', 7002),
     expiryPort: env('FILESHARE_EXPIRY_PORT', 7003),
   };
-  const ports: Record<string, keyof Options> = { '--nats-port': 'natsPort', '--redis-port': 'redisPort', '--http-port': 'httpPort', '--storage-port': 'storagePort', '--tokens-port': 'tokensPort', '--expiry-port': 'expiryPort', '--gateways': 'gateways' };
+  const ports: Record<string, keyof Options> = {
+    '--nats-port': 'natsPort',
+    '--redis-port': 'redisPort',
+    '--http-port': 'httpPort',
+    '--storage-port': 'storagePort',
+    '--tokens-port': 'tokensPort',
+    '--expiry-port': 'expiryPort',
+    '--gateways': 'gateways',
+  };
   for (let i = 0; i < args.length; i += 2) {
     const [k, v] = [args[i], args[i + 1]];
     if (v === undefined) throw new Error(`${k} needs a value (see fileshare cluster --help)`);
@@ -97,7 +105,9 @@ export async function runCluster(args: string[]): Promise<number> {
   const nats = findBinary('nats-server');
   const redis = findBinary('redis-server');
   if (!nats || !redis) {
-    process.stderr.write(`fileshare cluster: needs ${[!nats && 'nats-server', !redis && 'redis-server'].filter(Boolean).join(' and ')} (Debian: apt-get install nats-server redis-server)\n`);
+    process.stderr.write(
+      `fileshare cluster: needs ${[!nats && 'nats-server', !redis && 'redis-server'].filter(Boolean).join(' and ')} (Debian: apt-get install nats-server redis-server)\n`,
+    );
     return 1;
   }
   const dataDir = resolve(o.dataDir);

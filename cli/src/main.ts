@@ -8,7 +8,8 @@ import { addUser, readUsers, removeUser } from './users.js';
 import { readSecret } from './prompt.js';
 
 const HELP: Record<string, string> = {
-  start: 'fileshare start [all|gateway|storage|tokens|expiry]\n  Runs the service: "all" is the embedded all-in-one mode; the others are one service each (distributed mode, bus.kind=nats).',
+  start:
+    'fileshare start [all|gateway|storage|tokens|expiry]\n  Runs the service: "all" is the embedded all-in-one mode; the others are one service each (distributed mode, bus.kind=nats).',
   cluster: `fileshare cluster [OPTIONS]
   Starts nats-server, redis-server and every service as its own process on this machine.
   Options (defaults in brackets):
@@ -22,9 +23,11 @@ const HELP: Record<string, string> = {
     --expiry-port PORT   expiry health/metrics [7003, or $FILESHARE_EXPIRY_PORT]
   Everything but the gateways listens on 127.0.0.1 only.`,
   user: 'fileshare user add NAME | remove NAME | list\n  Manages the users file (scrypt hashes). add prompts for the password (or reads FILESHARE_NEW_PASSWORD).',
-  config: 'fileshare config check [FILE] | docs\n  check: validates the configuration (file + environment) and prints it with secrets masked.\n  docs: prints the configuration reference generated from the schema.',
+  config:
+    'fileshare config check [FILE] | docs\n  check: validates the configuration (file + environment) and prints it with secrets masked.\n  docs: prints the configuration reference generated from the schema.',
   upload: 'fileshare upload FILE [--ttl SECONDS] [--json]\n  Simple upload (POST /uploads); prints the download URL.',
-  session: 'fileshare session create [--ttl SECONDS] | put SESSION FILE [--json]\n  create: prints the new session id. put: adds FILE as a file entry and uploads it; prints the file id.',
+  session:
+    'fileshare session create [--ttl SECONDS] | put SESSION FILE [--json]\n  create: prints the new session id. put: adds FILE as a file entry and uploads it; prints the file id.',
   token: 'fileshare token SESSION FILE_ID [--ttl SECONDS] [--json]\n  Issues a one-time download token; prints its URL.',
   download: 'fileshare download URL [-o FILE] [--json]\n  Saves a download (an upload URL or a token URL; no credentials needed).',
 };

@@ -39,20 +39,51 @@ export const SCHEMA = {
   'simpleUpload.authentication.password': { kind: 'string', default: '', secret: true, doc: 'Password of the fixed user (handbook key).' },
   'auth.usersFile': { kind: 'string', default: '', doc: 'Users file with scrypt hashes; empty means <dataDir>/users.json.' },
   'auth.cacheTtl': { kind: 'int', default: 60, min: 0, doc: 'Seconds a successful password check is remembered (keyed by an HMAC, never the password).' },
-  'auth.maxFailures': { kind: 'int', default: 10, min: 1, doc: 'Authentication attempts allowed per client address and per user within auth.failureWindow before 429: failures plus checks still running, counted as they start (a concurrent burst is throttled like a sequential one).' },
+  'auth.maxFailures': {
+    kind: 'int',
+    default: 10,
+    min: 1,
+    doc: 'Authentication attempts allowed per client address and per user within auth.failureWindow before 429: failures plus checks still running, counted as they start (a concurrent burst is throttled like a sequential one).',
+  },
   'auth.failureWindow': { kind: 'int', default: 60, min: 1, doc: 'Seconds over which failed authentications are counted.' },
-  'auth.hashThreads': { kind: 'int', default: 1, min: 1, max: 64, doc: 'Password hashes (scrypt, 60-150 ms of one core and 32 MiB each) computed at once, on threads of their own: never on the thread pool that file I/O uses.' },
-  'auth.hashQueue': { kind: 'int', default: 64, min: 1, doc: 'Password checks that may wait for a hash thread, all clients together (served round-robin by client address); beyond, 503 with Retry-After. Cached checks never wait.' },
-  'limits.maxFileSize': { kind: 'int', default: 900 * MiB, min: 1, doc: 'Largest file accepted, bytes. uWebSockets.js v20.30 refuses Content-Length >= 1e9, so larger files need chunked transfer.' },
+  'auth.hashThreads': {
+    kind: 'int',
+    default: 1,
+    min: 1,
+    max: 64,
+    doc: 'Password hashes (scrypt, 60-150 ms of one core and 32 MiB each) computed at once, on threads of their own: never on the thread pool that file I/O uses.',
+  },
+  'auth.hashQueue': {
+    kind: 'int',
+    default: 64,
+    min: 1,
+    doc: 'Password checks that may wait for a hash thread, all clients together (served round-robin by client address); beyond, 503 with Retry-After. Cached checks never wait.',
+  },
+  'limits.maxFileSize': {
+    kind: 'int',
+    default: 900 * MiB,
+    min: 1,
+    doc: 'Largest file accepted, bytes. uWebSockets.js v20.30 refuses Content-Length >= 1e9, so larger files need chunked transfer.',
+  },
   'limits.maxTtl': { kind: 'int', default: 30 * 86400, min: 1, doc: 'Largest ttl a request may ask for, seconds.' },
   'limits.maxJsonBody': { kind: 'int', default: 16 * 1024, min: 64, doc: 'Largest JSON request body, bytes.' },
   'limits.maxFields': { kind: 'int', default: 16, min: 1, doc: 'Most non-file fields in a multipart upload.' },
   'limits.maxFieldSize': { kind: 'int', default: 1024, min: 16, doc: 'Largest non-file multipart field, bytes.' },
-  'limits.maxNameLength': { kind: 'int', default: 255, min: 1, doc: 'Longest file name kept, bytes of UTF-8: longer names are cut on a character boundary (JSON and multipart alike), never refused.' },
+  'limits.maxNameLength': {
+    kind: 'int',
+    default: 255,
+    min: 1,
+    doc: 'Longest file name kept, bytes of UTF-8: longer names are cut on a character boundary (JSON and multipart alike), never refused.',
+  },
   'limits.maxUploadsPerUser': { kind: 'int', default: 32, min: 1, doc: 'Concurrent uploads one user may have in flight on one gateway.' },
   'limits.maxHeaderBytes': { kind: 'int', default: 8192, min: 1024, doc: 'Largest total size of request headers, bytes (431 beyond).' },
   'limits.maxUrlLength': { kind: 'int', default: 2048, min: 256, doc: 'Longest request URL, bytes (414 beyond).' },
-  'cache.maxBytes': { kind: 'int', default: 32 * MiB, min: 0, doc: 'Memory the gateway may use to keep small files (blobs are immutable, so a cached copy is never stale); 0 turns the cache off.' },
+  'cache.maxBytes': {
+    kind: 'int',
+    default: 32 * MiB,
+    min: 0,
+    doc: 'Memory the gateway may use to keep small files (blobs are immutable, so a cached copy is never stale); 0 turns the cache off.',
+  },
   'cache.maxItemBytes': { kind: 'int', default: 64 * 1024, min: 0, doc: 'Largest file kept in the small-file cache, bytes.' },
   dataDir: { kind: 'string', default: './data', doc: 'Where the fs blob backend, SQLite database, users file and TLS pair live.' },
   'store.kind': { kind: 'enum', values: ['sqlite', 'redis'], default: 'sqlite', doc: 'Metadata and token store.' },
@@ -62,7 +93,13 @@ export const SCHEMA = {
   'bus.natsUrl': { kind: 'list', default: ['nats://127.0.0.1:4222'], doc: 'NATS server URLs, comma separated.' },
   'bus.requestTimeout': { kind: 'int', default: 4000, min: 100, doc: 'Milliseconds a bus request waits before answering 503.' },
   'blob.kind': { kind: 'enum', values: ['fs', 's3'], default: 'fs', doc: 'Where file bytes live.' },
-  'blob.fs.inlineMaxBytes': { kind: 'int', default: 64 * 1024, min: 0, max: MiB, doc: 'fs blobs up to this size are kept in <dataDir>/blobs.db (SQLite) instead of one file each: one shared fsync per batch instead of a file, a rename and two fsyncs per blob. 0: every blob is a file.' },
+  'blob.fs.inlineMaxBytes': {
+    kind: 'int',
+    default: 64 * 1024,
+    min: 0,
+    max: MiB,
+    doc: 'fs blobs up to this size are kept in <dataDir>/blobs.db (SQLite) instead of one file each: one shared fsync per batch instead of a file, a rename and two fsyncs per blob. 0: every blob is a file.',
+  },
   'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
   'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
   'blob.s3.bucket': { kind: 'string', default: 'fileshare', doc: 'S3 bucket.' },
@@ -71,11 +108,24 @@ export const SCHEMA = {
   'blob.s3.createBucket': { kind: 'bool', default: false, doc: 'Create the bucket at start when it does not exist.' },
   'blob.s3.partSize': { kind: 'int', default: 8 * MiB, min: 5 * MiB, doc: 'Multipart upload part size, bytes.' },
   'blob.s3.queueSize': { kind: 'int', default: 4, min: 1, doc: 'Parts uploaded concurrently per file.' },
-  'internal.host': { kind: 'string', default: '0.0.0.0', doc: 'Address the internal listeners bind to: the storage data plane and the health/metrics ports of standalone storage, tokens and expiry processes.' },
+  'internal.host': {
+    kind: 'string',
+    default: '0.0.0.0',
+    doc: 'Address the internal listeners bind to: the storage data plane and the health/metrics ports of standalone storage, tokens and expiry processes.',
+  },
   'storage.port': { kind: 'int', default: 7001, min: 0, max: 65535, doc: 'Storage data-plane port; also serves its /healthz, /readyz and /metrics.' },
   'storage.urls': { kind: 'list', default: ['http://127.0.0.1:7001'], doc: 'Storage data-plane URLs the gateway streams bytes to (distributed mode).' },
-  'storage.minFreeBytes': { kind: 'int', default: 64 * MiB, min: 0, doc: 'fs blobs: free bytes on the data directory below which /readyz reports not ready (a balancer then sends uploads elsewhere; downloads keep working). 0: no floor. A write that still finds the disk full is answered 507.' },
-  'metrics.public': { kind: 'bool', default: false, doc: 'Serve the gateway\'s /metrics to anyone. Off: /metrics on the public port needs HTTP Basic credentials of a configured user (Prometheus: basic_auth); the standalone services\' internal ports always serve it.' },
+  'storage.minFreeBytes': {
+    kind: 'int',
+    default: 64 * MiB,
+    min: 0,
+    doc: 'fs blobs: free bytes on the data directory below which /readyz reports not ready (a balancer then sends uploads elsewhere; downloads keep working). 0: no floor. A write that still finds the disk full is answered 507.',
+  },
+  'metrics.public': {
+    kind: 'bool',
+    default: false,
+    doc: "Serve the gateway's /metrics to anyone. Off: /metrics on the public port needs HTTP Basic credentials of a configured user (Prometheus: basic_auth); the standalone services' internal ports always serve it.",
+  },
   'internal.secret': { kind: 'string', default: '', secret: true, doc: 'Shared secret required on the storage data plane (recommended in distributed mode).' },
   'tokens.port': { kind: 'int', default: 7002, min: 0, max: 65535, doc: 'Health and metrics port of a standalone tokens process.' },
   'expiry.port': { kind: 'int', default: 7003, min: 0, max: 65535, doc: 'Health and metrics port of a standalone expiry process.' },
@@ -108,7 +158,13 @@ export class ConfigError extends Error {
 
 /** FILESHARE_ + upper snake case of the key. */
 export function envName(key: string): string {
-  return 'FILESHARE_' + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase();
+  return (
+    'FILESHARE_' +
+    key
+      .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+      .replace(/\./g, '_')
+      .toUpperCase()
+  );
 }
 
 function coerce(key: ConfigKey, raw: unknown, from: string): unknown {
@@ -134,7 +190,11 @@ function coerce(key: ConfigKey, raw: unknown, from: string): unknown {
       return raw;
     case 'list':
       if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw;
-      if (typeof raw === 'string') return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      if (typeof raw === 'string')
+        return raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
       return bad('a list of strings');
     default:
       if (typeof raw !== 'string') bad('a string');
@@ -170,7 +230,9 @@ const OTHER_VARIABLES = new Set(['FILESHARE_CONFIG', 'FILESHARE_URL', 'FILESHARE
  */
 export function unknownVariables(env: NodeJS.ProcessEnv = process.env): string[] {
   const known = new Set((Object.keys(SCHEMA) as ConfigKey[]).map(envName));
-  return Object.keys(env).filter((k) => k.startsWith('FILESHARE_') && !known.has(k) && !OTHER_VARIABLES.has(k)).sort();
+  return Object.keys(env)
+    .filter((k) => k.startsWith('FILESHARE_') && !known.has(k) && !OTHER_VARIABLES.has(k))
+    .sort();
 }
 
 export interface LoadOptions {
@@ -217,8 +279,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError(`invalid config: http.basePath must start with "/" and not end with "/", got ${JSON.stringify(base)}`);
   const fixedUser = cfg['simpleUpload.authentication.username'];
   if (fixedUser.includes(':')) throw new ConfigError('invalid config: simpleUpload.authentication.username must not contain ":"');
-  if (fixedUser && !cfg['simpleUpload.authentication.password'])
-    throw new ConfigError('invalid config: simpleUpload.authentication.password is required when a username is set');
+  if (fixedUser && !cfg['simpleUpload.authentication.password']) throw new ConfigError('invalid config: simpleUpload.authentication.password is required when a username is set');
   return Object.freeze(cfg);
 }
 

@@ -24,5 +24,7 @@ export async function createStore(cfg: Config, log: Logger): Promise<Store> {
 /** A service started on its own must reach the others: the in-process bus cannot. */
 export function requireNetworkBus(cfg: Config, service: string): void {
   if (cfg['bus.kind'] === 'local')
-    throw new Error(`a standalone ${service} needs bus.kind=nats (FILESHARE_BUS_KIND=nats); the local bus only works when every service runs in one process ("fileshare start all")`);
+    throw new Error(
+      `a standalone ${service} needs bus.kind=nats (FILESHARE_BUS_KIND=nats); the local bus only works when every service runs in one process ("fileshare start all")`,
+    );
 }

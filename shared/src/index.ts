@@ -1,6 +1,6 @@
 export * from './errors.js';
 export * from './ids.js';
-export * from './subjects.js';
+export * from './protocol.js';
 export * from './records.js';
 export * from './config.js';
 export * from './logger.js';
@@ -17,4 +17,5 @@ export * from './passwords.js';
 export * from './media-type.js';
 export * from './file-names.js';
 export * from './lifecycle.js';
+export * from './deferred.js';
 export { pump, sendReadable, watchWrite } from './streams.js';

@@ -5,15 +5,7 @@ import type { Config } from './config.js';
 export type { Logger } from 'pino';
 
 /** Keys that must never reach a log line, wherever they appear. */
-const REDACT = [
-  'authorization',
-  'password',
-  '*.authorization',
-  '*.password',
-  'headers.authorization',
-  'req.headers.authorization',
-  '*.secret',
-];
+const REDACT = ['authorization', 'password', '*.authorization', '*.password', 'headers.authorization', 'req.headers.authorization', '*.secret'];
 
 /**
  * One logger per process; `service` names the emitting service on every line. JSON lines,

@@ -37,5 +37,10 @@ export const metrics = {
   busErrors: new Counter({ ...opts, name: 'fileshare_bus_request_errors_total', help: 'Bus requests that failed, by subject and error code.', labelNames: ['subject', 'code'] }),
   authFailures: new Counter({ ...opts, name: 'fileshare_auth_failures_total', help: 'Failed authentications.' }),
   storageFull: new Counter({ ...opts, name: 'fileshare_storage_full_total', help: 'Writes refused because the disk, quota or bucket is full (answered 507).' }),
-  authRefused: new Counter({ ...opts, name: 'fileshare_auth_refused_total', help: 'Authentications refused before any password check: throttled (429) or verifier queue full (503).', labelNames: ['reason'] as const }),
+  authRefused: new Counter({
+    ...opts,
+    name: 'fileshare_auth_refused_total',
+    help: 'Authentications refused before any password check: throttled (429) or verifier queue full (503).',
+    labelNames: ['reason'] as const,
+  }),
 };

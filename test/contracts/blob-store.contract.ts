@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import test from 'ava';
 import { AppError, newId } from '@fileshare/shared';
-import type { BlobStore } from '@fileshare/storage';
+import { sendsRanges, type BlobStore } from '@fileshare/storage';
+import { collector } from '../helpers/storage-fixture.js';
 import { writeLent } from '../helpers/stream.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -13,11 +14,18 @@ async function readAll(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Optional capabilities a store declares (blob-store.ts); the contract checks each one it has, and that it has them. */
+export type BlobStoreCapability = 'ranges';
+
 /**
  * What every BlobStore must do. `objects()` lists what the backend holds right now (files on
  * disk, objects in the bucket), so "nothing left behind" is checked on the backend itself.
  */
-export function blobStoreContract(label: string, make: () => Promise<{ store: BlobStore; objects(): string[]; close(): Promise<void> }>): void {
+export function blobStoreContract(
+  label: string,
+  make: () => Promise<{ store: BlobStore; objects(): string[]; close(): Promise<void> }>,
+  capabilities: BlobStoreCapability[] = [],
+): void {
   let s: BlobStore;
   let objects: () => string[];
   let close: () => Promise<void>;
@@ -53,12 +61,18 @@ export function blobStoreContract(label: string, make: () => Promise<{ store: Bl
       t.deepEqual(await readAll(await s.open(key)), data);
       t.deepEqual(await readAll(await s.open(key, { start: 3, end: 60 })), data.subarray(3, 61));
     }
-    t.deepEqual(await Promise.all(blobs.map(({ key }) => s.delete(key))), blobs.map(({ data }) => data.length));
+    t.deepEqual(
+      await Promise.all(blobs.map(({ key }) => s.delete(key))),
+      blobs.map(({ data }) => data.length),
+    );
     t.is(objects().length, before);
   });
 
   // 1000 bytes: held in memory by a store that keeps small blobs apart; 3 MiB: written out.
-  for (const [size, chunk] of [[1000, 100], [3 * 1024 * 1024 + 5, 64 * 1024]]) {
+  for (const [size, chunk] of [
+    [1000, 100],
+    [3 * 1024 * 1024 + 5, 64 * 1024],
+  ]) {
     test.serial(`${label}: chunks are lent: refilled after their write callback, ${size} bytes are stored intact`, async (t) => {
       const data = randomBytes(size);
       const key = newId();
@@ -132,4 +146,37 @@ export function blobStoreContract(label: string, make: () => Promise<{ store: Bl
   test(`${label}: ping`, async (t) => {
     await t.notThrowsAsync(s.ping());
   });
+
+  test.serial(`${label}: has exactly the capabilities it declares`, (t) => {
+    t.is(sendsRanges(s), capabilities.includes('ranges'));
+  });
+
+  if (capabilities.includes('ranges')) {
+    test.serial(`${label}: sendRange hands exact ranges to a sink through held views; a missing blob is not_found before start`, async (t) => {
+      if (!sendsRanges(s)) return t.fail('no sendRange');
+      const data = randomBytes(2 * 1024 * 1024 + 5);
+      const key = newId();
+      const w = s.create(key, { maxBytes: data.length });
+      w.end(data);
+      await w.done;
+      for (const [start, end] of [
+        [0, data.length - 1],
+        [0, 0],
+        [700_000, 1_600_000],
+        [data.length - 3, data.length - 1],
+      ]) {
+        const { sink, result } = collector(2);
+        await s.sendRange(key, { start, end }, sink);
+        const r = await result;
+        t.true(r.ended && r.bytes.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+      }
+      let started = false;
+      const e = await t.throwsAsync(
+        s.sendRange(newId(), { start: 0, end: 9 }, { start: () => void (started = true), write: () => true, end: () => undefined, fail: () => undefined }),
+      );
+      t.is((e as AppError).code, 'not_found');
+      t.false(started);
+      await s.delete(key);
+    });
+  }
 }

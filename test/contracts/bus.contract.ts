@@ -1,5 +1,12 @@
 import test from 'ava';
-import { AppError, type Bus } from '@fileshare/shared';
+import { AppError, type Bus, type Protocol } from '@fileshare/shared';
+
+/** The contract's own subjects: any command carries an optional number, any event its index. */
+export interface TestProtocol extends Protocol {
+  commands: Record<string, { request: { x?: number }; reply: unknown }>;
+  events: Record<string, { i: number }>;
+}
+type TestBus = Bus<TestProtocol>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -7,9 +14,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * What every Bus must do. `make()` returns two buses that reach each other (two processes'
  * connections on NATS; the same object for the in-process bus, which serves one process).
  */
-export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus; close(): Promise<void> }>): void {
-  let a: Bus;
-  let b: Bus;
+export function busContract(label: string, make: () => Promise<{ a: TestBus; b: TestBus; close(): Promise<void> }>): void {
+  let a: TestBus;
+  let b: TestBus;
   let close: () => Promise<void>;
   let n = 0;
   const tag = label.replace(/\W/g, '');
@@ -19,7 +26,7 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
 
   test(`${label}: a command reaches a handler and its answer comes back`, async (t) => {
     const s = subject();
-    b.serve(s, 'svc', async (body) => ({ echo: body.x * 2 }));
+    b.serve(s, 'svc', async (body) => ({ echo: (body.x ?? 0) * 2 }));
     await b.ping();
     t.deepEqual(await a.request(s, { x: 21 }), { echo: 42 });
   });
@@ -38,7 +45,7 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
     t.true(e1 instanceof AppError);
     t.is((e1 as AppError).code, 'session_not_found');
     t.is((e1 as AppError).status, 404);
-    t.is(e1!.message, 'custom text');
+    t.is(e1.message, 'custom text');
     const e2 = await t.throwsAsync(a.request(s2, {}));
     t.is((e2 as AppError).code, 'internal');
     // A full disk under a handler (a record write hitting ENOSPC/SQLITE_FULL) is 507, not 500.
@@ -50,7 +57,7 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
     const e3 = await t.throwsAsync(a.request(s3, {}));
     t.is((e3 as AppError).code, 'insufficient_storage');
     t.is((e3 as AppError).status, 507);
-    t.false(e2!.message.includes('secret'));
+    t.false(e2.message.includes('secret'));
   });
 
   test(`${label}: nobody serving is 503 unavailable, quickly`, async (t) => {
@@ -67,7 +74,7 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
     b.serve(s, 'svc', async () => (seen.two++, 'two'));
     await a.ping();
     await b.ping();
-    const answers = await Promise.all(Array.from({ length: 40 }, () => a.request<string>(s, {})));
+    const answers = await Promise.all(Array.from({ length: 40 }, () => a.request(s, {})));
     t.is(answers.length, 40);
     t.is(seen.one + seen.two, 40, 'each command answered once');
     // Shared, not all on one replica (NATS picks at random: all 40 on one is a 2^-39 chance).
@@ -88,5 +95,15 @@ export function busContract(label: string, make: () => Promise<{ a: Bus; b: Bus;
     await sleep(200);
     t.is(got.filter((g) => g.startsWith('g1:')).length, 5);
     t.is(got.filter((g) => g.startsWith('g2:')).length, 5);
+  });
+
+  test(`${label}: announced events go out without the caller waiting, and close() lets them finish`, async (t) => {
+    const k = ++n;
+    const s = `fileshare.evt.contract${tag}.${k}`;
+    const got: number[] = [];
+    await b.subscribe(s, `g3${tag}${k}`, async (e) => void got.push(e.i));
+    for (let i = 0; i < 5; i++) a.announce(s, { i });
+    for (let i = 0; i < 50 && got.length < 5; i++) await sleep(50);
+    t.deepEqual([...got].sort(), [0, 1, 2, 3, 4]);
   });
 }

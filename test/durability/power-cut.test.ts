@@ -18,7 +18,10 @@ let backing = '';
 let mnt = '';
 let fs: Proc | undefined;
 
-const mounted = () => readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt);
+const mounted = () =>
+  readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === mnt);
 
 async function mount(): Promise<void> {
   fs = new Proc('lossyfs', '/usr/bin/python3', [LOSSYFS, backing, mnt], join(backing, '..', 'lossyfs.log'));

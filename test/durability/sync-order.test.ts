@@ -36,7 +36,20 @@ test.before(async () => {
   proc = new Proc(
     'strace',
     'strace',
-    ['-f', '-qq', '-s', '48', '-e', 'trace=openat,open,close,write,writev,pwrite64,pwritev,pwritev2,fsync,fdatasync,rename,renameat,renameat2,recvfrom,read,sendto,sendmsg', '-o', tracePath, process.execPath, CLI, 'start', 'all'],
+    [
+      '-f',
+      '-qq',
+      '-s',
+      '48',
+      '-e',
+      'trace=openat,open,close,write,writev,pwrite64,pwritev,pwritev2,fsync,fdatasync,rename,renameat,renameat2,recvfrom,read,sendto,sendmsg',
+      '-o',
+      tracePath,
+      process.execPath,
+      CLI,
+      'start',
+      'all',
+    ],
     join(dataDir, 'server.log'),
     {
       FILESHARE_DATA_DIR: join(dataDir, 'data'),
@@ -67,7 +80,10 @@ function exchange(calls: Call[], head: string, k: number, status: RegExp): { req
   const requests = calls.filter((c) => (c.name === 'recvfrom' || c.name === 'read') && c.args.includes(`"${head}`));
   const request = requests[k];
   if (!request) throw new Error(`request ${k} "${head}" not in the trace (${requests.length} found)`);
-  const answer = calls.find((c) => (c.name === 'sendto' || c.name === 'sendmsg' || c.name === 'write' || c.name === 'writev') && c.fd === request.fd && c.start > request.end && /"HTTP\/1\.1 /.test(c.args));
+  const answer = calls.find(
+    (c) =>
+      (c.name === 'sendto' || c.name === 'sendmsg' || c.name === 'write' || c.name === 'writev') && c.fd === request.fd && c.start > request.end && /"HTTP\/1\.1 /.test(c.args),
+  );
   if (!answer) throw new Error(`no answer to request ${k} "${head}"`);
   if (!status.test(answer.args)) throw new Error(`answer to ${head}: ${answer.args.slice(0, 60)}`);
   return { request, answer };
@@ -85,7 +101,14 @@ function writtenThenSynced(calls: Call[], path: RegExp, from: number, until: num
 /** The file-blob steps, in order, before `until`: data synced, renamed into place, directory synced. */
 function fileBlobDurable(calls: Call[], from: number, until: number): string[] {
   const problems: string[] = [];
-  const rename = calls.find((c) => c.name.startsWith('rename') && /\/tmp\/[0-9a-f-]{36}\.part", "[^"]*\/blobs\/[0-9a-f]{2}\/[0-9a-f-]{36}"/.test(c.args) && c.ret.startsWith('0') && c.start > from && c.end < until);
+  const rename = calls.find(
+    (c) =>
+      c.name.startsWith('rename') &&
+      /\/tmp\/[0-9a-f-]{36}\.part", "[^"]*\/blobs\/[0-9a-f]{2}\/[0-9a-f-]{36}"/.test(c.args) &&
+      c.ret.startsWith('0') &&
+      c.start > from &&
+      c.end < until,
+  );
   if (!rename) return ['no rename of tmp/<key>.part into blobs/ before the answer'];
   const key = /\/blobs\/([0-9a-f]{2})\/([0-9a-f-]{36})"/.exec(rename.args)!;
   const part = new RegExp(`/tmp/${key[2]}\\.part$`);
@@ -111,7 +134,9 @@ test.serial('every acknowledged write is synced before the first byte of its ans
   t.is((await post(small)).status, 201);
   t.is((await post(large)).status, 201);
   const sid = await newSession(base, USER);
-  const entry = async (name: string) => (await http(`${base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })).json.id as string;
+  const entry = async (name: string) =>
+    (await http(`${base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })).json
+      .id as string;
   const bigFile = await entry('big.bin');
   const smallFile = await entry('small.bin');
   t.is((await http(`${base}/sessions/${sid}/files/${bigFile}`, { method: 'PUT', auth: USER, body: Buffer.alloc(1024 * 1024, 3) })).status, 200);
@@ -120,11 +145,35 @@ test.serial('every acknowledged write is synced before the first byte of its ans
 
   const calls = parseStrace(readFileSync(tracePath, 'utf8'));
   const cases: { name: string; head: string; k: number; status: RegExp; checks: (from: number, until: number) => string[] }[] = [
-    { name: 'simple upload, 4 KiB (inline blob)', head: 'POST /rtc/fileshare/uploads', k: 0, status: /HTTP\/1\.1 201/, checks: (f, u) => [...walDurable(calls, 'blobs.db', f, u), ...walDurable(calls, 'fileshare.db', f, u)] },
-    { name: 'simple upload, 1 MiB (file blob)', head: 'POST /rtc/fileshare/uploads', k: 1, status: /HTTP\/1\.1 201/, checks: (f, u) => [...fileBlobDurable(calls, f, u), ...walDurable(calls, 'fileshare.db', f, u)] },
+    {
+      name: 'simple upload, 4 KiB (inline blob)',
+      head: 'POST /rtc/fileshare/uploads',
+      k: 0,
+      status: /HTTP\/1\.1 201/,
+      checks: (f, u) => [...walDurable(calls, 'blobs.db', f, u), ...walDurable(calls, 'fileshare.db', f, u)],
+    },
+    {
+      name: 'simple upload, 1 MiB (file blob)',
+      head: 'POST /rtc/fileshare/uploads',
+      k: 1,
+      status: /HTTP\/1\.1 201/,
+      checks: (f, u) => [...fileBlobDurable(calls, f, u), ...walDurable(calls, 'fileshare.db', f, u)],
+    },
     { name: 'session created', head: 'POST /rtc/fileshare/sessions ', k: 0, status: /HTTP\/1\.1 201/, checks: (f, u) => walDurable(calls, 'fileshare.db', f, u) },
-    { name: 'session file PUT, 1 MiB (file blob)', head: `PUT /rtc/fileshare/sessions/${sid}/files/${bigFile}`.slice(0, 46), k: 0, status: /HTTP\/1\.1 200/, checks: (f, u) => [...fileBlobDurable(calls, f, u), ...walDurable(calls, 'fileshare.db', f, u)] },
-    { name: 'session file PUT, 4 KiB (inline blob)', head: `PUT /rtc/fileshare/sessions/${sid}/files/${bigFile}`.slice(0, 46), k: 1, status: /HTTP\/1\.1 200/, checks: (f, u) => [...walDurable(calls, 'blobs.db', f, u), ...walDurable(calls, 'fileshare.db', f, u)] },
+    {
+      name: 'session file PUT, 1 MiB (file blob)',
+      head: `PUT /rtc/fileshare/sessions/${sid}/files/${bigFile}`.slice(0, 46),
+      k: 0,
+      status: /HTTP\/1\.1 200/,
+      checks: (f, u) => [...fileBlobDurable(calls, f, u), ...walDurable(calls, 'fileshare.db', f, u)],
+    },
+    {
+      name: 'session file PUT, 4 KiB (inline blob)',
+      head: `PUT /rtc/fileshare/sessions/${sid}/files/${bigFile}`.slice(0, 46),
+      k: 1,
+      status: /HTTP\/1\.1 200/,
+      checks: (f, u) => [...walDurable(calls, 'blobs.db', f, u), ...walDurable(calls, 'fileshare.db', f, u)],
+    },
   ];
   for (const c of cases) {
     const { request, answer } = exchange(calls, c.head, c.k, c.status);

@@ -141,11 +141,39 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
       ['ttl abc', () => upload(A, U, 'x', { ttl: 'abc' }), 400, 'invalid ttl'],
       ['ttl 1e30', () => upload(A, U, 'x', { ttl: '1e30' }), 400, 'invalid ttl'],
       ['ttl over maxTtl', () => upload(A, U, 'x', { ttl: String(10 ** 9) }), 400, 'invalid ttl'],
-      ['ttl twice', () => post(multipart([{ name: 'file', value: 'x', filename: 'x' }, { name: 'ttl', value: '5' }, { name: 'ttl', value: '6' }])), 400, 'invalid ttl'],
+      [
+        'ttl twice',
+        () =>
+          post(
+            multipart([
+              { name: 'file', value: 'x', filename: 'x' },
+              { name: 'ttl', value: '5' },
+              { name: 'ttl', value: '6' },
+            ]),
+          ),
+        400,
+        'invalid ttl',
+      ],
       ['not multipart', () => http(`${A}/uploads`, { method: 'POST', auth: U, headers: json, body: '{}' }), 415, 'multipart/form-data required'],
       ['no boundary', () => http(`${A}/uploads`, { method: 'POST', auth: U, headers: { 'content-type': 'multipart/form-data' }, body: ok.body }), 400, 'malformed multipart body'],
-      ['truncated body', () => http(`${A}/uploads`, { method: 'POST', auth: U, headers: { 'content-type': ok.contentType }, body: ok.body.subarray(0, ok.body.length - 10) }), 400, 'malformed multipart body'],
-      ['two file parts', () => post(multipart([{ name: 'file', value: 'a', filename: 'a' }, { name: 'file', value: 'b', filename: 'b' }])), 400, 'exactly one file part is allowed'],
+      [
+        'truncated body',
+        () => http(`${A}/uploads`, { method: 'POST', auth: U, headers: { 'content-type': ok.contentType }, body: ok.body.subarray(0, ok.body.length - 10) }),
+        400,
+        'malformed multipart body',
+      ],
+      [
+        'two file parts',
+        () =>
+          post(
+            multipart([
+              { name: 'file', value: 'a', filename: 'a' },
+              { name: 'file', value: 'b', filename: 'b' },
+            ]),
+          ),
+        400,
+        'exactly one file part is allowed',
+      ],
       ['file too large (chunked, refused mid-stream)', () => chunkedUpload(Buffer.alloc(1024 * 1024 + 1)), 413, 'file too large'],
       ['no credentials', () => http(`${A}/uploads`, { method: 'POST', headers: { 'content-type': ok.contentType }, body: ok.body }), 401, 'authentication required'],
       ['wrong password', () => upload(A, [U[0], 'wrong'], 'x'), 401, 'invalid credentials'],
@@ -157,7 +185,10 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
       tt.regex(r.headers['content-type'] ?? '', /^application\/json/, name);
     }
     // A Content-Length over the limit is refused before a byte of the body is read.
-    const early = await rawRequest(`${A}/uploads`, `POST ${new URL(A).pathname}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Type: ${ok.contentType}\r\nContent-Length: ${1024 * 1024 + 70 * 1024}\r\n\r\n`);
+    const early = await rawRequest(
+      `${A}/uploads`,
+      `POST ${new URL(A).pathname}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Type: ${ok.contentType}\r\nContent-Length: ${1024 * 1024 + 70 * 1024}\r\n\r\n`,
+    );
     tt.is(early.status, 413);
     tt.is(early.json?.message, 'file too large');
     tt.true(await eventually(() => storedBlobs(d).length === before), 'no bytes left behind');
@@ -173,7 +204,11 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
         pieces.push(Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n'));
       }
       pieces.push(Buffer.from('0\r\n\r\n'));
-      const r = await rawRequest(`${A}/uploads`, `POST ${new URL(A).pathname}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Type: ${mp.contentType}\r\nTransfer-Encoding: chunked\r\n\r\n`, Buffer.concat(pieces));
+      const r = await rawRequest(
+        `${A}/uploads`,
+        `POST ${new URL(A).pathname}/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Type: ${mp.contentType}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        Buffer.concat(pieces),
+      );
       return { status: r.status, json: r.json, headers: { 'content-type': /content-type: ([^\r]+)/i.exec(r.raw)?.[1] ?? '' } } as unknown as import('../helpers/http.js').Res;
     }
 
@@ -186,7 +221,15 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     const r = await http(`${A}/sessions`);
     tt.is(r.status, 401);
     tt.is(r.headers['www-authenticate']?.startsWith('Basic realm="fileshare"'), true);
-    for (const authorization of ['foo', 'Basic', 'Basic !!!', 'Basic ' + Buffer.from('nocolon').toString('base64'), 'Bearer abc', 'Basic ' + 'A'.repeat(6000), 'Basic ' + Buffer.from([0xff, 0xfe, 0x3a, 0x41]).toString('base64')]) {
+    for (const authorization of [
+      'foo',
+      'Basic',
+      'Basic !!!',
+      'Basic ' + Buffer.from('nocolon').toString('base64'),
+      'Bearer abc',
+      'Basic ' + 'A'.repeat(6000),
+      'Basic ' + Buffer.from([0xff, 0xfe, 0x3a, 0x41]).toString('base64'),
+    ]) {
       const res = await http(`${A}/sessions`, { headers: { authorization } });
       tt.is(res.status, 401, authorization.slice(0, 20));
       tt.is(res.json.message, 'invalid credentials');
@@ -286,7 +329,10 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
 
     const list = await http(`${A}/sessions/${sid}/files`, { auth: U });
     tt.is(list.status, 200);
-    tt.deepEqual(list.json.map((x: { id: string }) => x.id), [f.json.id, g.json.id]);
+    tt.deepEqual(
+      list.json.map((x: { id: string }) => x.id),
+      [f.json.id, g.json.id],
+    );
     tt.is((await http(`${A}/sessions/${sid}/files`, { auth: ALICE })).status, 404);
     tt.is((await http(`${A}/sessions/${sid}/files/${g.json.id}`, { method: 'PUT', auth: ALICE, body: 'x' })).status, 404);
 
@@ -294,12 +340,18 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     tt.is(unknown.status, 404);
     tt.is(unknown.json.message, 'file not found');
     const big = await mk({ name: 'big' });
-    const tooBig = await rawRequest(`${A}/sessions/${sid}/files/${big.json.id}`, `PUT ${new URL(A).pathname}/sessions/${sid}/files/${big.json.id} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Length: ${1024 * 1024 + 1}\r\n\r\n`);
+    const tooBig = await rawRequest(
+      `${A}/sessions/${sid}/files/${big.json.id}`,
+      `PUT ${new URL(A).pathname}/sessions/${sid}/files/${big.json.id} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...U)}\r\nContent-Length: ${1024 * 1024 + 1}\r\n\r\n`,
+    );
     tt.is(tooBig.status, 413, 'refused before the body is sent');
     tt.is(tooBig.json?.message, 'file too large');
 
     tt.is((await http(`${A}/sessions/${sid}/files/${g.json.id}`, { method: 'DELETE', auth: U })).status, 204);
-    tt.deepEqual((await http(`${A}/sessions/${sid}/files`, { auth: U })).json.map((x: { id: string }) => x.id), [f.json.id, big.json.id]);
+    tt.deepEqual(
+      (await http(`${A}/sessions/${sid}/files`, { auth: U })).json.map((x: { id: string }) => x.id),
+      [f.json.id, big.json.id],
+    );
     tt.is((await http(`${A}/sessions/${sid}/files/${g.json.id}`, { method: 'DELETE', auth: U })).status, 404);
   });
 
@@ -347,9 +399,7 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
   t('of 100 concurrent downloads of one token, across gateways, exactly one gets the bytes', async (tt) => {
     const { sid, fid } = await readyFile(A, U, 'race');
     const tk = await token(A, U, sid, fid);
-    const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => http(`${d.gateways[i % d.gateways.length]}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)),
-    );
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => http(`${d.gateways[i % d.gateways.length]}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)));
     const ok = results.filter((r) => r.status === 200);
     tt.is(ok.length, 1);
     tt.is(ok[0].text, 'race');

@@ -74,7 +74,12 @@ function diskFullSuite(label: string, start: (env: Record<string, string>) => Pr
 
     // The operator learns it: the handbook line, an error naming the cause, a metric.
     const logs = d.logs();
-    t.regex(logs, d.kind === 'all-in-one' ? /Error at \/uploads: message=insufficient storage, status=507/ : /Error at \/uploads: message=(insufficient storage|service unavailable), status=50[37]/);
+    t.regex(
+      logs,
+      d.kind === 'all-in-one'
+        ? /Error at \/uploads: message=insufficient storage, status=507/
+        : /Error at \/uploads: message=(insufficient storage|service unavailable), status=50[37]/,
+    );
     t.regex(logs, /"level":50[^\n]*ENOSPC[^\n]*storage full|"level":50[^\n]*storage full[^\n]*ENOSPC/);
     const metrics = (await http(`${root}/metrics`, { auth: d.user })).text;
     // Counted where the disk said no: the all-in-one process; in the distributed mode the storage

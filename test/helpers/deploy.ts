@@ -151,7 +151,9 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
   const specs: Spec[] = [];
   const storagePorts = await Promise.all(Array.from({ length: o.storages ?? 1 }, () => freePort()));
   base.FILESHARE_STORAGE_URLS = storagePorts.map((p) => `http://127.0.0.1:${p}`).join(',');
-  storagePorts.forEach((port, i) => specs.push({ name: `storage${i + 1}`, args: ['start', 'storage'], env: { ...base, FILESHARE_STORAGE_PORT: String(port) }, ready: `http://127.0.0.1:${port}/readyz` }));
+  storagePorts.forEach((port, i) =>
+    specs.push({ name: `storage${i + 1}`, args: ['start', 'storage'], env: { ...base, FILESHARE_STORAGE_PORT: String(port) }, ready: `http://127.0.0.1:${port}/readyz` }),
+  );
   for (let i = 0; i < (o.tokens ?? 1); i++) {
     const port = await freePort();
     specs.push({ name: `tokens${i + 1}`, args: ['start', 'tokens'], env: { ...base, FILESHARE_TOKENS_PORT: String(port) }, ready: `http://127.0.0.1:${port}/readyz` });
@@ -164,9 +166,21 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
   for (let i = 0; i < (o.gateways ?? 2); i++) {
     const port = await freePort();
     roots.push(`http://127.0.0.1:${port}`);
-    specs.push({ name: `gateway${i + 1}`, args: ['start', 'gateway'], env: { ...base, FILESHARE_HTTP_PORT: String(port), FILESHARE_HTTP_HOST: '127.0.0.1' }, ready: `http://127.0.0.1:${port}/readyz` });
+    specs.push({
+      name: `gateway${i + 1}`,
+      args: ['start', 'gateway'],
+      env: { ...base, FILESHARE_HTTP_PORT: String(port), FILESHARE_HTTP_HOST: '127.0.0.1' },
+      ready: `http://127.0.0.1:${port}/readyz`,
+    });
   }
-  const d = deployment('distributed', dataDir, specs, roots.map((r) => r + BASE_PATH), roots, { nats, redis, s3 });
+  const d = deployment(
+    'distributed',
+    dataDir,
+    specs,
+    roots.map((r) => r + BASE_PATH),
+    roots,
+    { nats, redis, s3 },
+  );
   try {
     await Promise.all(specs.map((s) => waitReady(s.ready)));
   } catch (err) {

@@ -44,7 +44,13 @@ export function startNats(dir = tempDir('fs-nats-')): Promise<Engine> {
 
 /** A real redis-server on a free port; AOF with fsync always, so a restart loses nothing. */
 export function startRedis(dir = tempDir('fs-redis-')): Promise<Engine> {
-  return engine('redis', 'redis-server', (port) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'], dir, 'redis');
+  return engine(
+    'redis',
+    'redis-server',
+    (port) => ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'],
+    dir,
+    'redis',
+  );
 }
 
 /** A real S3-compatible server (s3rver, its own process) on a free port with one bucket. */

@@ -55,7 +55,12 @@ export function storedBlobs(d: Deployment): string[] {
   return fsBlobs(d.dataDir);
 }
 
-export async function upload(base: string, user: [string, string], content: Buffer | string, opts: { name?: string; ttl?: string; ttlFirst?: boolean; type?: string } = {}): Promise<Res> {
+export async function upload(
+  base: string,
+  user: [string, string],
+  content: Buffer | string,
+  opts: { name?: string; ttl?: string; ttlFirst?: boolean; type?: string } = {},
+): Promise<Res> {
   const file = { name: 'file', value: Buffer.from(content), filename: opts.name ?? 'test.txt', type: opts.type ?? 'text/plain' };
   const ttl = opts.ttl !== undefined ? [{ name: 'ttl', value: opts.ttl }] : [];
   const mp = multipart(opts.ttlFirst ? [...ttl, file] : [file, ...ttl]);
@@ -78,7 +83,12 @@ export async function readyFile(base: string, user: [string, string], content: B
 }
 
 export async function token(base: string, user: [string, string], sid: string, fid: string, ttl?: number): Promise<Res> {
-  return http(`${base}/sessions/${sid}/files/${fid}/tokens`, { method: 'POST', auth: user, headers: { 'content-type': 'application/json' }, body: ttl !== undefined ? JSON.stringify({ ttl }) : '' });
+  return http(`${base}/sessions/${sid}/files/${fid}/tokens`, {
+    method: 'POST',
+    auth: user,
+    headers: { 'content-type': 'application/json' },
+    body: ttl !== undefined ? JSON.stringify({ ttl }) : '',
+  });
 }
 
 /** Poll until `fn` is true (bounded). */

@@ -50,7 +50,10 @@ export async function http(url: string, opts: ReqOpts = {}): Promise<Res> {
 }
 
 /** A multipart/form-data body built by hand (so tests control every byte). */
-export function multipart(parts: { name: string; value: string | Buffer; filename?: string; type?: string }[], boundary = '----fileshare' + Math.random().toString(16).slice(2)): { body: Buffer; contentType: string } {
+export function multipart(
+  parts: { name: string; value: string | Buffer; filename?: string; type?: string }[],
+  boundary = '----fileshare' + Math.random().toString(16).slice(2),
+): { body: Buffer; contentType: string } {
   const chunks: Buffer[] = [];
   for (const p of parts) {
     let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;

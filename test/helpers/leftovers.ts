@@ -13,10 +13,15 @@ export async function holdings(d: Deployment): Promise<{ blobs: number; uploads:
   if (d.engines.redis) {
     const c = createClient({ url: d.engines.redis.url });
     await c.connect();
-    const keys = (await c.sendCommand(['KEYS', '*'])) as string[];
-    const guards = ((await c.sendCommand(['ZRANGE', 'fs:expiry', '0', '-1'])) as string[]).filter((i) => i.startsWith('blob:')).length;
+    const keys = await c.sendCommand<string[]>(['KEYS', '*']);
+    const guards = (await c.sendCommand<string[]>(['ZRANGE', 'fs:expiry', '0', '-1'])).filter((i) => i.startsWith('blob:')).length;
     await c.close();
-    return { blobs, uploads: keys.filter((k) => /(^|:)upload:[0-9a-f-]{36}$/.test(k) && !k.includes('tomb:')).length, files: keys.filter((k) => /(^|:)file:[0-9a-f-]{36}$/.test(k)).length, guards };
+    return {
+      blobs,
+      uploads: keys.filter((k) => /(^|:)upload:[0-9a-f-]{36}$/.test(k) && !k.includes('tomb:')).length,
+      files: keys.filter((k) => /(^|:)file:[0-9a-f-]{36}$/.test(k)).length,
+      guards,
+    };
   }
   const db = new Database(join(d.dataDir, 'fileshare.db'), { readonly: true, fileMustExist: true });
   try {

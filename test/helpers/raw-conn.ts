@@ -34,7 +34,10 @@ export class RawConnection {
     const u = new URL(url);
     const port = Number(u.port);
     return new Promise((resolve, reject) => {
-      const sock = u.protocol === 'https:' ? tls({ host: u.hostname, port, rejectUnauthorized: false }, () => resolve(new RawConnection(sock))) : tcp(port, u.hostname, () => resolve(new RawConnection(sock)));
+      const sock =
+        u.protocol === 'https:'
+          ? tls({ host: u.hostname, port, rejectUnauthorized: false }, () => resolve(new RawConnection(sock)))
+          : tcp(port, u.hostname, () => resolve(new RawConnection(sock)));
       sock.once('error', reject);
     });
   }

@@ -26,7 +26,12 @@ test.after.always(async () => d?.stop());
 const from = (address: string, connections = 8) => new Agent({ localAddress: address, connections, keepAliveTimeout: 10_000 });
 
 async function call(agent: Agent, url: string, auth: string, method = 'GET', body?: { body: Buffer; contentType: string }): Promise<{ status: number; json: any; body: Buffer }> {
-  const r = await request(url, { method: method as 'GET', dispatcher: agent, headers: { authorization: auth, ...(body ? { 'content-type': body.contentType } : {}) }, body: body?.body });
+  const r = await request(url, {
+    method: method as 'GET',
+    dispatcher: agent,
+    headers: { authorization: auth, ...(body ? { 'content-type': body.contentType } : {}) },
+    body: body?.body,
+  });
   const bytes = Buffer.from(await r.body.arrayBuffer());
   let json: unknown;
   try {
@@ -77,16 +82,16 @@ async function attacker(url: string, n: number): Promise<{ fire(): Promise<Recor
     });`;
   // Niced: it stands for clients elsewhere; its own CPU on this 2-core box is the test's artefact.
   const child = spawn('nice', ['-n', '10', process.execPath, '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   if ((await lines.next()).value !== 'ready') throw new Error('attacker did not start');
   return {
     async fire() {
-      child.stdin!.write('go\n');
+      child.stdin.write('go\n');
       const line = await lines.next();
       clearTimeout(timer);
       if (line.done) throw new Error('attacker died');
-      return JSON.parse(line.value as string) as Record<number, number>;
+      return JSON.parse(line.value) as Record<number, number>;
     },
   };
 }
@@ -106,7 +111,9 @@ test.serial('a burst of bad logins from one address is throttled as it starts an
 
     // The floor keeps a quiet machine's 5 ms p99 from turning scheduling noise into a failure.
     const bound = 3 * Math.max(p99(idle), 50);
-    t.log(`legitimate upload+download p99: idle ${p99(idle).toFixed(1)} ms, under the burst ${p99(attacked).toFixed(1)} ms (bound ${bound.toFixed(0)} ms); attacker got ${JSON.stringify(statuses)}`);
+    t.log(
+      `legitimate upload+download p99: idle ${p99(idle).toFixed(1)} ms, under the burst ${p99(attacked).toFixed(1)} ms (bound ${bound.toFixed(0)} ms); attacker got ${JSON.stringify(statuses)}`,
+    );
     t.true(p99(attacked) <= bound, `p99 under attack ${p99(attacked).toFixed(1)} ms > ${bound.toFixed(0)} ms`);
     t.is(statuses[401], MAX_FAILURES, 'exactly auth.maxFailures attempts were checked');
     t.is(statuses[429], 250 - MAX_FAILURES, 'the rest were refused before any hash');
@@ -144,7 +151,15 @@ test.serial('the verifier queue is bounded: past it, 503 with Retry-After, and t
   // Many addresses, each under the throttle: only the queue can refuse them.
   const agents = Array.from({ length: 40 }, (_, i) => from(`127.0.1.${i + 1}`, 2));
   try {
-    const rs = await Promise.all(agents.map((a, i) => request(`${e.gateways[0]}/sessions`, { dispatcher: a, headers: { authorization: basic(`x${i}`, 'y') } }).then(async (r) => ({ status: r.statusCode, retry: r.headers['retry-after'], body: await r.body.text() }))));
+    const rs = await Promise.all(
+      agents.map((a, i) =>
+        request(`${e.gateways[0]}/sessions`, { dispatcher: a, headers: { authorization: basic(`x${i}`, 'y') } }).then(async (r) => ({
+          status: r.statusCode,
+          retry: r.headers['retry-after'],
+          body: await r.body.text(),
+        })),
+      ),
+    );
     const busy = rs.filter((r) => r.status === 503);
     t.log(`${rs.filter((r) => r.status === 401).length} checked (401), ${busy.length} refused (503)`);
     t.true(busy.length >= 40 - 4 - 1 - 1, 'at most queue + threads checks accepted at once');

@@ -29,7 +29,10 @@ const path = (d: Deployment) => new URL(d.gateways[0]).pathname;
 const FRAMING = [
   { name: 'duplicate Content-Length', head: (p: string) => `POST ${p}/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}` },
   { name: 'duplicate Host', head: (p: string) => `GET ${p}/sessions HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n` },
-  { name: 'duplicate Transfer-Encoding', head: (p: string) => `POST ${p}/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n` },
+  {
+    name: 'duplicate Transfer-Encoding',
+    head: (p: string) => `POST ${p}/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+  },
 ];
 
 for (const { label } of shapes) {
@@ -104,11 +107,17 @@ test.serial('204 and 304 carry no Content-Length (RFC 9110 §8.6)', async (t) =>
   c.write(`GET ${path(d)}/uploads/${up.json.id} HTTP/1.1\r\nHost: x\r\nIf-None-Match: "${up.json.sha256}"\r\n\r\n`);
   const notModified = await c.response();
   t.is(notModified?.status, 304);
-  t.deepEqual(notModified?.headers.filter(([k]) => k === 'content-length'), []);
+  t.deepEqual(
+    notModified?.headers.filter(([k]) => k === 'content-length'),
+    [],
+  );
   c.write(`DELETE ${path(d)}/sessions/${sid} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(...d.user)}\r\n\r\n`);
   const deleted = await c.response();
   t.is(deleted?.status, 204);
-  t.deepEqual(deleted?.headers.filter(([k]) => k === 'content-length'), []);
+  t.deepEqual(
+    deleted?.headers.filter(([k]) => k === 'content-length'),
+    [],
+  );
   c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
   t.is((await c.response())?.status, 200, 'the connection is still in step');
   c.destroy();
@@ -160,7 +169,25 @@ test.serial('Expect: 100-continue with a body over the limit, or without credent
   const file = join(dir, 'big.json');
   writeFileSync(file, '"' + 'a'.repeat(3_000_000) + '"');
   const curl = async (args: string[]) => {
-    const r = await run('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/json', '-H', 'Expect: 100-continue', '--data-binary', `@${file}`, ...args, `${d.gateways[0]}/sessions`], { timeout: 20_000 }).then(
+    const r = await run(
+      'curl',
+      [
+        '-sk',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '-H',
+        'content-type: application/json',
+        '-H',
+        'Expect: 100-continue',
+        '--data-binary',
+        `@${file}`,
+        ...args,
+        `${d.gateways[0]}/sessions`,
+      ],
+      { timeout: 20_000 },
+    ).then(
       (x) => ({ code: 0, out: x.stdout }),
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, out: e.stdout ?? '' }),
     );

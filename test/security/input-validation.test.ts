@@ -16,15 +16,31 @@ const newFile = (sid: string, body: unknown) => http(`${base}/sessions/${sid}/fi
 
 test.serial('media types follow RFC 9110: control bytes, no subtype, stray quotes are refused', async (t) => {
   const sid = await newSession(base, d.user);
-  for (const bad of ['text/plain\u0000', 'text/plain\u000b', 'text/html\r\nX-A: b', 'text', 'text/', '/plain', 'text/pl ain', 'text/plain; charset="utf-8', 'téxt/plain', 'text/plain;;']) {
+  for (const bad of [
+    'text/plain\u0000',
+    'text/plain\u000b',
+    'text/html\r\nX-A: b',
+    'text',
+    'text/',
+    '/plain',
+    'text/pl ain',
+    'text/plain; charset="utf-8',
+    'téxt/plain',
+    'text/plain;;',
+  ]) {
     const r = await newFile(sid, { name: 'a.txt', contentType: bad });
     t.is(r.status, 400, JSON.stringify(bad));
     t.is(r.json.message, 'invalid content type');
   }
-  for (const good of ['text/plain', 'text/plain; charset=utf-8', 'application/vnd.api+json', 'multipart/mixed; boundary="a b"']) t.is((await newFile(sid, { name: 'a.txt', contentType: good })).status, 201, good);
+  for (const good of ['text/plain', 'text/plain; charset=utf-8', 'application/vnd.api+json', 'multipart/mixed; boundary="a b"'])
+    t.is((await newFile(sid, { name: 'a.txt', contentType: good })).status, 201, good);
   // A multipart part's type is never kept as sent when it is not a media type (busboy reads an
   // unparseable one as text/plain; a vertical tab makes the part malformed: 400).
-  for (const [sent, status] of [['{}/x', 201], ['a\u00e9/b', 201], ['text/plain\u000bx', 400]] as const) {
+  for (const [sent, status] of [
+    ['{}/x', 201],
+    ['a\u00e9/b', 201],
+    ['text/plain\u000bx', 400],
+  ] as const) {
     const mp = multipart([{ name: 'file', value: 'typed', filename: 't.bin', type: sent }]);
     const up = await http(`${base}/uploads`, { method: 'POST', auth: d.user, headers: { 'content-type': mp.contentType }, body: mp.body });
     t.is(up.status, status, JSON.stringify(sent));
@@ -60,7 +76,11 @@ test.serial('integers are written as digits: 1e3, 5.0 and -0 forms are refused i
     t.is(r.status, 400, body);
     t.is(r.json.message, 'invalid ttl', body);
   }
-  t.is((await http(`${base}/sessions`, { method: 'POST', auth: d.user, headers: J, body: '{"ttl":1000, "note":"1e3"}' })).status, 201, 'a string that looks like one is not a number');
+  t.is(
+    (await http(`${base}/sessions`, { method: 'POST', auth: d.user, headers: J, body: '{"ttl":1000, "note":"1e3"}' })).status,
+    201,
+    'a string that looks like one is not a number',
+  );
   const sid = await newSession(base, d.user);
   t.is((await http(`${base}/sessions/${sid}/files`, { method: 'POST', auth: d.user, headers: J, body: '{"name":"a","size":1e2}' })).status, 400);
 });
@@ -71,5 +91,12 @@ test.serial('a form with only a ttl is 400 "file is required" and logs no unhand
   t.is(r.status, 400);
   t.is(r.json.message, 'file is required');
   await new Promise((res) => setTimeout(res, 300));
-  t.false(/unhandled rejection|"level":50/.test(d.logs()), d.logs().split('\n').filter((l) => l.includes('"level":50')).join('\n'));
+  t.false(
+    /unhandled rejection|"level":50/.test(d.logs()),
+    d
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"level":50'))
+      .join('\n'),
+  );
 });

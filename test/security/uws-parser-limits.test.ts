@@ -70,13 +70,23 @@ test.serial(`${CASES.length} kinds of request uWS refuses, ${PER_CASE} connectio
       `${c.name}: every connection dropped by the server within 20 s`,
     );
     const answers = mine.map((r) => Number(/^HTTP\/1\.1 (\d{3})/.exec(r.got)?.[1] ?? 0));
-    if (c.outcome === 'dropped') t.true(answers.every((a) => a === 0), `${c.name}: uWS now answers (${JSON.stringify(mine[0].got.slice(0, 40))}): check that answer and update docs/decisions.md`);
+    if (c.outcome === 'dropped')
+      t.true(
+        answers.every((a) => a === 0),
+        `${c.name}: uWS now answers (${JSON.stringify(mine[0].got.slice(0, 40))}): check that answer and update docs/decisions.md`,
+      );
     // Ours (and closed) when uWS hands it over, which depends on how the bytes arrive; else uWS
     // closes at once. Either way the connection is gone.
-    else t.true(answers.every((a) => a === c.outcome || a === 0), `${c.name}: ${answers.join(',')}`);
+    else
+      t.true(
+        answers.every((a) => a === c.outcome || a === 0),
+        `${c.name}: ${answers.join(',')}`,
+      );
     t.log(`${c.name}: dropped after ${Math.max(...mine.map((r) => r.ms))} ms at most`);
   }
-  t.log(`${conns.length} refused connections: server CPU ${cpu.toFixed(2)} s over ${((Date.now() - started) / 1000).toFixed(1)} s, RSS +${(rssRise / 1048576).toFixed(1)} MiB, /healthz p99 ${lat[98].toFixed(1)} ms meanwhile`);
+  t.log(
+    `${conns.length} refused connections: server CPU ${cpu.toFixed(2)} s over ${((Date.now() - started) / 1000).toFixed(1)} s, RSS +${(rssRise / 1048576).toFixed(1)} MiB, /healthz p99 ${lat[98].toFixed(1)} ms meanwhile`,
+  );
   t.true(cpu < 1.5, `server CPU ${cpu.toFixed(2)} s`);
   t.true(rssRise < 32 * 1048576, `RSS rise ${(rssRise / 1048576).toFixed(1)} MiB`);
   t.true(lat[98] < 100, `/healthz p99 ${lat[98].toFixed(1)} ms while ${conns.length} refused connections idle`);

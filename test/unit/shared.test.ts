@@ -1,5 +1,21 @@
 import test from 'ava';
-import { AppError, ConfigError, ERRORS, envName, errorFromWire, hashPassword, isId, isTokenId, loadConfig, newId, newTokenId, subjectMatches, createLogger, COMMANDS, EVENTS } from '@fileshare/shared';
+import {
+  AppError,
+  ConfigError,
+  ERRORS,
+  envName,
+  errorFromWire,
+  hashPassword,
+  isId,
+  isTokenId,
+  loadConfig,
+  newId,
+  newTokenId,
+  subjectMatches,
+  createLogger,
+  COMMANDS,
+  EVENTS,
+} from '@fileshare/shared';
 import { PasswordVerifier } from '../../services/gateway/src/auth/verifier.js';
 
 test('ids: UUID v4 for records, 192-bit URL-safe tokens', (t) => {
@@ -14,7 +30,8 @@ test('ids: UUID v4 for records, 192-bit URL-safe tokens', (t) => {
 
 test('every error in the table has a lowercase message and an HTTP status; unknown wire codes are internal', (t) => {
   for (const [code, e] of Object.entries(ERRORS)) {
-    t.is(e.message as string, e.message.toLowerCase(), code);
+    const message: string = e.message;
+    t.is(message, message.toLowerCase(), code);
     t.true(e.status >= 400 && e.status < 600, code);
   }
   t.is(new AppError('upload_expired').status, 410);
@@ -57,7 +74,7 @@ test('config: defaults, file < environment < overrides, env names', (t) => {
   for (const [env, re] of bad) {
     const e = t.throws(() => loadConfig({ env }));
     t.true(e instanceof ConfigError);
-    t.regex(e!.message, re);
+    t.regex(e.message, re);
   }
 });
 

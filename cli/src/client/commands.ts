@@ -26,7 +26,18 @@ export const CLIENT_USAGE = `Client:
 
 ${CLIENT_OPTIONS}`;
 
-const TYPES: Record<string, string> = { '.txt': 'text/plain', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.pdf': 'application/pdf', '.json': 'application/json', '.mp4': 'video/mp4', '.zip': 'application/zip', '.html': 'text/html' };
+const TYPES: Record<string, string> = {
+  '.txt': 'text/plain',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.pdf': 'application/pdf',
+  '.json': 'application/json',
+  '.mp4': 'video/mp4',
+  '.zip': 'application/zip',
+  '.html': 'text/html',
+};
 const typeOf = (file: string) => TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
 
 export interface Parsed {

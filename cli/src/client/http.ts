@@ -60,9 +60,9 @@ export async function expectJson<T>(res: IncomingMessage, ok: number[]): Promise
   const chunks: Buffer[] = [];
   for await (const c of res) chunks.push(c as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
-  let body: any;
+  let body: { message?: string } | undefined;
   try {
-    body = text ? JSON.parse(text) : undefined;
+    body = text ? (JSON.parse(text) as { message?: string }) : undefined;
   } catch {
     body = undefined;
   }
@@ -76,10 +76,20 @@ export function failure(status: number, message: string): ClientError {
 }
 
 /** Certificate errors that mean "not trusted" rather than "broken". */
-const UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED']);
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_HAS_EXPIRED',
+]);
 
 function reachError(origin: string, err: NodeJS.ErrnoException): ClientError {
   if (err.code && UNTRUSTED.has(err.code))
-    return new ClientError(`${origin} presented a certificate this machine does not trust (${err.message}); if it is the server's self-signed default, pass --insecure (-k) or set FILESHARE_INSECURE=true`, EXIT.failure);
+    return new ClientError(
+      `${origin} presented a certificate this machine does not trust (${err.message}); if it is the server's self-signed default, pass --insecure (-k) or set FILESHARE_INSECURE=true`,
+      EXIT.failure,
+    );
   return new ClientError(`cannot reach ${origin}: ${err.message}`, EXIT.failure);
 }

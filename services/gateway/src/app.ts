@@ -1,9 +1,10 @@
-import { AppError, checkReady, registry, type ReadyCheck, type Logger } from '@fileshare/shared';
+import { AppError, checkReady, registry, type ReadyCheck } from '@fileshare/shared';
+import type { Authenticator } from './auth/authenticator.js';
 import type { GatewayContext } from './context.js';
 import { Exchange, type RequestInfo } from './http/exchange.js';
-import { Router, apiRelative, methodNotAllowed, splitPath } from './router.js';
+import { Router, apiRelative, methodNotAllowed, splitPath, type RouteRunner } from './router.js';
 import { fileUploadRoutes } from './routes/files.js';
-import { sessionRoutes } from './routes/sessions.js';
+import { fileEntryRoutes, sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { uploadRoutes } from './routes/uploads.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
@@ -21,10 +22,14 @@ export interface Served {
  * Everything goes through one `any('/*')` handler: snapshot the request synchronously, check the
  * protocol-level limits, route, then run the (async) handler with errors mapped in one place.
  */
-export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Record<string, ReadyCheck>, openapi: () => string): Served {
+export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authenticator, checks: Record<string, ReadyCheck>, openapi: () => string): Served {
   const { cfg, log } = ctx;
+  const runner: RouteRunner = {
+    authenticate: async (ex) => (ex.user = await auth.authenticate(ex.req.headers.authorization ?? '', ex.req.remote)),
+    maxJsonBody: cfg['limits.maxJsonBody'],
+  };
   const api = new Router();
-  for (const r of [...uploadRoutes(ctx), ...sessionRoutes(ctx), ...fileUploadRoutes(ctx), ...tokenRoutes(ctx)]) api.add(r);
+  for (const r of [...uploadRoutes(ctx), ...sessionRoutes(ctx), ...fileEntryRoutes(ctx), ...fileUploadRoutes(ctx), ...tokenRoutes(ctx)]) api.add(r);
   const base = cfg['http.basePath'] === '/' ? '' : cfg['http.basePath'];
   const inFlight = new Set<Exchange>();
   const maxUrl = cfg['limits.maxUrlLength'];
@@ -38,7 +43,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
     },
     '/metrics': async (ex) => {
       // Request counts, users' activity and process internals: not for anyone who can reach the port.
-      if (!cfg['metrics.public']) await ctx.authenticate(ex);
+      if (!cfg['metrics.public']) await runner.authenticate(ex);
       ex.send(200, { 'Content-Type': registry.contentType }, await registry.metrics());
     },
     '/openapi.json': (ex) => ex.send(200, { 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=300' }, openapi()),
@@ -84,7 +89,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
       if (m.kind === 'none') throw new AppError('not_found');
       if (m.kind === 'method') throw methodNotAllowed(m.allow);
       ex.route = m.route.pattern;
-      await m.route.handler(ex, m.params);
+      await m.route.run(ex, m.params, runner);
     };
     run()
       .catch((err) => ex.fail(err))
@@ -100,7 +105,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, checks: Reco
 
 function snapshot(req: HttpRequest, res: HttpResponse): RequestInfo & { problem: AppError | null; headerBytes: number } {
   // No prototype: a header named "constructor" or "toString" is just a header.
-  const headers: Record<string, string> = Object.create(null);
+  const headers = Object.create(null) as Record<string, string>;
   let problem: AppError | null = null;
   let headerBytes = 0;
   req.forEach((k, v) => {

@@ -3,8 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { COMMANDS, dataPaths, type Bus, type Config, type DataPlane, type Logger, type ReadyCheck } from '@fileshare/shared';
 import { mountRoutes } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
-import { GatewayContext } from './context.js';
+import type { GatewayContext } from './context.js';
 import { BlobCache } from './http/blob-cache.js';
+import { Downloads } from './http/download.js';
+import { PublicUrls } from './http/public-url.js';
+import { UploadSlots } from './http/upload-slots.js';
 import { TLS_CIPHERS, ensureTls } from './tls.js';
 import uWS, { reportUwsBuild, type us_listen_socket } from './uws.js';
 
@@ -52,7 +55,16 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
     app = uWS.SSLApp({ key_file_name: paths.tlsKey, cert_file_name: paths.tlsCert, ssl_ciphers: TLS_CIPHERS });
   } else app = uWS.App();
 
-  const ctx = new GatewayContext(cfg, bus, dataPlane, auth, log, tls, new BlobCache(cfg['cache.maxBytes'], cfg['cache.maxItemBytes']));
+  const ctx: GatewayContext = {
+    cfg,
+    bus,
+    dataPlane,
+    log,
+    downloads: new Downloads(dataPlane, new BlobCache(cfg['cache.maxBytes'], cfg['cache.maxItemBytes'])),
+    urls: new PublicUrls(cfg, tls),
+    uploadSlots: new UploadSlots(cfg['limits.maxUploadsPerUser']),
+    multipartLimits: { maxFields: cfg['limits.maxFields'], maxFieldSize: cfg['limits.maxFieldSize'], maxNameLength: cfg['limits.maxNameLength'] },
+  };
   const checks: Record<string, ReadyCheck> = {
     bus: () => bus.ping(),
     storage: async () => void (await bus.request(COMMANDS.storagePing, {}, 2000)),
@@ -60,7 +72,7 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
     dataPlane: () => dataPlane.ping(),
   };
   let openapi: string | undefined;
-  const served = mountRoutes(app, ctx, checks, () => (openapi ??= existsSync(OPENAPI_FILE) ? readFileSync(OPENAPI_FILE, 'utf8') : '{}'));
+  const served = mountRoutes(app, ctx, auth, checks, () => (openapi ??= existsSync(OPENAPI_FILE) ? readFileSync(OPENAPI_FILE, 'utf8') : '{}'));
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
     app.listen(cfg['http.host'], cfg['http.port'], (token) => (token ? resolve(token) : reject(new Error(`cannot listen on ${cfg['http.host']}:${cfg['http.port']}`)))),

@@ -1,24 +1,94 @@
-import { AppError } from '@fileshare/shared';
+import { AppError, isId, isTokenId, type ErrorCode } from '@fileshare/shared';
 import type { Exchange } from './http/exchange.js';
+import { readJson, type Schema } from './http/json-body.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-export type Handler = (ex: Exchange, params: string[]) => Promise<void>;
 
-export interface Route {
+/** The names of a pattern's parameters: `/sessions/:sid/files/:fid` → `'sid' | 'fid'`. */
+export type ParamNames<P extends string> = P extends `${string}:${infer N}/${infer Rest}` ? N | ParamNames<`/${Rest}`> : P extends `${string}:${infer N}` ? N : never;
+
+/** How one path parameter is checked; a value that fails is the `error` (a 404 of the route's kind). */
+export interface ParamRule {
+  valid: (value: string) => boolean;
+  error: ErrorCode;
+}
+/** A record id (UUID). */
+export const id = (error: ErrorCode): ParamRule => ({ valid: isId, error });
+/** A one-time token id. */
+export const tokenId = (error: ErrorCode): ParamRule => ({ valid: isTokenId, error });
+
+/** What a handler gets once the route's declared checks passed. */
+export interface RouteRequest<P extends string, B> {
+  ex: Exchange;
+  /** The authenticated user; '' on routes with `auth: 'none'`. */
+  user: string;
+  params: Record<ParamNames<P>, string>;
+  /** The validated JSON body (`json` routes); undefined otherwise (the handler reads `ex.body`). */
+  body: B;
+}
+
+/**
+ * One API route and what it needs, checked by the router in this order before the handler runs:
+ * `accept` (request line and headers, no identity needed), authentication, each parameter's rule,
+ * then the JSON body (read within `limits.maxJsonBody`, validated by `json`). Fastify's per-route
+ * options, in small.
+ */
+export interface RouteSpec<P extends string, B> {
   method: Method;
   /** e.g. `/uploads/:id`; `:name` matches one segment. */
+  pattern: P;
+  /** Cheap refusals that need no identity (content type, declared length): they come before a password check. */
+  accept?: (ex: Exchange) => void;
+  /** `basic`: HTTP Basic credentials (401/429); `none`: the URL is the capability. */
+  auth: 'basic' | 'none';
+  params: Record<ParamNames<P>, ParamRule>;
+  /** An optional JSON object body, validated; absent: the handler streams the body itself. */
+  json?: Schema<B>;
+  handler: (req: RouteRequest<P, B>) => Promise<void>;
+}
+
+/** A route with its types erased, as the router keeps it. */
+export interface Route {
+  method: Method;
   pattern: string;
-  handler: Handler;
+  run(ex: Exchange, values: string[], ctx: RouteRunner): Promise<void>;
+}
+
+/** What the router needs from the gateway to run a route's checks. */
+export interface RouteRunner {
+  authenticate(ex: Exchange): Promise<string>;
+  maxJsonBody: number;
+}
+
+/** Declares a route (see RouteSpec); the types of params and body are checked here. */
+export function route<P extends string, B = undefined>(spec: RouteSpec<P, B>): Route {
+  const names = spec.pattern
+    .split('/')
+    .filter((s) => s.startsWith(':'))
+    .map((s) => s.slice(1) as ParamNames<P>);
+  const rules = names.map((n) => spec.params[n]);
+  return {
+    method: spec.method,
+    pattern: spec.pattern,
+    async run(ex, values, ctx) {
+      spec.accept?.(ex);
+      const user = spec.auth === 'basic' ? await ctx.authenticate(ex) : '';
+      const params = {} as Record<ParamNames<P>, string>;
+      for (let i = 0; i < names.length; i++) {
+        if (!rules[i].valid(values[i])) throw new AppError(rules[i].error);
+        params[names[i]] = values[i];
+      }
+      const body = (spec.json ? spec.json(await readJson(ex, ctx.maxJsonBody)) : undefined) as B;
+      await spec.handler({ ex, user, params, body });
+    },
+  };
 }
 
 interface Compiled extends Route {
   segments: string[];
 }
 
-export type Match =
-  | { kind: 'route'; route: Route; params: string[] }
-  | { kind: 'method'; allow: string }
-  | { kind: 'none' };
+export type Match = { kind: 'route'; route: Route; params: string[] } | { kind: 'method'; allow: string } | { kind: 'none' };
 
 /**
  * Exact-segment routing over a small table. HEAD is served by the GET route (handlers send no
@@ -61,6 +131,7 @@ export function splitPath(path: string): string[] | null {
     if (s === '') return null; // "//" or a trailing slash
     try {
       const d = decodeURIComponent(s);
+      // eslint-disable-next-line no-control-regex -- control characters are what this refuses
       if (d.includes('/') || d.includes('\\') || d === '.' || d === '..' || /[\u0000-\u001f]/.test(d)) return null;
       out.push(d);
     } catch {

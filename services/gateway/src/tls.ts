@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import type { Logger } from '@fileshare/shared';
 
 /** TLS 1.2 suites with forward secrecy and AEAD only (TLS 1.3 suites are OpenSSL's defaults). */
-export const TLS_CIPHERS = 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
+export const TLS_CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
 
 /**
  * Make sure a usable key/certificate pair exists. Configured files must exist and match;
@@ -20,7 +21,15 @@ export async function ensureTls(keyFile: string, certFile: string, configured: b
       keySize: 2048,
       algorithm: 'sha256',
       notAfterDate: new Date(Date.now() + 10 * 365 * 86400_000),
-      extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+      extensions: [
+        {
+          name: 'subjectAltName',
+          altNames: [
+            { type: 2, value: 'localhost' },
+            { type: 7, ip: '127.0.0.1' },
+          ],
+        },
+      ],
     });
     mkdirSync(dirname(keyFile), { recursive: true });
     writeFileSync(keyFile, pems.private, { mode: 0o600 });

@@ -1,13 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeUploadMeta, json, toAppError, pump, type BlobSink, type BlobTransfer, type Logger, type UploadMeta } from '@fileshare/shared';
-import type { StorageService } from './storage-service.js';
+import {
+  INTERNAL_SECRET_HEADER,
+  MAX_BYTES_HEADER,
+  UPLOAD_TRAILER,
+  decodeUploadMeta,
+  json,
+  toAppError,
+  pump,
+  type BlobSink,
+  type BlobTransfer,
+  type Logger,
+  type UploadMeta,
+} from '@fileshare/shared';
+import type { StorageDataPlane } from './storage-data-plane.js';
 
 /**
  * The storage side of `HttpDataPlane` (see shared/src/dataplane/http.ts for the protocol).
  * Internal only: when `internal.secret` is set every request must carry it.
  */
-export function dataPlaneHandler(svc: StorageService, secret: string, log: Logger) {
+export function dataPlaneHandler(svc: StorageDataPlane, secret: string, log: Logger) {
   const secretHash = secret ? createHash('sha256').update(secret).digest() : null;
   const authorised = (req: IncomingMessage) => {
     if (!secretHash) return true;
@@ -86,7 +98,7 @@ function trailerMeta(req: IncomingMessage): Promise<UploadMeta> {
       try {
         resolve(decodeUploadMeta(req.trailers[UPLOAD_TRAILER]));
       } catch (err) {
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     }),
   );

@@ -2,11 +2,19 @@ import type { Server } from 'node:http';
 import { dataPaths, startOpsServer, type Bus, type Config, type Logger, type Store } from '@fileshare/shared';
 import type { BlobStore } from './blob/blob-store.js';
 import { FsBlobStore } from './blob/fs-blob-store.js';
+import { serveStorageCommands } from './commands.js';
 import { dataPlaneHandler } from './data-plane-server.js';
-import { StorageService } from './storage-service.js';
+import { Expirer } from './expirer.js';
+import { FileRecords } from './files.js';
+import { Locker } from './locker.js';
+import { Orphans } from './orphans.js';
+import { SessionRecords } from './sessions.js';
+import { StorageDataPlane } from './storage-data-plane.js';
+import { UploadRecords } from './uploads.js';
 
-export { StorageService, type ExpireResult } from './storage-service.js';
-export type { BlobStore, CreateBlobOptions } from './blob/blob-store.js';
+export { StorageDataPlane } from './storage-data-plane.js';
+export type { BlobStore, CreateBlobOptions, RangeSender } from './blob/blob-store.js';
+export { sendsRanges } from './blob/blob-store.js';
 export { FsBlobStore, type FsBlobStoreOptions } from './blob/fs-blob-store.js';
 
 /** The blob backend the config names, checked (directories made / bucket found) before use. */
@@ -20,8 +28,30 @@ export async function createBlobStore(cfg: Config, log: Logger): Promise<BlobSto
   return fs;
 }
 
+export interface StorageOptions {
+  /** Seconds an expired item answers 410 rather than 404. */
+  tombstoneTtl: number;
+  /** Seconds after which uncommitted bytes (a crashed upload) are deleted. */
+  orphanGrace: number;
+}
+
+/**
+ * Storage's parts over a store and a blob store, with every `storage.*` command served on `bus`.
+ * Returns the data plane (the gateway's, in all-in-one mode; the HTTP server's otherwise).
+ */
+export function serveStorage(store: Store, blobs: BlobStore, bus: Bus, log: Logger, opts: StorageOptions): StorageDataPlane {
+  const orphans = new Orphans(store, blobs, log, opts.orphanGrace);
+  const uploads = new UploadRecords(store, blobs, orphans, bus);
+  const files = new FileRecords(store, blobs, orphans, new Locker(store), bus, log);
+  const sessions = new SessionRecords(store, files, bus);
+  const expirer = new Expirer(store, blobs, sessions, files, bus, log, opts.tombstoneTtl);
+  const dataPlane = new StorageDataPlane(store, blobs, orphans, uploads);
+  serveStorageCommands(bus, { uploads, sessions, files, expirer, dataPlane });
+  return dataPlane;
+}
+
 export interface RunningStorage {
-  service: StorageService;
+  dataPlane: StorageDataPlane;
   /** Data-plane server (standalone mode only). */
   server?: Server;
   stop(): Promise<void>;
@@ -33,26 +63,22 @@ export interface RunningStorage {
  */
 export async function startStorage(cfg: Config, deps: { bus: Bus; store: Store; log: Logger }, standalone: boolean): Promise<RunningStorage> {
   const blobs = await createBlobStore(cfg, deps.log);
-  const service = new StorageService(deps.store, blobs, deps.bus, deps.log, {
-    tombstoneTtl: cfg['expiry.tombstoneTtl'],
-    orphanGrace: cfg['expiry.orphanGrace'],
-  });
-  service.serve();
+  const dataPlane = serveStorage(deps.store, blobs, deps.bus, deps.log, { tombstoneTtl: cfg['expiry.tombstoneTtl'], orphanGrace: cfg['expiry.orphanGrace'] });
   let server: Server | undefined;
   if (standalone) {
     server = await startOpsServer({
       host: cfg['internal.host'],
       port: cfg['storage.port'],
       checks: { bus: () => deps.bus.ping(), store: () => deps.store.ping(), blobs: () => blobs.ping() },
-      fallback: dataPlaneHandler(service, cfg['internal.secret'], deps.log),
+      fallback: dataPlaneHandler(dataPlane, cfg['internal.secret'], deps.log),
     });
   }
   return {
-    service,
+    dataPlane,
     server,
     async stop() {
-      if (server) await new Promise<void>((r) => server!.close(() => r()));
-      await service.settled();
+      if (server) await new Promise<void>((r) => server.close(() => r()));
+      await dataPlane.settled();
       await blobs.close();
     },
   };

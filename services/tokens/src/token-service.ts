@@ -38,14 +38,14 @@ export class TokenService {
   ) {}
 
   serve(): void {
-    this.bus.serve(COMMANDS.tokenIssue, 'tokens', (b: TokenIssue) => this.issue(b));
-    this.bus.serve(COMMANDS.tokenConsume, 'tokens', (b: TokenRef) => this.consume(b));
-    this.bus.serve(COMMANDS.tokenPeek, 'tokens', (b: TokenRef) => this.check(b));
+    this.bus.serve(COMMANDS.tokenIssue, 'tokens', (b) => this.issue(b));
+    this.bus.serve(COMMANDS.tokenConsume, 'tokens', (b) => this.consume(b));
+    this.bus.serve(COMMANDS.tokenPeek, 'tokens', (b) => this.check(b));
     this.bus.serve(COMMANDS.tokensPing, 'tokens', async () => (await this.store.ping(), { ok: true }));
   }
 
   async issue(b: TokenIssue): Promise<TokenRecord> {
-    const file = await this.bus.request<FileRecord>(COMMANDS.fileGet, { owner: b.owner, sessionId: b.sessionId, fileId: b.fileId });
+    const file = await this.bus.request(COMMANDS.fileGet, { owner: b.owner, sessionId: b.sessionId, fileId: b.fileId });
     if (file.state !== 'ready') throw new AppError('file_not_ready');
     const now = Date.now();
     const rec: TokenRecord = {
@@ -59,9 +59,13 @@ export class TokenService {
     };
     await this.store.set(tokenKey(rec.id), rec, rec.expiresAt - now + this.opts.tombstoneTtl * 1000);
     metrics.tokens.inc({ outcome: 'issued' });
-    await this.bus
-      .publish(EVENTS.tokenIssued, { sessionId: rec.sessionId, fileId: rec.fileId, owner: rec.owner, expiresAt: new Date(rec.expiresAt).toISOString(), at: new Date(now).toISOString() })
-      .catch((err) => this.log.error({ err }, 'event not published'));
+    this.bus.announce(EVENTS.tokenIssued, {
+      sessionId: rec.sessionId,
+      fileId: rec.fileId,
+      owner: rec.owner,
+      expiresAt: new Date(rec.expiresAt).toISOString(),
+      at: new Date(now).toISOString(),
+    });
     return rec;
   }
 
@@ -71,7 +75,7 @@ export class TokenService {
     if (!token || token.sessionId !== b.sessionId || token.fileId !== b.fileId) throw new AppError('token_not_found');
     let file: FileRecord;
     try {
-      file = await this.bus.request<FileRecord>(COMMANDS.fileGet, { sessionId: b.sessionId, fileId: b.fileId });
+      file = await this.bus.request(COMMANDS.fileGet, { sessionId: b.sessionId, fileId: b.fileId });
     } catch (err) {
       // The session's own state wins; a file or session deleted by its owner takes its tokens along.
       if (isAppError(err) && err.code === 'session_expired') throw err;
@@ -90,9 +94,7 @@ export class TokenService {
       const ttl = token.expiresAt - Date.now() + this.opts.tombstoneTtl * 1000;
       if (!(await this.store.claim(usedKey(token.id), ttl))) throw new AppError('token_used');
       metrics.tokens.inc({ outcome: 'consumed' });
-      await this.bus
-        .publish(EVENTS.tokenConsumed, { sessionId: token.sessionId, fileId: token.fileId, owner: token.owner, at: new Date().toISOString() })
-        .catch((err) => this.log.error({ err }, 'event not published'));
+      this.bus.announce(EVENTS.tokenConsumed, { sessionId: token.sessionId, fileId: token.fileId, owner: token.owner, at: new Date().toISOString() });
       return { file };
     } catch (err) {
       metrics.tokens.inc({ outcome: 'refused' });

@@ -4,33 +4,61 @@
  * runs against both.
  */
 
-/** Answers one command. Throw `AppError` to answer with that error; anything else is `internal`. */
-export type CommandHandler = (body: any) => Promise<unknown>;
-export type EventHandler = (event: any, subject: string) => Promise<void>;
+import type { FileshareProtocol } from '../protocol.js';
 
-export interface Bus {
+/**
+ * What travels on a bus: each command subject with its request and reply, each event subject
+ * with its payload. `FileshareProtocol` (protocol.ts) is the product's; tests declare their own.
+ */
+export interface Protocol {
+  commands: { [subject: string]: { request: unknown; reply: unknown } };
+  events: { [subject: string]: object };
+}
+
+export type CommandSubject<P extends Protocol = FileshareProtocol> = keyof P['commands'] & string;
+export type EventSubject<P extends Protocol = FileshareProtocol> = keyof P['events'] & string;
+export type RequestOf<P extends Protocol, S extends CommandSubject<P>> = P['commands'][S]['request'];
+export type ReplyOf<P extends Protocol, S extends CommandSubject<P>> = P['commands'][S]['reply'];
+/** The payload of events matching `pattern`: one subject's own, or any event's for a wildcard. */
+export type EventOf<P extends Protocol, S extends string> = S extends EventSubject<P> ? P['events'][S] : P['events'][EventSubject<P>];
+
+/** Answers one command. Throw `AppError` to answer with that error; anything else is `internal`. */
+export type CommandHandler<P extends Protocol, S extends CommandSubject<P>> = (body: RequestOf<P, S>) => Promise<ReplyOf<P, S>>;
+export type EventHandler<P extends Protocol, S extends string> = (event: EventOf<P, S>, subject: EventSubject<P>) => Promise<void>;
+
+/** How implementations keep handlers: the wire carries untyped JSON, `Bus` types both ends. */
+export type WireHandler = (body: unknown) => Promise<unknown>;
+export type WireEventHandler = (event: unknown, subject: string) => Promise<void>;
+
+export interface Bus<P extends Protocol = FileshareProtocol> {
   /**
    * Send a command to one replica of the serving service and wait for its answer.
    * Rejects with the `AppError` the handler threw, or `unavailable` (503) when no replica
    * answers within `timeoutMs` (default: `bus.requestTimeout`) or the bus is disconnected.
    */
-  request<T = unknown>(subject: string, body: unknown, timeoutMs?: number): Promise<T>;
+  request<S extends CommandSubject<P>>(subject: S, body: RequestOf<P, S>, timeoutMs?: number): Promise<ReplyOf<P, S>>;
   /** Answer `subject`; replicas serving with the same `queue` share the load, each command goes to one. */
-  serve(subject: string, queue: string, handler: CommandHandler): void;
+  serve<S extends CommandSubject<P>>(subject: S, queue: string, handler: CommandHandler<P, S>): void;
   /**
-   * Publish an event (subject under `fileshare.evt.`). Resolves once the bus holds it
-   * durably (JetStream ack on NATS). Events carry ids, owner and time; never bytes or secrets.
+   * Publish an event (subject under `fileshare.evt.`) and wait until the bus holds it durably
+   * (JetStream ack on NATS); rejects `unavailable` when it does not. Events carry ids, owner and
+   * time; never bytes or secrets.
    */
-  publish(subject: string, event: Record<string, unknown>): Promise<void>;
+  publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void>;
+  /**
+   * Publish without waiting, for callers whose answer must not wait on the event stream (a
+   * request's hot path): a failure is logged, `close()` waits for announcements in flight.
+   */
+  announce<S extends EventSubject<P>>(subject: S, event: P['events'][S]): void;
   /**
    * Receive events matching `subject` (NATS wildcards allowed). Each event goes to one member of
    * `group` (a durable consumer on NATS), at least once; the handler's rejection redelivers it.
    * Only events published after the group first subscribed are delivered.
    */
-  subscribe(subject: string, group: string, handler: EventHandler): Promise<void>;
+  subscribe<S extends string>(subject: S, group: string, handler: EventHandler<P, S>): Promise<void>;
   /** Rejects when the bus is not usable (for /readyz). */
   ping(): Promise<void>;
-  /** Stop receiving, let in-flight handlers answer, then disconnect. */
+  /** Stop receiving, let in-flight handlers answer and announcements go out, then disconnect. */
   close(): Promise<void>;
 }
 

@@ -1,14 +1,14 @@
 import { isAppError } from '../errors.js';
 import { metrics } from '../metrics.js';
-import type { Bus } from './bus.js';
+import type { Bus, CommandSubject, Protocol, ReplyOf, RequestOf } from './bus.js';
 
 /** Wraps a bus so every request is timed and every failure counted (by subject and error code). */
-export function instrumented(bus: Bus): Bus {
+export function instrumented<P extends Protocol>(bus: Bus<P>): Bus<P> {
   return {
-    async request<T>(subject: string, body: unknown, timeoutMs?: number): Promise<T> {
+    async request<S extends CommandSubject<P>>(subject: S, body: RequestOf<P, S>, timeoutMs?: number): Promise<ReplyOf<P, S>> {
       const end = metrics.busDuration.startTimer({ subject });
       try {
-        return await bus.request<T>(subject, body, timeoutMs);
+        return await bus.request(subject, body, timeoutMs);
       } catch (err) {
         metrics.busErrors.inc({ subject, code: isAppError(err) ? err.code : 'unknown' });
         throw err;
@@ -18,6 +18,7 @@ export function instrumented(bus: Bus): Bus {
     },
     serve: (s, q, h) => bus.serve(s, q, h),
     publish: (s, e) => bus.publish(s, e),
+    announce: (s, e) => bus.announce(s, e),
     subscribe: (s, g, h) => bus.subscribe(s, g, h),
     ping: () => bus.ping(),
     close: () => bus.close(),

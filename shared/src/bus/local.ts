@@ -1,22 +1,35 @@
 import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors.js';
-import { subjectMatches, type Bus, type CommandHandler, type EventHandler } from './bus.js';
+import type { FileshareProtocol } from '../protocol.js';
+import {
+  subjectMatches,
+  type Bus,
+  type CommandHandler,
+  type CommandSubject,
+  type EventHandler,
+  type EventSubject,
+  type Protocol,
+  type ReplyOf,
+  type RequestOf,
+  type WireEventHandler,
+  type WireHandler,
+} from './bus.js';
 
 /**
  * In-process bus for the all-in-one mode. Commands call the handler directly (round robin
  * among handlers of one subject); events are delivered after the current tick to one handler
  * per group. Nothing is persisted: in this mode the process is the whole system.
  */
-export class LocalBus implements Bus {
-  private readonly handlers = new Map<string, CommandHandler[]>();
+export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
+  private readonly handlers = new Map<string, WireHandler[]>();
   private readonly next = new Map<string, number>();
-  private readonly groups = new Map<string, { subject: string; handlers: EventHandler[]; next: number }>();
+  private readonly groups = new Map<string, { subject: string; handlers: WireEventHandler[]; next: number }>();
   private inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(private readonly log?: Logger) {}
 
-  async request<T>(subject: string, body: unknown): Promise<T> {
+  async request<S extends CommandSubject<P>>(subject: S, body: RequestOf<P, S>): Promise<ReplyOf<P, S>> {
     if (this.closed) throw new AppError('unavailable');
     const list = this.handlers.get(subject);
     if (!list || list.length === 0) throw new AppError('unavailable');
@@ -25,7 +38,7 @@ export class LocalBus implements Bus {
     const p = list[i](body);
     this.inFlight.add(p);
     try {
-      return (await p) as T;
+      return await p;
     } catch (err) {
       // A full disk under a record write is 507 like one under a blob write; the rest is internal.
       throw toAppError(err, this.log, { subject, on: 'command handler' });
@@ -34,13 +47,13 @@ export class LocalBus implements Bus {
     }
   }
 
-  serve(subject: string, _queue: string, handler: CommandHandler): void {
+  serve<S extends CommandSubject<P>>(subject: S, _queue: string, handler: CommandHandler<P, S>): void {
     const list = this.handlers.get(subject) ?? [];
     list.push(handler);
     this.handlers.set(subject, list);
   }
 
-  async publish(subject: string, event: Record<string, unknown>): Promise<void> {
+  async publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void> {
     if (this.closed) throw new AppError('unavailable');
     for (const g of this.groups.values()) {
       if (!subjectMatches(g.subject, subject) || g.handlers.length === 0) continue;
@@ -53,10 +66,14 @@ export class LocalBus implements Bus {
     }
   }
 
-  async subscribe(subject: string, group: string, handler: EventHandler): Promise<void> {
+  announce<S extends EventSubject<P>>(subject: S, event: P['events'][S]): void {
+    this.publish(subject, event).catch((err) => this.log?.error({ err, subject }, 'event not published'));
+  }
+
+  async subscribe<S extends string>(subject: S, group: string, handler: EventHandler<P, S>): Promise<void> {
     const key = `${group}\u0000${subject}`;
     const g = this.groups.get(key) ?? { subject, handlers: [], next: 0 };
-    g.handlers.push(handler);
+    g.handlers.push(handler as WireEventHandler);
     this.groups.set(key, g);
   }
 

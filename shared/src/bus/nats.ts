@@ -1,6 +1,7 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  Events,
   connect,
   createInbox,
   headers as natsHeaders,
@@ -12,15 +13,16 @@ import {
 } from 'nats';
 import type { Logger } from 'pino';
 import { AppError, errorFromWire, toAppError } from '../errors.js';
-import { EVENT_PREFIX, EVENT_STREAM } from '../subjects.js';
-import type { Bus, CommandHandler, EventHandler } from './bus.js';
+import { EVENT_PREFIX, EVENT_STREAM } from '../protocol.js';
+import type { FileshareProtocol } from '../protocol.js';
+import type { Bus, CommandHandler, CommandSubject, EventHandler, EventSubject, Protocol, ReplyOf, RequestOf } from './bus.js';
 
 const ERROR_CODE_HEADER = 'Fileshare-Error-Code';
 const ERROR_MESSAGE_HEADER = 'Fileshare-Error-Message';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const encode = (v: unknown) => enc.encode(v === undefined ? '' : JSON.stringify(v));
-const decode = (d: Uint8Array) => (d.length === 0 ? undefined : JSON.parse(dec.decode(d)));
+const decode = (d: Uint8Array): unknown => (d.length === 0 ? undefined : JSON.parse(dec.decode(d)));
 
 export interface NatsBusOptions {
   servers: string[];
@@ -43,7 +45,7 @@ interface PendingRequest {
  * gets them later. While the connection is down, requests fail fast with 503 instead of
  * waiting for a server that is not there; the client reconnects forever on its own.
  */
-export class NatsBus implements Bus {
+export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
   private connected = true;
   private readonly subs: Subscription[] = [];
   private readonly consumers: ConsumerMessages[] = [];
@@ -100,7 +102,7 @@ export class NatsBus implements Bus {
   }
 
   /** Connects (retrying until `connectTimeoutMs`), and makes sure the event stream exists. */
-  static async connect(opts: NatsBusOptions, connectTimeoutMs = 30_000): Promise<NatsBus> {
+  static async connect<P extends Protocol = FileshareProtocol>(opts: NatsBusOptions, connectTimeoutMs = 30_000): Promise<NatsBus<P>> {
     const deadline = Date.now() + connectTimeoutMs;
     let lastErr: unknown;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
@@ -120,14 +122,12 @@ export class NatsBus implements Bus {
         try {
           await jsm.streams.info(EVENT_STREAM);
         } catch {
-          await jsm.streams
-            .add({ name: EVENT_STREAM, subjects: [`${EVENT_PREFIX}>`], max_age: 7 * 86400 * 1e9 })
-            .catch(async (err) => {
-              // Another replica created it first.
-              await jsm.streams.info(EVENT_STREAM).catch(() => Promise.reject(err));
-            });
+          await jsm.streams.add({ name: EVENT_STREAM, subjects: [`${EVENT_PREFIX}>`], max_age: 7 * 86400 * 1e9 }).catch(async (err) => {
+            // Another replica created it first.
+            await jsm.streams.info(EVENT_STREAM).catch(() => Promise.reject(err as Error));
+          });
         }
-        return new NatsBus(nc, nc.jetstream({ timeout: opts.requestTimeout }), opts);
+        return new NatsBus<P>(nc, nc.jetstream({ timeout: opts.requestTimeout }), opts);
       } catch (err) {
         lastErr = err;
         opts.log.warn({ err: String(err), servers: opts.servers, attempt }, 'nats not reachable yet, retrying');
@@ -139,10 +139,10 @@ export class NatsBus implements Bus {
 
   private async watchStatus(): Promise<void> {
     for await (const s of this.nc.status()) {
-      if (s.type === 'disconnect') {
+      if (s.type === Events.Disconnect) {
         this.connected = false;
         this.opts.log.warn({ server: s.data }, 'nats disconnected');
-      } else if (s.type === 'reconnect') {
+      } else if (s.type === Events.Reconnect) {
         this.connected = true;
         this.opts.log.info({ server: s.data }, 'nats reconnected');
       }
@@ -163,14 +163,14 @@ export class NatsBus implements Bus {
     });
   }
 
-  async request<T>(subject: string, body: unknown, timeoutMs?: number): Promise<T> {
+  async request<S extends CommandSubject<P>>(subject: S, body: RequestOf<P, S>, timeoutMs?: number): Promise<ReplyOf<P, S>> {
     const msg = await this.exchange(subject, encode(body), timeoutMs ?? this.opts.requestTimeout);
     const errCode = msg.headers?.get(ERROR_CODE_HEADER);
     if (errCode) throw errorFromWire(errCode, msg.headers?.get(ERROR_MESSAGE_HEADER));
-    return decode(msg.data) as T;
+    return decode(msg.data);
   }
 
-  serve(subject: string, queue: string, handler: CommandHandler): void {
+  serve<S extends CommandSubject<P>>(subject: S, queue: string, handler: CommandHandler<P, S>): void {
     const sub = this.nc.subscribe(subject, {
       queue,
       callback: (err, msg) => {
@@ -202,10 +202,10 @@ export class NatsBus implements Bus {
    * A JetStream publish is a request whose reply is the stream's acknowledgement
    * (`{"stream","seq"}` or `{"error"}`); sent on the shared inbox like every request.
    */
-  async publish(subject: string, event: Record<string, unknown>): Promise<void> {
+  async publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void> {
     let ack: { stream?: string; error?: { description?: string } } | undefined;
     try {
-      ack = decode((await this.exchange(subject, encode(event), this.opts.requestTimeout)).data);
+      ack = decode((await this.exchange(subject, encode(event), this.opts.requestTimeout)).data) as typeof ack;
     } catch (err) {
       this.opts.log.error({ err: String(err), subject }, 'event publish failed');
       throw new AppError('unavailable');
@@ -216,7 +216,14 @@ export class NatsBus implements Bus {
     }
   }
 
-  async subscribe(subject: string, group: string, handler: EventHandler): Promise<void> {
+  /** Logged by `publish` when it fails; `close()` waits for it like for a command in flight. */
+  announce<S extends EventSubject<P>>(subject: S, event: P['events'][S]): void {
+    const p = this.publish(subject, event).catch(() => undefined);
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  async subscribe<S extends string>(subject: S, group: string, handler: EventHandler<P, S>): Promise<void> {
     const jsm = await this.nc.jetstreamManager();
     const durable = group.replace(/[^A-Za-z0-9_-]/g, '_');
     await jsm.consumers
@@ -234,7 +241,7 @@ export class NatsBus implements Bus {
     void (async () => {
       for await (const m of messages) {
         try {
-          await handler(decode(m.data), m.subject);
+          await handler(decode(m.data) as Parameters<EventHandler<P, S>>[0], m.subject);
           m.ack();
         } catch (err) {
           this.opts.log.error({ err, subject: m.subject }, 'event handler failed; will be redelivered');

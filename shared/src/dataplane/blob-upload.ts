@@ -2,9 +2,12 @@
  * The upload side of the HTTP data plane: a chunked `PUT` written straight onto a pooled
  * keep-alive socket (see connections.ts), storage's JSON answer read from that socket's buffer.
  */
+import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { AppError } from '../errors.js';
-import { HeadReader, JsonBody, wireError, type Connection, type ConnectionPool } from './connections.js';
+import { deferred, type Deferred } from '../deferred.js';
+import type { Connection, ConnectionPool } from './connections.js';
+import { ResponseReader, wireError } from './response-reader.js';
 
 export interface PutOptions {
   /** Request head lines after the request line (`name: value`). */
@@ -21,52 +24,36 @@ export interface PutOptions {
  * rejects with its API error, and an early answer (storage refused mid-body) destroys the writer.
  * The connection goes back to `pool` only after a complete exchange.
  */
-export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url: string; conn: Connection }>, path: string, opts: PutOptions): { writer: Writable; answer: Promise<T> } {
-  let settle!: { resolve: (b: T) => void; reject: (e: Error) => void };
-  const answer = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
-  answer.catch(() => undefined); // the owner awaits it; never an unhandled rejection
+/**
+ * Where one upload exchange is, besides what its ResponseReader has read:
+ * - `connecting`: finding a replica (`connect`), nothing sent;
+ * - `sending`: the body is going out (the head with the first chunk);
+ * - `sent`: the whole request went out: the connection may be reused once the answer is read;
+ * - `over`: the connection went back to the pool or was closed.
+ */
+type Phase = 'connecting' | 'sending' | 'sent' | 'over';
+
+export function putWriter<T>(
+  pool: ConnectionPool,
+  connect: () => Promise<{ url: string; conn: Connection }>,
+  path: string,
+  opts: PutOptions,
+): { writer: Writable; answer: Promise<T> } {
+  const answer = deferred<T>({ unhandled: 'ignore' }); // the owner awaits it; never an unhandled rejection
   let url = '';
   let conn: Connection | undefined;
+  let phase: Phase = 'connecting';
+  /** The request line and headers, until they went out with the first bytes. */
   let head: string | null = `PUT ${path} HTTP/1.1\r\nHost: storage\r\nTransfer-Encoding: chunked\r\n${opts.headers.map((h) => `${h}\r\n`).join('')}\r\n`;
-  /** The whole request went out: the connection may be reused once the answer is read. */
-  let sent = false;
-  let answered = false;
-  /** The connection went back to the pool or was destroyed. */
-  let over = false;
 
   const finish = (reuse: boolean) => {
-    if (over || !conn) return;
-    over = true;
+    if (phase === 'over' || !conn) return;
+    phase = 'over';
     if (reuse) pool.release(url, conn);
     else conn.drop();
   };
 
-  const reader = new HeadReader();
-  let body: JsonBody | null = null;
-  let status = 0;
-  let keepAlive = true;
-  const onBytes = (view: Buffer): boolean => {
-    if (!body) {
-      let got;
-      try {
-        got = reader.push(view);
-      } catch (err) {
-        settle.reject(err as Error);
-        finish(false);
-        return true;
-      }
-      if (!got) return true;
-      ({ status, keepAlive } = got.head);
-      body = new JsonBody(got.head.length);
-      view = view.subarray(got.bodyStart);
-    }
-    if (!body.push(view)) return true;
-    answered = true;
-    if (status === 201) settle.resolve(body.value() as T);
-    else settle.reject(wireError(body.value()));
-    finish(sent && keepAlive);
-    return true;
-  };
+  const { reader, onBytes } = answerReader(answer, (keepAlive) => finish(phase === 'sent' && keepAlive));
 
   /**
    * A write the socket failed (EPIPE, reset): storage refused the body and closed, and its answer
@@ -75,61 +62,97 @@ export function putWriter<T>(pool: ConnectionPool, connect: () => Promise<{ url:
    * with storage's error, or 503 when the connection closed without one.
    */
   const refused = (err: Error, cb: (err?: Error | null) => void) => {
-    answer.then(() => cb(err), (apiErr: Error) => cb(apiErr));
+    answer.promise.then(
+      () => cb(err),
+      (apiErr: Error) => cb(apiErr),
+    );
   };
 
   const writer = new Writable({
     highWaterMark: 256 * 1024,
     construct(cb) {
-      connect().then((c) => {
-        ({ url, conn } = c);
-        conn.onBytes = onBytes;
-        // The connection has forgotten this exchange already (Connection.closed).
-        conn.onClose = () => {
-          over = true;
-          settle.reject(new AppError('unavailable'));
-        };
-        cb();
-      }, (err) => {
-        settle.reject(err);
-        cb(err);
-      });
+      connect().then(
+        (c) => {
+          ({ url, conn } = c);
+          phase = 'sending';
+          conn.onBytes = onBytes;
+          // The connection has forgotten this exchange already (Connection.closed).
+          conn.onClose = () => {
+            phase = 'over';
+            answer.reject(new AppError('unavailable'));
+          };
+          cb();
+        },
+        (err: Error) => {
+          answer.reject(err);
+          cb(err);
+        },
+      );
     },
     writev(chunks, cb) {
       // An empty chunk would read as the body's end (`0\r\n`): it has nothing to send anyway.
       const bufs = chunks.map(({ chunk }) => chunk as Buffer).filter((b) => b.length > 0);
       if (bufs.length === 0) return cb();
-      const socket = conn!.socket;
-      socket.cork();
-      if (head) socket.write(head);
+      writeChunks(conn!.socket, head, bufs, (err) => (err ? refused(err, cb) : cb()));
       head = null;
-      bufs.forEach((buf, i) => {
-        socket.write(`${buf.length.toString(16)}\r\n`);
-        socket.write(buf);
-        socket.write('\r\n', i === bufs.length - 1 ? (err) => (err ? refused(err, cb) : cb()) : undefined);
-      });
-      socket.uncork();
     },
     final(cb) {
       Promise.resolve(opts.trailers?.() ?? [])
         .then((lines) => {
-          if (over) throw new AppError('unavailable');
+          if (phase === 'over') throw new AppError('unavailable');
           conn!.socket.write(`${head ?? ''}0\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`);
           head = null;
-          sent = true;
-          return answer;
+          phase = 'sent';
+          return answer.promise;
         })
         .then(() => cb(), cb);
     },
     destroy(err, cb) {
-      if (!answered) {
-        settle.reject(err ?? new AppError('incomplete_body'));
+      if (!reader.done) {
+        answer.reject(err ?? new AppError('incomplete_body'));
         finish(false);
       }
       cb(err);
     },
   });
   writer.on('error', () => undefined); // reported through `answer`
-  answer.catch((err) => writer.destroy(err));
-  return { writer, answer };
+  answer.promise.catch((err: Error) => writer.destroy(err));
+  return { writer, answer: answer.promise };
+}
+
+/** `head` (when not sent yet) and `bufs` as HTTP chunks, in one corked write; `done` once the socket took the last. */
+function writeChunks(socket: Socket, head: string | null, bufs: Buffer[], done: (err?: Error | null) => void): void {
+  socket.cork();
+  if (head) socket.write(head);
+  bufs.forEach((buf, i) => {
+    socket.write(`${buf.length.toString(16)}\r\n`);
+    socket.write(buf);
+    socket.write('\r\n', i === bufs.length - 1 ? done : undefined);
+  });
+  socket.uncork();
+}
+
+/**
+ * Storage answers every PUT with a small JSON body: 201 is the answer, anything else its error (a
+ * head that is not storage's: `unavailable`). `read(keepAlive)` once the answer is in.
+ */
+function answerReader<T>(answer: Deferred<T>, read: (keepAlive: boolean) => void): { reader: ResponseReader; onBytes: (view: Buffer) => boolean } {
+  const reader = new ResponseReader({
+    streams: () => false,
+    onJson: (h, body) => {
+      if (h.status === 201) answer.resolve(body as T);
+      else answer.reject(wireError(body));
+      read(h.keepAlive);
+    },
+  });
+  const onBytes = (view: Buffer): boolean => {
+    try {
+      return reader.push(view);
+    } catch (err) {
+      answer.reject(err instanceof Error ? err : new Error(String(err)));
+      read(false);
+      return true;
+    }
+  };
+  return { reader, onBytes };
 }

@@ -1,19 +1,15 @@
 /**
  * Keep-alive sockets to storage replicas for the HTTP data plane, without Node's HTTP client:
  * each socket reads into one fixed buffer of its own (`net` `onread`), and the exchange using
- * it (a download: `BlobReader`; an upload: `putWriter` in blob-upload.ts) parses storage's
- * answers from there.
+ * it (a download: `BlobReader`; an upload: `putWriter` in blob-upload.ts) reads storage's
+ * answers from there with a ResponseReader.
  *
  * Why: Node's client allocated and copied every 64 KiB of a download twice (page faults and GC
  * held a distributed download to ~165 MB/s), and per upload it built a ClientRequest, an
  * IncomingMessage, parsed a URL and went through the agent: about a seventh of the gateway's
  * busy time on 4 KiB uploads (profile).
- *
- * The peer is our own storage service: it answers with a Content-Length (never chunked), and
- * errors with a small JSON body and `Connection: close`.
  */
 import { connect, type Socket } from 'node:net';
-import { AppError, errorFromWire } from '../errors.js';
 
 const READ_BUFFER = 256 * 1024;
 /** Idle connections are closed well before the storage server drops them (keepAliveTimeout 65 s). */
@@ -24,7 +20,6 @@ const IDLE_MS = 30_000;
  * accepting connections took ~10% of its busy time).
  */
 const MAX_IDLE_PER_URL = 256;
-const HEAD_LIMIT = 16 * 1024;
 
 export class Connection {
   readonly socket: Socket;
@@ -113,71 +108,4 @@ export class ConnectionPool {
   close(): void {
     for (const list of this.idle.values()) for (const c of list.splice(0)) c.socket.destroy();
   }
-}
-
-/** A response head as storage writes it: status, length of the body, whether the socket stays open. */
-export interface ResponseHead {
-  status: number;
-  length: number;
-  keepAlive: boolean;
-}
-
-/**
- * Collects a response head across reads. `push` returns the head and where the body starts in
- * `view` once the blank line arrived, null before; it throws `unavailable` on a head that is too
- * long or has no Content-Length (not our storage).
- */
-export class HeadReader {
-  private text = '';
-
-  get started(): boolean {
-    return this.text !== '';
-  }
-
-  push(view: Buffer): { head: ResponseHead; bodyStart: number } | null {
-    this.text += view.toString('latin1');
-    const end = this.text.indexOf('\r\n\r\n');
-    if (end < 0) {
-      if (this.text.length > HEAD_LIMIT) throw new AppError('unavailable');
-      return null;
-    }
-    const bodyStart = view.length - (this.text.length - (end + 4));
-    const head = this.text.slice(0, end);
-    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-    if (!length) throw new AppError('unavailable');
-    return { head: { status: Number(head.slice(9, 12)), length: Number(length[1]), keepAlive: !/\r\nconnection:\s*close/i.test(head) }, bodyStart };
-  }
-}
-
-/** A small JSON body of known length (storage's answers and errors), collected across reads. */
-export class JsonBody {
-  private readonly chunks: Buffer[] = [];
-  private remaining: number;
-
-  constructor(length: number) {
-    this.remaining = length;
-  }
-
-  /** Takes what belongs to the body (copied: the read buffer is reused); true once complete. */
-  push(view: Buffer): boolean {
-    const part = view.subarray(0, this.remaining);
-    this.remaining -= part.length;
-    if (part.length) this.chunks.push(Buffer.from(part));
-    return this.remaining === 0;
-  }
-
-  /** The parsed body, or `{}` when it is not JSON. */
-  value(): unknown {
-    try {
-      return JSON.parse(Buffer.concat(this.chunks).toString('utf8'));
-    } catch {
-      return {};
-    }
-  }
-}
-
-/** The AppError a storage error body (`{code,message}`) stands for; anything else is 500. */
-export function wireError(body: unknown): AppError {
-  const b = (body ?? {}) as { code?: string; message?: string };
-  return errorFromWire(b.code, b.message);
 }

@@ -17,7 +17,7 @@ const encodeUploadMeta = (m: UploadMeta): string => Buffer.from(JSON.stringify({
 export function decodeUploadMeta(value: string | undefined): UploadMeta {
   let m: Partial<UploadMeta> | undefined;
   try {
-    m = JSON.parse(Buffer.from(value ?? '', 'base64url').toString('utf8'));
+    m = JSON.parse(Buffer.from(value ?? '', 'base64url').toString('utf8')) as Partial<UploadMeta>;
   } catch {
     m = undefined;
   }
@@ -130,7 +130,8 @@ export class HttpDataPlane implements DataPlane {
     await new Promise<void>((resolve, reject) => {
       const req = request(`${url}/readyz`, { agent: this.agent, timeout: 2000 }, (res) => {
         res.resume();
-        res.statusCode === 200 ? resolve() : reject(new AppError('unavailable'));
+        if (res.statusCode === 200) resolve();
+        else reject(new AppError('unavailable'));
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', () => reject(new AppError('unavailable')));

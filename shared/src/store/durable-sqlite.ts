@@ -26,7 +26,7 @@ import Database from 'better-sqlite3';
 
 interface QueuedWrite {
   op: () => unknown;
-  resolve: (v: any) => void;
+  resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
 
@@ -153,7 +153,7 @@ export class DurableSqlite {
   /** Runs `op` (synchronous statements) in the next group commit; resolves once durable. */
   write<T>(op: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.queue.push({ op, resolve, reject }) === 1) setImmediate(() => this.commit());
+      if (this.queue.push({ op, resolve: (v) => resolve(v as T), reject }) === 1) setImmediate(() => this.commit());
     });
   }
 

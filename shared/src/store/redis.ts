@@ -57,7 +57,7 @@ export class RedisStore extends KeyvRecords implements Store {
   }
 
   private cmd<T>(args: string[]): Promise<T> {
-    return guarded(() => this.client.sendCommand(args) as Promise<T>);
+    return guarded(() => this.client.sendCommand<T>(args));
   }
 
   async claim(key: string, ttlMs?: number): Promise<boolean> {

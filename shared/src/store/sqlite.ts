@@ -37,9 +37,7 @@ class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
     private readonly write: <T>(op: () => T) => Promise<T>,
   ) {
     super();
-    this.getStmt = db.prepare<[string, number], { value: string }>(
-      'SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)',
-    );
+    this.getStmt = db.prepare<[string, number], { value: string }>('SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)');
     this.setStmt = db.prepare('INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires');
     this.delStmt = db.prepare('DELETE FROM kv WHERE key = ?');
   }

@@ -149,13 +149,17 @@ export class UwsBody extends Readable {
           reject(err);
         },
       };
-      watchWrite(dst, s.fail, () => {
-        if (s.settled) return;
-        s.settled = true;
-        resolve();
-      });
+      watchWrite(
+        dst,
+        (err) => s.fail(err),
+        () => {
+          if (s.settled) return;
+          s.settled = true;
+          resolve();
+        },
+      );
       this.sending = s;
-      for (let c: Buffer | null; (c = this.read() as Buffer | null) !== null; ) dst.write(c);
+      for (let c: Buffer | null; (c = this.read() as Buffer | null) !== null;) dst.write(c);
       if (this.complete) return void dst.end();
       this.resume_();
     });

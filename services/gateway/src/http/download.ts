@@ -1,5 +1,95 @@
-import { metrics, type BlobSink, type BlobTransfer } from '@fileshare/shared';
+import { AppError, isAppError, metrics, type BlobSink, type BlobTransfer, type DataPlane, type ErrorCode } from '@fileshare/shared';
+import type { BlobCache } from './blob-cache.js';
+import { contentDisposition } from './disposition.js';
 import type { Exchange } from './exchange.js';
+import { parseRange } from './range.js';
+
+/** What a downloadable thing (an upload, a session file) looks like to `Downloads.send`. */
+export interface Downloadable {
+  blob: string;
+  size: number;
+  name: string;
+  contentType: string;
+  sha256: string;
+  modifiedAt: number;
+}
+
+/**
+ * File downloads: headers of API.md, conditional GET (If-None-Match), Range (206/416), HEAD
+ * without body. Small blobs come from the cache (read whole once); the rest is streamed from the
+ * data plane with backpressure, as views of its read buffer (BodySender).
+ */
+export class Downloads {
+  constructor(
+    private readonly dataPlane: DataPlane,
+    private readonly cache: BlobCache,
+  ) {}
+
+  /** `gone` is the route's 404 for a blob deleted since its record was read. */
+  async send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}): Promise<void> {
+    const etag = `"${f.sha256}"`;
+    const headers: Record<string, string | number> = {
+      'Content-Type': f.contentType || 'application/octet-stream',
+      'Content-Disposition': contentDisposition(f.name),
+      ETag: etag,
+      'Last-Modified': new Date(f.modifiedAt).toUTCString(),
+      'Accept-Ranges': 'bytes',
+      'Content-Security-Policy': "default-src 'none'; sandbox",
+      'X-Content-Type-Options': 'nosniff',
+      ...extraHeaders,
+    };
+    const inm = ex.req.headers['if-none-match'];
+    if (inm && ex.req.method !== 'HEAD' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+      return ex.send(304, { ETag: etag });
+    }
+    const range = parseRange(ex.req.headers.range, f.size);
+    if (range === 'unsatisfiable') throw new AppError('range_not_satisfiable', undefined, { 'Content-Range': `bytes */${f.size}` });
+    const length = range ? range.end - range.start + 1 : f.size;
+    if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${f.size}`;
+    const status = range ? 206 : 200;
+    if (ex.req.method !== 'HEAD' && this.cache.fits(f.size)) {
+      const bytes = await this.smallBlob(f, gone);
+      const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
+      metrics.bytesOut.inc(part.length);
+      return ex.send(status, headers, part);
+    }
+    if (ex.req.method === 'HEAD') return ex.send(status, { ...headers, 'Content-Length': length });
+    if (length === 0) return ex.send(status, headers, Buffer.alloc(0));
+    // Always an exact range: the backend then reads no more than it must. The data plane hands
+    // over views of its own read buffer (no allocation or copy per chunk).
+    await this.dataPlane.sendBlob(f.blob, range ?? { start: 0, end: f.size - 1 }, bodySink(ex, status, headers, length)).catch(blobGone(gone));
+  }
+
+  /** A small blob, from the cache or read whole once (the data plane's views copied out) and kept. */
+  private async smallBlob(f: Downloadable, gone: ErrorCode): Promise<Buffer> {
+    const hit = this.cache.get(f.blob);
+    if (hit) return hit;
+    const bytes = Buffer.allocUnsafe(f.size);
+    let got = 0;
+    if (f.size > 0) {
+      await new Promise<void>((resolve, reject) => {
+        const sink: BlobSink = {
+          start: () => undefined,
+          write: (view) => ((got += view.copy(bytes, got)), true),
+          end: () => resolve(),
+          fail: reject,
+        };
+        this.dataPlane
+          .sendBlob(f.blob, { start: 0, end: f.size - 1 }, sink)
+          .catch(blobGone(gone))
+          .catch(reject);
+      });
+    }
+    if (got !== f.size) throw new Error(`blob ${f.blob}: stored size ${got} differs from the record (${f.size})`);
+    this.cache.set(f.blob, bytes);
+    return bytes;
+  }
+}
+
+/** A blob deleted since its record was read is the route's own 404 (`upload_not_found`, ...). */
+const blobGone = (gone: ErrorCode) => (err: unknown) => {
+  throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
+};
 
 /**
  * A response body of `size` bytes sent with backpressure: `tryEnd` each chunk; when the socket
@@ -91,7 +181,7 @@ class BodySender {
  * A download: a BlobSink that sends the data plane's views to the client (`size` > 0 bytes); the
  * status and headers go out when the data plane has found the blob. See DataPlane.sendBlob.
  */
-export function bodySink(ex: Exchange, status: number, headers: Record<string, string | number>, size: number): BlobSink {
+function bodySink(ex: Exchange, status: number, headers: Record<string, string | number>, size: number): BlobSink {
   let transfer: BlobTransfer | undefined;
   let sender: BodySender | undefined;
   ex.onAbort(() => {

@@ -121,7 +121,7 @@ export class Exchange {
     const bodiless = status === 204 || status === 304;
     const head = this.req.method === 'HEAD';
     this.cork(() => {
-      if (softClose) this.body!.discard();
+      if (softClose) this.body.discard();
       if (bodiless || (head && !hardClose)) {
         // uWS adds `Content-Length: 0` to anything it ends with a length or a close; here it may not.
         const h: Record<string, string | number> = hardClose || softClose ? { ...headers, Connection: 'close' } : { ...headers };
@@ -171,7 +171,16 @@ export class Exchange {
     metrics.httpDuration.observe({ route: this.route, method: this.req.method }, ms / 1000);
     if (this.body?.received) metrics.bytesIn.inc(this.body.received);
     this.log.info(
-      { method: this.req.method, path: this.logPath, status, bytesIn: this.body?.received ?? 0, bytesOut: this.bytesOut, ms: Math.round(ms * 100) / 100, user: this.user, aborted: this.aborted || undefined },
+      {
+        method: this.req.method,
+        path: this.logPath,
+        status,
+        bytesIn: this.body?.received ?? 0,
+        bytesOut: this.bytesOut,
+        ms: Math.round(ms * 100) / 100,
+        user: this.user,
+        aborted: this.aborted || undefined,
+      },
       'request',
     );
   }

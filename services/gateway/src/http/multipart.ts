@@ -52,7 +52,7 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
       body.unpipe(bb);
       writer?.destroy();
       // The writer's own failures (a full disk, storage gone) are not the body's fault.
-      reject((isAppError(err) && err.code !== 'internal') || isStorageFull(err) ? err : new AppError('malformed_multipart'));
+      reject((isAppError(err) && err.code !== 'internal') || isStorageFull(err) ? (err as Error) : new AppError('malformed_multipart'));
     };
 
     bb.on('file', (field, stream, info) => {

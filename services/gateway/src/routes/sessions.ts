@@ -1,105 +1,112 @@
-import { AppError, COMMANDS, isMediaType, type FileCreate, type FileRecord, type SessionRecord } from '@fileshare/shared';
+import { COMMANDS } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
 import { cleanFileName } from '../http/disposition.js';
+import { object, optionalMediaType, optionalSize, requiredString, ttl } from '../http/json-body.js';
 import { renderFile, renderSession } from '../render.js';
-import type { Route } from '../router.js';
+import { id, route, type Route } from '../router.js';
 
-/** Sessions and their file entries (everything but the bytes and the tokens). */
+const session = { sid: id('session_not_found') };
+const file = { sid: id('session_not_found'), fid: id('file_not_found') };
+
+/** Sessions: create, list, read, delete. */
 export function sessionRoutes(ctx: GatewayContext): Route[] {
-  const { cfg, bus } = ctx;
+  const { cfg, bus, urls } = ctx;
+  // Schemas are built before `route()`: written inline, TypeScript infers them from the route's type instead.
+  const newSession = object({ ttl: ttl(cfg['limits.maxTtl'], cfg['models.session.ttl']) });
   return [
-    {
+    route({
       method: 'POST',
       pattern: '/sessions',
-      async handler(ex) {
-        const user = await ctx.authenticate(ex);
-        const body = await ctx.jsonBody(ex);
-        const ttl = ctx.ttl(body.ttl, cfg['models.session.ttl']);
-        const s = await bus.request<SessionRecord>(COMMANDS.sessionCreate, { owner: user, ttl });
-        ex.json(201, renderSession(s), { Location: ctx.url(ex, `/sessions/${s.id}`) });
+      auth: 'basic',
+      params: {},
+      json: newSession,
+      async handler({ ex, user, body }) {
+        const s = await bus.request(COMMANDS.sessionCreate, { owner: user, ttl: body.ttl });
+        ex.json(201, renderSession(s), { Location: urls.url(ex, `/sessions/${s.id}`) });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       pattern: '/sessions',
-      async handler(ex) {
-        const user = await ctx.authenticate(ex);
-        const list = await bus.request<SessionRecord[]>(COMMANDS.sessionList, { owner: user });
+      auth: 'basic',
+      params: {},
+      async handler({ ex, user }) {
+        const list = await bus.request(COMMANDS.sessionList, { owner: user });
         ex.json(200, list.map(renderSession));
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       pattern: '/sessions/:sid',
-      async handler(ex, [sid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        ex.json(200, renderSession(await bus.request<SessionRecord>(COMMANDS.sessionGet, { owner: user, id: sid })));
+      auth: 'basic',
+      params: session,
+      async handler({ ex, user, params }) {
+        ex.json(200, renderSession(await bus.request(COMMANDS.sessionGet, { owner: user, id: params.sid })));
       },
-    },
-    {
+    }),
+    route({
       method: 'DELETE',
       pattern: '/sessions/:sid',
-      async handler(ex, [sid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        await bus.request(COMMANDS.sessionDelete, { owner: user, id: sid });
+      auth: 'basic',
+      params: session,
+      async handler({ ex, user, params }) {
+        await bus.request(COMMANDS.sessionDelete, { owner: user, id: params.sid });
         ex.send(204, {});
       },
-    },
-    {
+    }),
+  ];
+}
+
+/** A session's file entries: create, list, read, delete (the bytes: files.ts). */
+export function fileEntryRoutes(ctx: GatewayContext): Route[] {
+  const { cfg, bus, urls } = ctx;
+  const newFile = object({ name: requiredString('name'), contentType: optionalMediaType, size: optionalSize(cfg['limits.maxFileSize']) });
+  return [
+    route({
       method: 'POST',
       pattern: '/sessions/:sid/files',
-      async handler(ex, [sid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        const body = await ctx.jsonBody(ex);
-        if (typeof body.name !== 'string' || body.name.trim() === '') throw new AppError('invalid_field', 'name is required');
-        if (body.contentType !== undefined && (typeof body.contentType !== 'string' || body.contentType.length > 255 || !isMediaType(body.contentType)))
-          throw new AppError('invalid_field', 'invalid content type');
-        if (body.size !== undefined && body.size !== null && (!Number.isSafeInteger(body.size) || (body.size as number) < 0)) throw new AppError('invalid_field', 'invalid size');
-        if (typeof body.size === 'number' && body.size > cfg['limits.maxFileSize']) throw new AppError('file_too_large');
-        const req: FileCreate = {
+      auth: 'basic',
+      params: session,
+      json: newFile,
+      async handler({ ex, user, params, body }) {
+        const f = await bus.request(COMMANDS.fileCreate, {
           owner: user,
-          sessionId: sid,
+          sessionId: params.sid,
           name: cleanFileName(body.name, cfg['limits.maxNameLength']),
-          contentType: (body.contentType as string | undefined) ?? 'application/octet-stream',
-          size: (body.size as number | undefined) ?? null,
-        };
-        const f = await bus.request<FileRecord>(COMMANDS.fileCreate, req);
-        ex.json(201, renderFile(f), { Location: ctx.url(ex, `/sessions/${sid}/files/${f.id}`) });
+          contentType: body.contentType ?? 'application/octet-stream',
+          size: body.size,
+        });
+        ex.json(201, renderFile(f), { Location: urls.url(ex, `/sessions/${params.sid}/files/${f.id}`) });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       pattern: '/sessions/:sid/files',
-      async handler(ex, [sid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        const files = await bus.request<FileRecord[]>(COMMANDS.fileList, { owner: user, id: sid });
+      auth: 'basic',
+      params: session,
+      async handler({ ex, user, params }) {
+        const files = await bus.request(COMMANDS.fileList, { owner: user, id: params.sid });
         ex.json(200, files.map(renderFile));
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       pattern: '/sessions/:sid/files/:fid',
-      async handler(ex, [sid, fid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        ctx.id(fid, 'file_not_found');
-        ex.json(200, renderFile(await bus.request<FileRecord>(COMMANDS.fileGet, { owner: user, sessionId: sid, fileId: fid })));
+      auth: 'basic',
+      params: file,
+      async handler({ ex, user, params }) {
+        ex.json(200, renderFile(await bus.request(COMMANDS.fileGet, { owner: user, sessionId: params.sid, fileId: params.fid })));
       },
-    },
-    {
+    }),
+    route({
       method: 'DELETE',
       pattern: '/sessions/:sid/files/:fid',
-      async handler(ex, [sid, fid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        ctx.id(fid, 'file_not_found');
-        await bus.request(COMMANDS.fileDelete, { owner: user, sessionId: sid, fileId: fid });
+      auth: 'basic',
+      params: file,
+      async handler({ ex, user, params }) {
+        await bus.request(COMMANDS.fileDelete, { owner: user, sessionId: params.sid, fileId: params.fid });
         ex.send(204, {});
       },
-    },
+    }),
   ];
 }

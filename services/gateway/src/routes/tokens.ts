@@ -1,41 +1,43 @@
-import { AppError, COMMANDS, isId, isTokenId, type TokenGrant, type TokenRecord, type TokenRef } from '@fileshare/shared';
+import { COMMANDS } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
+import { object, ttl } from '../http/json-body.js';
 import { renderToken } from '../render.js';
-import type { Route } from '../router.js';
+import { id, route, tokenId, type Route } from '../router.js';
 
 /** Token issuing (auth) and the one-time download (the URL is the capability). */
 export function tokenRoutes(ctx: GatewayContext): Route[] {
-  const { cfg, bus } = ctx;
+  const { cfg, bus, urls, downloads } = ctx;
+  const newToken = object({ ttl: ttl(cfg['limits.maxTtl'], cfg['limits.maxTtl']) });
   return [
-    {
+    route({
       method: 'POST',
       pattern: '/sessions/:sid/files/:fid/tokens',
-      async handler(ex, [sid, fid]) {
-        const user = await ctx.authenticate(ex);
-        ctx.id(sid, 'session_not_found');
-        ctx.id(fid, 'file_not_found');
-        const body = await ctx.jsonBody(ex);
-        const ttl = ctx.ttl(body.ttl, cfg['limits.maxTtl']);
-        const t = await bus.request<TokenRecord>(COMMANDS.tokenIssue, { owner: user, sessionId: sid, fileId: fid, ttl });
-        const url = ctx.url(ex, `/sessions/${sid}/files/${fid}/tokens/${t.id}`);
+      auth: 'basic',
+      params: { sid: id('session_not_found'), fid: id('file_not_found') },
+      json: newToken,
+      async handler({ ex, user, params: { sid, fid }, body }) {
+        const t = await bus.request(COMMANDS.tokenIssue, { owner: user, sessionId: sid, fileId: fid, ttl: body.ttl });
+        const url = urls.url(ex, `/sessions/${sid}/files/${fid}/tokens/${t.id}`);
         ex.json(201, renderToken(t, url), { Location: url });
       },
-    },
-    {
+    }),
+    route({
       method: 'GET',
       pattern: '/sessions/:sid/files/:fid/tokens/:tid',
-      async handler(ex, [sid, fid, tid]) {
-        if (!isId(sid) || !isId(fid) || !isTokenId(tid)) throw new AppError('token_not_found');
-        const ref: TokenRef = { tokenId: tid, sessionId: sid, fileId: fid };
+      auth: 'none',
+      // Whatever is malformed, the answer is the same: a token link reveals nothing about the rest.
+      params: { sid: id('token_not_found'), fid: id('token_not_found'), tid: tokenId('token_not_found') },
+      async handler({ ex, params }) {
+        const ref = { tokenId: params.tid, sessionId: params.sid, fileId: params.fid };
         // HEAD never consumes.
-        const { file } = await bus.request<TokenGrant>(ex.req.method === 'HEAD' ? COMMANDS.tokenPeek : COMMANDS.tokenConsume, ref);
-        await ctx.sendFile(
+        const { file } = await bus.request(ex.req.method === 'HEAD' ? COMMANDS.tokenPeek : COMMANDS.tokenConsume, ref);
+        await downloads.send(
           ex,
           { blob: file.blob!, size: file.size!, name: file.name, contentType: file.contentType, sha256: file.sha256!, modifiedAt: file.storedAt ?? file.createdAt },
           'token_not_found',
           { 'Cache-Control': 'no-store' },
         );
       },
-    },
+    }),
   ];
 }

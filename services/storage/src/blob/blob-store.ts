@@ -9,7 +9,7 @@ export interface CreateBlobOptions {
 }
 
 /**
- * Where file bytes live. Blobs are immutable: written once under a fresh key, read many times,
+ * Where file bytes live (the core every backend has; optional capabilities below). Blobs are immutable: written once under a fresh key, read many times,
  * deleted once. Implementations: `FsBlobStore` (default), `S3BlobStore`.
  * The contract suite `test/contracts/blob-store.contract.ts` runs against each.
  */
@@ -22,14 +22,22 @@ export interface BlobStore {
   create(key: string, opts: CreateBlobOptions): BlobWriter;
   /** Stream the blob (or an inclusive range of it). Rejects `AppError('not_found')` when absent. */
   open(key: string, range?: ByteRange): Promise<Readable>;
-  /**
-   * Optional: the range handed to `sink` as views of one reused read buffer (see BlobSink), with
-   * no allocation per chunk. Rejects `not_found` before `sink.start` when absent.
-   */
-  sendRange?(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
   /** Remove the blob; succeeds when it is already gone (idempotent). Returns bytes freed when known. */
   delete(key: string): Promise<number>;
   /** Rejects when the backend is not usable (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Capability: a range handed to `sink` as views of one reused read buffer (see BlobSink), with no
+ * allocation per chunk. Rejects `not_found` before `sink.start` when the blob is absent. A store
+ * without it is read through `open` (a stream, one allocation per chunk). Has it: FsBlobStore.
+ */
+export interface RangeSender {
+  sendRange(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
+}
+
+export function sendsRanges(store: BlobStore): store is BlobStore & RangeSender {
+  return typeof (store as Partial<RangeSender>).sendRange === 'function';
 }

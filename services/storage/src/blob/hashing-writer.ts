@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { AppError, type BlobWriter, type StoredBlob } from '@fileshare/shared';
+import { AppError, deferred, type BlobWriter, type StoredBlob } from '@fileshare/shared';
 import type { CreateBlobOptions } from './blob-store.js';
 
 /** Writers open in this process. */
@@ -25,8 +25,8 @@ function bufferFor(writers: number): number {
  * unless `committed`.
  */
 export abstract class HashingBlobWriter extends Writable implements BlobWriter {
-  readonly done: Promise<StoredBlob>;
-  private settle!: { resolve: (b: StoredBlob) => void; reject: (e: Error) => void };
+  private readonly settle = deferred<StoredBlob>({ unhandled: 'ignore' });
+  readonly done = this.settle.promise;
   private readonly hash = createHash('sha256');
   private size = 0;
   protected committed = false;
@@ -38,8 +38,6 @@ export abstract class HashingBlobWriter extends Writable implements BlobWriter {
     super({ highWaterMark: bufferFor(writing + 1) });
     writing++;
     this.once('close', () => writing--);
-    this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
-    this.done.catch(() => undefined);
     // Failures are reported through `done`; an unheard 'error' event must not crash the process.
     this.on('error', () => undefined);
   }

@@ -7,15 +7,7 @@
  * lifecycle rules or server-side encryption: configure those on the bucket.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import {
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { AppError, isId, type BlobWriter, type ByteRange, type Config, type Logger } from '@fileshare/shared';
 import type { BlobStore, CreateBlobOptions } from './blob-store.js';
@@ -78,12 +70,19 @@ export class S3BlobStore implements BlobStore {
           this.log.info({ bucket }, 'created S3 bucket');
         } catch (createErr) {
           // Another replica created it first: fine if it is there now.
-          await this.client.send(new HeadBucketCommand({ Bucket: bucket })).catch(() => Promise.reject(createErr));
+          await this.client.send(new HeadBucketCommand({ Bucket: bucket })).catch(() => Promise.reject(createErr as Error));
         }
         return;
       }
-      const why = status === 404 ? 'does not exist (set blob.s3.createBucket=true to create it)' : status === 403 ? 'access denied (check AWS credentials)' : String((err as Error).message || err);
-      throw new Error(`S3 bucket "${bucket}" at ${String(this.opts.client.endpoint ?? 'AWS')}: ${why}`);
+      const why =
+        status === 404
+          ? 'does not exist (set blob.s3.createBucket=true to create it)'
+          : status === 403
+            ? 'access denied (check AWS credentials)'
+            : String((err as Error).message || err);
+      throw new Error(
+        `S3 bucket "${bucket}" at ${typeof this.opts.client.endpoint === 'string' ? this.opts.client.endpoint : this.opts.client.endpoint ? 'the configured endpoint' : 'AWS'}: ${why}`,
+      );
     }
   }
 
@@ -200,6 +199,9 @@ class S3BlobWriter extends HashingBlobWriter {
       await this.uploading?.catch(() => undefined);
       await this.store.discard(this.objectKey);
     };
-    cleanup().then(() => cb(err), () => cb(err));
+    cleanup().then(
+      () => cb(err),
+      () => cb(err),
+    );
   }
 }

@@ -1,0 +1,119 @@
+/**
+ * What every workload of the benchmark shares: parameters (quick or full), the systems under test
+ * and the references, scratch files, and the checks that make a figure trustworthy (a load run
+ * with errors, or a reference that answered wrongly, stops the benchmark).
+ */
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Deployment } from '../test/helpers/deploy.js';
+import { basic } from '../test/helpers/http.js';
+import { rss } from '../test/helpers/rss.js';
+import { MB, median, wrk } from './lib.js';
+
+export const quick = process.argv.includes('--quick');
+export const P = quick
+  ? { large: 64 * MB, runs: 1, wrkSecs: 2, memN: 20, memSize: 5 * MB, small: 1_000, big: 50_000, sweepDue: 1_000, sweepLive: 50_000 }
+  : { large: 900 * MB, runs: 3, wrkSecs: 10, memN: 100, memSize: 50 * MB, small: 1_000, big: 1_000_000, sweepDue: 10_000, sweepLive: 1_000_000 };
+export type Params = typeof P;
+
+export const HERE = fileURLToPath(new URL('.', import.meta.url));
+export const WORK = join(HERE, 'work');
+export const USER: [string, string] = ['foo', 'bar'];
+export const AUTH = basic(...USER);
+/** Plain HTTP like the references (TLS would cost every system the same). */
+export const FILESHARE_ENV = {
+  FILESHARE_HTTP_TLS_ENABLED: 'false',
+  FILESHARE_EXPIRY_INTERVAL: '60',
+  FILESHARE_AUTH_CACHE_TTL: '600',
+  FILESHARE_LIMITS_MAX_UPLOADS_PER_USER: '256',
+};
+export const say = (s: string) => process.stderr.write(s + '\n');
+export const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+export type SystemName = 'all-in-one' | 'distributed';
+export const SYSTEMS: SystemName[] = ['all-in-one', 'distributed'];
+export interface System {
+  name: SystemName;
+  d: Deployment;
+  /** The API base URL (`http://127.0.0.1:<port>/rtc/fileshare`). */
+  base: string;
+}
+/** A figure per system under test. */
+export type PerSystem<T> = Record<SystemName, T>;
+
+/** The running systems and references a workload measures. */
+export interface Bench {
+  systems: System[];
+  nginx: { url: string; www: string };
+  node: { url: string };
+  tus: { url: string; restart(): Promise<void> };
+  files: { big: string; small: string; mid: string };
+}
+
+/** Reference tools the benchmark needs; it never installs them (say what is missing and exit). */
+export function requireTools(tools: string[]): void {
+  const missing = tools.filter((t) => {
+    try {
+      execFileSync('sh', ['-c', `command -v ${t} || test -x /usr/sbin/${t}`], { stdio: 'ignore' });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length) {
+    say(`bench: missing reference tools: ${missing.join(', ')}. Install them (Debian: apt-get install -y ${missing.join(' ')}) and run again.`);
+    process.exit(2);
+  }
+}
+
+export function makeFile(path: string, size: number): void {
+  const block = randomBytes(1024 * 1024);
+  const fd = openSync(path, 'w');
+  for (let left = size; left > 0; left -= block.length) writeSync(fd, block, 0, Math.min(block.length, left));
+  closeSync(fd);
+}
+
+/** A load run that had errors (non-2xx answers, socket errors) measured something else: stop. */
+export function checked<T extends { errors: number }>(what: string, r: T): T {
+  if (r.errors > 0) throw new Error(`bench: ${what}: ${r.errors} errors (non-2xx or socket errors); its figures would be meaningless`);
+  return r;
+}
+
+/** A curl transfer that must have answered one of `ok`: references are checked like fileshare. */
+export function expect<T extends { status: number; body: string }>(what: string, r: T, ok: number[]): T {
+  if (!ok.includes(r.status)) throw new Error(`bench: ${what} answered ${r.status}: ${r.body.slice(0, 200)}`);
+  return r;
+}
+
+/** The `id` of a JSON answer (an upload, a session, a file). */
+export function idOf(body: string): string {
+  const v = JSON.parse(body) as { id?: unknown };
+  if (typeof v.id !== 'string') throw new Error(`bench: no id in ${body.slice(0, 200)}`);
+  return v.id;
+}
+
+/** wrk run P.runs times: median req/s and median p99 (a single 10 s p99 on 2 cores is noise). */
+export async function wrkMedian(url: string, opts: Parameters<typeof wrk>[1]): Promise<{ rps: number; p99: number }> {
+  const runs: Awaited<ReturnType<typeof wrk>>[] = [];
+  for (let i = 0; i < P.runs; i++) runs.push(checked(url, await wrk(url, opts)));
+  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)) };
+}
+
+/** Peak RSS (MB) of each process while `work` runs. */
+export async function peakRss<T>(d: Deployment, work: () => Promise<T>): Promise<{ result: T; peak: Record<string, number> }> {
+  const peak: Record<string, number> = {};
+  const sample = () => {
+    for (const [name, p] of d.procs) if (p.child.pid && p.running) peak[name] = Math.max(peak[name] ?? 0, rss(p.child.pid) / MB);
+  };
+  const timer = setInterval(sample, 20);
+  try {
+    const result = await work();
+    sample();
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
+}

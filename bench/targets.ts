@@ -1,0 +1,51 @@
+/**
+ * The target rows: each a ratio of two figures measured in this run (or of a figure and a budget
+ * we set). Figures are typed fields of the workloads' results: a row cannot name a figure that was
+ * not measured.
+ */
+import { P, SYSTEMS, round } from './context.js';
+import type { GrowthFigures } from './workloads/growth.js';
+import type { LargeFigures } from './workloads/large-transfers.js';
+import type { Rate, SmallFigures } from './workloads/small-requests.js';
+import type { PerSystem } from './context.js';
+
+export interface Figures {
+  large: LargeFigures;
+  small: SmallFigures;
+  tokens: PerSystem<Rate>;
+  concurrentRss: PerSystem<number>;
+  growth: PerSystem<GrowthFigures>;
+}
+
+export interface Target {
+  name: string;
+  value: number;
+  reference: number;
+  ratio: number;
+  /** `>=x` (higher is better) or `<=x` (lower is better). */
+  target: string;
+}
+
+export const met = (t: Target) => (t.target.startsWith('>=') ? t.ratio >= Number(t.target.slice(2)) : t.ratio <= Number(t.target.slice(2)));
+
+export function targets(f: Figures): Target[] {
+  const rows: Target[] = [];
+  const row = (name: string, value: number, reference: number, target: string) => {
+    if (!Number.isFinite(value) || !Number.isFinite(reference) || reference === 0) throw new Error(`bench: target "${name}" has no figure (${value} / ${reference})`);
+    rows.push({ name, value: round(value), reference: round(reference), ratio: round(value / reference, 3), target });
+  };
+  for (const s of SYSTEMS) {
+    const aio = s === 'all-in-one';
+    row(`1 large upload raw PUT vs node PUT+fsync (${s})`, f.large.put[s], f.large.ref.nodePut, aio ? '>=1.0' : '>=0.8');
+    row(`1 large upload multipart POST vs node PUT+fsync (${s})`, f.large.post[s], f.large.ref.nodePut, aio ? '>=0.85' : '>=0.7');
+    row(`1 large upload raw PUT vs @tus/server PATCH (${s})`, f.large.put[s], f.large.ref.tusPatch, aio ? '>=1.2' : '>=1.0');
+    row(`2 large download vs nginx sendfile (${s})`, f.large.download[s], f.large.ref.nginxGet, aio ? '>=0.7' : '>=0.5');
+    row(`3 small downloads vs nginx static (${s})`, f.small.get[s].rps, f.small.ref.nginxGet.rps, aio ? '>=0.20' : '>=0.10');
+    row(`4 small uploads vs node PUT+fsync each (${s})`, f.small.post[s].rps, f.small.ref.nodePut.rps, aio ? '>=0.6' : '>=0.4');
+    // Row 6's references are budgets we set, not measurements of another system.
+    row(`6 peak RSS MB per process, large upload, vs a 150 MB budget (${s})`, f.large.uploadRss[s], 150, '<=1.0');
+    row(`6 peak RSS MB per process, ${P.memN}x${P.memSize / 1e6} MB uploads, vs a 400 MB budget (${s})`, f.concurrentRss[s], 400, '<=1.0');
+    row(`7 small GET p99, random keys, at ${P.big} vs ${P.small} records, clean store (${s})`, f.growth[s].many, f.growth[s].few, '<=1.3');
+  }
+  return rows;
+}

@@ -1,0 +1,28 @@
+import { COMMANDS, type Bus } from '@fileshare/shared';
+import type { Expirer } from './expirer.js';
+import type { FileRecords } from './files.js';
+import type { SessionRecords } from './sessions.js';
+import type { StorageDataPlane } from './storage-data-plane.js';
+import type { UploadRecords } from './uploads.js';
+
+/** The `storage.*` commands, each answered by the part of storage that owns it (queue group `storage`). */
+export function serveStorageCommands(
+  bus: Bus,
+  parts: { uploads: UploadRecords; sessions: SessionRecords; files: FileRecords; expirer: Expirer; dataPlane: StorageDataPlane },
+): void {
+  const { uploads, sessions, files, expirer, dataPlane } = parts;
+  const q = 'storage';
+  bus.serve(COMMANDS.uploadGet, q, (b) => uploads.get(b.id));
+  bus.serve(COMMANDS.uploadDelete, q, (b) => uploads.delete(b));
+  bus.serve(COMMANDS.sessionCreate, q, (b) => sessions.create(b));
+  bus.serve(COMMANDS.sessionGet, q, (b) => sessions.get(b.id, b.owner));
+  bus.serve(COMMANDS.sessionList, q, (b) => sessions.list(b.owner));
+  bus.serve(COMMANDS.sessionDelete, q, (b) => sessions.delete(b));
+  bus.serve(COMMANDS.fileCreate, q, (b) => files.create(b));
+  bus.serve(COMMANDS.fileGet, q, (b) => files.get(b));
+  bus.serve(COMMANDS.fileCommit, q, (b) => files.commit(b));
+  bus.serve(COMMANDS.fileList, q, (b) => files.list(b));
+  bus.serve(COMMANDS.fileDelete, q, (b) => files.delete(b));
+  bus.serve(COMMANDS.expire, q, (b) => expirer.expire(b.item));
+  bus.serve(COMMANDS.storagePing, q, async () => (await dataPlane.ping(), { ok: true }));
+}

@@ -1,0 +1,78 @@
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { newId, sendReadable, type BlobSink, type BlobWriter, type ByteRange, type DataPlane, type Store, type UploadMeta, type UploadWriter } from '@fileshare/shared';
+import { sendsRanges, type BlobStore } from './blob/blob-store.js';
+import type { Orphans } from './orphans.js';
+import type { UploadRecords } from './uploads.js';
+
+/**
+ * Storage's side of the data plane: the gateway's object in all-in-one mode, and what the
+ * internal HTTP server (data-plane-server.ts) calls in distributed mode. Bytes are durable before
+ * a record points at them; bytes not (yet) referenced by a record carry an orphan guard (Orphans).
+ */
+export class StorageDataPlane implements DataPlane {
+  /** Writers not yet settled: shutdown waits for them, so a cut upload has removed its bytes. */
+  private readonly writing = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly blobs: BlobStore,
+    private readonly orphans: Orphans,
+    private readonly uploads: UploadRecords,
+  ) {}
+
+  /** Resolves when every blob being written has finished or cleaned up after itself. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.writing]);
+  }
+
+  createBlob(opts: { maxBytes: number }): BlobWriter {
+    const key = newId();
+    const writer = this.blobs.create(key, { maxBytes: opts.maxBytes, onStart: () => this.orphans.guard(key) });
+    // An aborted write removed its bytes itself; drop the guard too.
+    const settled = writer.done.then(
+      () => undefined,
+      () =>
+        finished(writer)
+          .catch(() => undefined)
+          .then(() => this.orphans.adopt(key))
+          .catch(() => undefined),
+    );
+    this.writing.add(settled);
+    void settled.finally(() => this.writing.delete(settled));
+    return writer;
+  }
+
+  /**
+   * `POST /uploads`: the blob, then, once it is durable and the gateway has read the whole form
+   * (`meta`), its record. Bytes that get no record are discarded.
+   */
+  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
+    opts.meta.catch(() => undefined); // awaited once the bytes are durable; a refusal before must not go unhandled
+    const writer = this.createBlob({ maxBytes: opts.maxBytes });
+    const record = writer.done.then((blob) =>
+      opts.meta
+        .then((meta) => this.uploads.record(meta, blob))
+        .catch(async (err) => {
+          await this.orphans.discard(blob.key);
+          throw err;
+        }),
+    );
+    record.catch(() => undefined); // the owner awaits it
+    return Object.assign(writer, { record });
+  }
+
+  /** The whole blob or a range as a stream (the data-plane server's GET without a Range). */
+  readBlob(key: string, range?: ByteRange): Promise<Readable> {
+    return this.blobs.open(key, range);
+  }
+
+  async sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
+    if (sendsRanges(this.blobs)) return this.blobs.sendRange(key, range, sink);
+    sendReadable(await this.blobs.open(key, range), sink);
+  }
+
+  async ping(): Promise<void> {
+    await Promise.all([this.store.ping(), this.blobs.ping()]);
+  }
+}

@@ -1,0 +1,152 @@
+import type { FileRecord, SessionRecord, StoredBlob, TokenRecord, UploadRecord } from './records.js';
+
+/**
+ * Every bus subject, defined once. Commands are `<service>.<verb>` and answered by one
+ * replica of the service (queue group = service name); events are past tense under
+ * `fileshare.evt.` and kept in the JetStream stream `FILESHARE_EVENTS`.
+ */
+export const COMMANDS = {
+  uploadGet: 'storage.upload.get',
+  uploadDelete: 'storage.upload.delete',
+  sessionCreate: 'storage.session.create',
+  sessionGet: 'storage.session.get',
+  sessionList: 'storage.session.list',
+  sessionDelete: 'storage.session.delete',
+  fileCreate: 'storage.file.create',
+  fileGet: 'storage.file.get',
+  fileCommit: 'storage.file.commit',
+  fileList: 'storage.file.list',
+  fileDelete: 'storage.file.delete',
+  expire: 'storage.expire',
+  storagePing: 'storage.ping',
+  tokenIssue: 'tokens.issue',
+  tokenConsume: 'tokens.consume',
+  tokenPeek: 'tokens.peek',
+  tokensPing: 'tokens.ping',
+} as const;
+
+export const EVENT_PREFIX = 'fileshare.evt.';
+export const EVENT_STREAM = 'FILESHARE_EVENTS';
+
+export const EVENTS = {
+  uploadStored: 'fileshare.evt.upload.stored',
+  uploadDeleted: 'fileshare.evt.upload.deleted',
+  uploadExpired: 'fileshare.evt.upload.expired',
+  sessionCreated: 'fileshare.evt.session.created',
+  sessionDeleted: 'fileshare.evt.session.deleted',
+  sessionExpired: 'fileshare.evt.session.expired',
+  fileStored: 'fileshare.evt.file.stored',
+  fileDeleted: 'fileshare.evt.file.deleted',
+  tokenIssued: 'fileshare.evt.token.issued',
+  tokenConsumed: 'fileshare.evt.token.consumed',
+} as const;
+
+// ---- command payloads (gateway/tokens/expiry -> storage, gateway -> tokens) ----
+
+export interface OwnedId {
+  owner: string;
+  id: string;
+}
+export interface SessionCreate {
+  owner: string;
+  ttl: number;
+}
+export interface FileCreate {
+  owner: string;
+  sessionId: string;
+  name: string;
+  contentType: string;
+  size: number | null;
+}
+export interface FileRef {
+  /** Omitted for internal lookups (tokens service): no ownership check. */
+  owner?: string;
+  sessionId: string;
+  fileId: string;
+}
+export interface FileCommit extends FileRef {
+  blob: StoredBlob;
+}
+export interface ExpireItem {
+  /** An expiry-index item (see expiry-items.ts): `upload:<id>`, `session:<id>`, `file:<id>` or `blob:<key>`. */
+  item: string;
+}
+/** What `storage.expire` did with one item. */
+export interface ExpireResult {
+  deleted: boolean;
+  /** The item's kind (`upload`, `session`, `file`, `blob`), for metrics. */
+  kind: string;
+  /** Bytes freed, when the backend knows. */
+  bytes: number;
+  /** The item stays scheduled (it was not due); the caller must not unschedule it. */
+  keep?: boolean;
+}
+export interface TokenIssue extends FileRef {
+  owner: string;
+  /** Seconds; capped at the session's expiry. */
+  ttl: number;
+}
+export interface TokenRef {
+  tokenId: string;
+  sessionId: string;
+  fileId: string;
+}
+/** What consuming (or peeking at) a token yields: the file to stream. */
+export interface TokenGrant {
+  file: FileRecord;
+}
+
+/** What every event carries besides its own fields. */
+interface EventBase {
+  owner: string;
+  /** When it happened, ISO-8601. */
+  at: string;
+}
+export interface UploadEvent extends EventBase {
+  uploadId: string;
+}
+export interface SessionEvent extends EventBase {
+  sessionId: string;
+}
+export interface FileEvent extends EventBase {
+  sessionId: string;
+  fileId: string;
+}
+
+/**
+ * The fileshare protocol: every command's request and reply, every event's payload. `Bus` is
+ * generic over it, so a wrong body or a wrong reply type does not compile.
+ */
+export interface FileshareProtocol {
+  commands: {
+    [COMMANDS.uploadGet]: { request: { id: string }; reply: UploadRecord };
+    [COMMANDS.uploadDelete]: { request: OwnedId; reply: void };
+    [COMMANDS.sessionCreate]: { request: SessionCreate; reply: SessionRecord };
+    [COMMANDS.sessionGet]: { request: OwnedId; reply: SessionRecord };
+    [COMMANDS.sessionList]: { request: { owner: string }; reply: SessionRecord[] };
+    [COMMANDS.sessionDelete]: { request: OwnedId; reply: void };
+    [COMMANDS.fileCreate]: { request: FileCreate; reply: FileRecord };
+    [COMMANDS.fileGet]: { request: FileRef; reply: FileRecord };
+    [COMMANDS.fileCommit]: { request: FileCommit; reply: FileRecord };
+    [COMMANDS.fileList]: { request: OwnedId; reply: FileRecord[] };
+    [COMMANDS.fileDelete]: { request: FileRef; reply: void };
+    [COMMANDS.expire]: { request: ExpireItem; reply: ExpireResult };
+    [COMMANDS.storagePing]: { request: Record<string, never>; reply: { ok: true } };
+    [COMMANDS.tokenIssue]: { request: TokenIssue; reply: TokenRecord };
+    [COMMANDS.tokenConsume]: { request: TokenRef; reply: TokenGrant };
+    [COMMANDS.tokenPeek]: { request: TokenRef; reply: TokenGrant };
+    [COMMANDS.tokensPing]: { request: Record<string, never>; reply: { ok: true } };
+  };
+  events: {
+    [EVENTS.uploadStored]: UploadEvent & { size: number; sha256: string; expiresAt: string };
+    [EVENTS.uploadDeleted]: UploadEvent;
+    [EVENTS.uploadExpired]: UploadEvent & { size: number };
+    [EVENTS.sessionCreated]: SessionEvent & { expiresAt: string };
+    [EVENTS.sessionDeleted]: SessionEvent;
+    [EVENTS.sessionExpired]: SessionEvent;
+    [EVENTS.fileStored]: FileEvent & { size: number; sha256: string };
+    [EVENTS.fileDeleted]: FileEvent;
+    [EVENTS.tokenIssued]: FileEvent & { expiresAt: string };
+    [EVENTS.tokenConsumed]: FileEvent;
+  };
+}

@@ -1,0 +1,109 @@
+import { createHash, randomBytes } from 'node:crypto';
+import test from 'ava';
+import { COMMANDS, newId, type AppError, type BlobSink, type DataPlane, type UploadMeta } from '@fileshare/shared';
+import { collector, startStorageFixture, type StorageFixture } from '../helpers/storage-fixture.js';
+import { writeLent } from '../helpers/stream.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * What every DataPlane must do, against a real storage service: `pick` chooses the implementation
+ * under test from the fixture (storage's own object in-process, or the HTTP client to its server).
+ */
+export function dataPlaneContract(label: string, pick: (f: StorageFixture) => DataPlane): void {
+  let f: StorageFixture;
+  let plane: DataPlane;
+  const data = randomBytes(3 * 1024 * 1024 + 123);
+  let key: string;
+  test.before(async () => {
+    f = await startStorageFixture();
+    plane = pick(f);
+    const w = plane.createBlob({ maxBytes: data.length });
+    w.end(data);
+    key = (await w.done).key;
+  });
+  test.after.always(async () => f?.close());
+
+  test.serial(`${label}: a whole blob arrives intact through held and resumed views`, async (t) => {
+    const { sink, result } = collector(3);
+    await plane.sendBlob(key, { start: 0, end: data.length - 1 }, sink);
+    const r = await result;
+    t.true(r.ended);
+    t.is(sha(r.bytes), sha(data));
+  });
+
+  test.serial(`${label}: ranges are exact, at the edges and across read buffers`, async (t) => {
+    for (const [start, end] of [
+      [0, 0],
+      [5, 70_000],
+      [data.length - 10, data.length - 1],
+      [1_000_000, 2_999_999],
+    ]) {
+      const { sink, result } = collector(2);
+      await plane.sendBlob(key, { start, end }, sink);
+      t.true((await result).bytes.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+    }
+  });
+
+  test.serial(`${label}: an upload whose chunks are refilled right after their write callbacks is stored intact`, async (t) => {
+    // The gateway lends its receive buffers to the writer: a callback must mean "the bytes are taken".
+    const up = randomBytes(8 * 1024 * 1024 + 7);
+    const w = plane.createBlob({ maxBytes: up.length });
+    await writeLent(w, up, 8 * 1024, 16);
+    const blob = await w.done;
+    t.is(blob.sha256, sha(up));
+    const { sink, result } = collector();
+    await plane.sendBlob(blob.key, { start: 0, end: up.length - 1 }, sink);
+    t.true((await result).bytes.equals(up));
+  });
+
+  test.serial(`${label}: an upload carries its record: fields given after the last byte, one record, bytes intact`, async (t) => {
+    const bytes = randomBytes(10_000);
+    let describe!: (m: UploadMeta) => void;
+    const w = plane.createUpload({ maxBytes: bytes.length, meta: new Promise((resolve) => (describe = resolve)) });
+    w.write(bytes.subarray(0, 1000));
+    w.write(Buffer.alloc(0)); // nothing to send; must not end the body
+    w.end(bytes.subarray(1000));
+    await new Promise((r) => setTimeout(r, 50)); // the writer waits for the fields
+    describe({ owner: 'alice', name: 'naïve résumé.txt', contentType: 'text/plain', ttl: 60 });
+    const rec = await w.record;
+    t.like(rec, { owner: 'alice', name: 'naïve résumé.txt', contentType: 'text/plain', ttl: 60, size: bytes.length, sha256: sha(bytes) });
+    t.deepEqual(await w.done, { key: rec.blob, size: bytes.length, sha256: sha(bytes) });
+    t.deepEqual(await f.bus.request(COMMANDS.uploadGet, { id: rec.id }), rec);
+    const { sink, result } = collector();
+    await plane.sendBlob(rec.blob, { start: 0, end: bytes.length - 1 }, sink);
+    t.true((await result).bytes.equals(bytes));
+  });
+
+  test.serial(`${label}: an upload whose fields are refused, or that is too large, leaves nothing behind`, async (t) => {
+    const before = f.holdings();
+    const refused = plane.createUpload({ maxBytes: 100_000, meta: Promise.reject(new Error('refused')) });
+    refused.end(randomBytes(70_000)); // a file, not an inline row
+    await t.throwsAsync(refused.record);
+    const tooLarge = plane.createUpload({ maxBytes: 1000, meta: Promise.resolve({ owner: 'a', name: 'n', contentType: 't', ttl: 5 }) });
+    tooLarge.on('error', () => undefined);
+    tooLarge.end(randomBytes(5000));
+    t.is((await t.throwsAsync<AppError>(tooLarge.record))?.code, 'file_too_large');
+    await f.storage.dataPlane.settled();
+    t.deepEqual(f.holdings(), before);
+  });
+
+  test.serial(`${label}: a missing blob rejects with not_found before anything starts`, async (t) => {
+    let started = false;
+    const sink: BlobSink = { start: () => void (started = true), write: () => true, end: () => undefined, fail: () => undefined };
+    const e = await t.throwsAsync(plane.sendBlob(newId(), { start: 0, end: 9 }, sink));
+    t.is((e as AppError).code, 'not_found');
+    t.false(started);
+  });
+
+  test.serial(`${label}: a cancelled transfer stops; the next transfer is intact`, async (t) => {
+    const first = collector(0, 300_000);
+    await plane.sendBlob(key, { start: 0, end: data.length - 1 }, first.sink);
+    const cut = await first.result;
+    t.false(cut.ended);
+    t.true(cut.bytes.equals(data.subarray(0, cut.bytes.length)));
+    const second = collector(4);
+    await plane.sendBlob(key, { start: 0, end: data.length - 1 }, second.sink);
+    t.is(sha((await second.result).bytes), sha(data));
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * What only the HTTP data plane has (the contract suite covers the rest, on both
+ * implementations): the trailer of `PUT /uploads`, keep-alive connections reused and replaced.
+ */
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import test from 'ava';
+import { collector, DATA_PLANE_SECRET, startStorageFixture, type StorageFixture } from '../helpers/storage-fixture.js';
+
+let f: StorageFixture;
+const data = randomBytes(1024 * 1024);
+let key: string;
+
+test.before(async () => {
+  f = await startStorageFixture();
+  const w = f.http.createBlob({ maxBytes: data.length });
+  w.end(data);
+  key = (await w.done).key;
+});
+test.after.always(async () => f?.close());
+
+test.serial('PUT /uploads without its trailer is a 400 and keeps nothing', async (t) => {
+  const before = f.holdings();
+  const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ port: f.port, path: '/uploads', method: 'PUT', headers: { 'x-fileshare-internal': DATA_PLANE_SECRET } }, (r) => {
+      let body = '';
+      r.on('data', (c) => (body += c));
+      r.on('end', () => resolve({ status: r.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end('some bytes');
+  });
+  t.is(res.status, 400);
+  t.is((JSON.parse(res.body) as { code: string }).code, 'bad_request');
+  await f.storage.dataPlane.settled();
+  t.deepEqual(f.holdings(), before);
+});
+
+test.serial('sequential downloads and uploads share one keep-alive connection', async (t) => {
+  const server = f.storage.server!;
+  const count = () => new Promise<number>((res) => server.getConnections((_e, n) => res(n)));
+  const before = await count();
+  for (let i = 0; i < 4; i++) {
+    const { sink, result } = collector(2);
+    await f.http.sendBlob(key, { start: i * 1000, end: i * 1000 + 70_000 }, sink);
+    t.true((await result).bytes.equals(data.subarray(i * 1000, i * 1000 + 70_001)));
+    const w = f.http.createUpload({ maxBytes: 10, meta: Promise.resolve({ owner: 'a', name: 'n', contentType: 't', ttl: 5 }) });
+    w.end('0123456789');
+    t.is((await w.record).size, 10);
+  }
+  t.true((await count()) <= before + 1, 'one keep-alive connection');
+});
+
+test.serial('a keep-alive connection the server closed is replaced without failing the transfer', async (t) => {
+  const warm = collector();
+  await f.http.sendBlob(key, { start: 0, end: 99 }, warm.sink);
+  await warm.result;
+  f.storage.server!.closeIdleConnections();
+  await new Promise((r) => setTimeout(r, 50));
+  const { sink, result } = collector();
+  await f.http.sendBlob(key, { start: 100, end: 199 }, sink);
+  t.true((await result).bytes.equals(data.subarray(100, 200)));
+});

@@ -1,4 +1,0 @@
-import { startDistributed } from './helpers/deploy.js';
-import { SUITE_ENV, apiSuite } from './e2e/api.suite.js';
-
-apiSuite('distributed', () => startDistributed({ gateways: 2, env: SUITE_ENV }));
