@@ -39,8 +39,9 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
           const url = urls.url(ex, `/uploads/${rec.id}`);
           ex.json(201, renderUpload(rec, url), { Location: url });
         } finally {
-          // Whatever happened, `meta` is settled: not described, storage discards the bytes.
-          meta.reject(new AppError('incomplete_body'));
+          // Whatever happened, `meta` is settled: not described, storage discards the bytes. (Only
+          // then: an AppError per upload is a stack trace captured on the hot path for nothing.)
+          if (!meta.settled) meta.reject(new AppError('incomplete_body'));
           release();
         }
       },
