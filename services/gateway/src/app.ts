@@ -2,7 +2,7 @@ import { AppError, checkReady, registry, type ReadyCheck } from '@fileshare/shar
 import type { Authenticator } from './auth/authenticator.js';
 import type { GatewayContext } from './context.js';
 import { Exchange, type RequestInfo } from './http/exchange.js';
-import { Router, apiRelative, methodNotAllowed, splitPath, type RouteRunner } from './router.js';
+import { Router, apiBase, apiRelative, methodNotAllowed, splitPath, type RouteRunner } from './router.js';
 import { fileUploadRoutes } from './routes/files.js';
 import { fileEntryRoutes, sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -30,7 +30,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
   };
   const api = new Router();
   for (const r of [...uploadRoutes(ctx), ...sessionRoutes(ctx), ...fileEntryRoutes(ctx), ...fileUploadRoutes(ctx), ...tokenRoutes(ctx)]) api.add(r);
-  const base = cfg['http.basePath'] === '/' ? '' : cfg['http.basePath'];
+  const base = apiBase(cfg['http.basePath']);
   const inFlight = new Set<Exchange>();
   const maxUrl = cfg['limits.maxUrlLength'];
   const maxHeaders = cfg['limits.maxHeaderBytes'];

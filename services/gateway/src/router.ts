@@ -145,6 +145,11 @@ export function methodNotAllowed(allow: string): AppError {
   return new AppError('method_not_allowed', undefined, { Allow: allow });
 }
 
+/** `http.basePath` as a prefix: '' for the root. */
+export function apiBase(basePath: string): string {
+  return basePath === '/' ? '' : basePath;
+}
+
 /**
  * The path relative to `http.basePath` ('' for the root): `/rtc/fileshare/uploads` → `/uploads`,
  * the base itself → ''; null for a path outside the API (the operational endpoints, anything else).

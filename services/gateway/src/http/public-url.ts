@@ -1,4 +1,5 @@
 import type { Config } from '@fileshare/shared';
+import { apiBase } from '../router.js';
 import type { Exchange } from './exchange.js';
 
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
@@ -15,7 +16,7 @@ export class PublicUrls {
     private readonly cfg: Config,
     private readonly tls: boolean,
   ) {
-    this.base = cfg['http.basePath'] === '/' ? '' : cfg['http.basePath'];
+    this.base = apiBase(cfg['http.basePath']);
   }
 
   /** `apiPath` is relative to the base path: `/uploads/<id>`. */
