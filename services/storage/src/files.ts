@@ -83,7 +83,7 @@ export class FileRecords {
       const ready: FileRecord = { ...f, state: 'ready', size: b.blob.size, sha256: b.blob.sha256, blob: b.blob.key, storedAt: Date.now() };
       await this.store.set(keys.blobRef(b.blob.key), { fileId: f.id });
       await this.store.set(keys.file(f.id), ready);
-      await this.orphans.adopt(b.blob.key);
+      await this.orphans.clear(b.blob.key);
       if (!(await this.store.get(keys.file(f.id)))) throw new AppError('file_not_found'); // deleted meanwhile
       this.bus.announce(EVENTS.fileStored, {
         sessionId: f.sessionId,

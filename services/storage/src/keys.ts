@@ -6,22 +6,6 @@
  * and the entry that expires it); `blob:<key>` items are orphan guards over bytes no record points
  * at yet.
  */
-export const keys = {
-  upload: (id: string) => `upload:${id}`,
-  session: (id: string) => `session:${id}`,
-  file: (id: string) => `file:${id}`,
-  /** An expired record's tombstone (410 instead of 404 for `expiry.tombstoneTtl`). */
-  tomb: (kind: 'upload' | 'session', id: string) => `tomb:${kind}:${id}`,
-  userSessions: (owner: string) => `user:${owner}:sessions`,
-  sessionFiles: (sessionId: string) => `session:${sessionId}:files`,
-  /** Claimed by the one commit that attaches bytes to a pending file. */
-  commit: (fileId: string) => `commit:${fileId}`,
-  /** Which file a committed blob belongs to (an orphan guard left by a crash sees it is not an orphan). */
-  blobRef: (blobKey: string) => `blobref:${blobKey}`,
-  /** The Locker's lease on one file's records. */
-  fileLock: (fileId: string) => `lock:file:${fileId}`,
-};
-
 export const EXPIRY_KINDS = ['upload', 'session', 'file', 'blob'] as const;
 export type ExpiryKind = (typeof EXPIRY_KINDS)[number];
 
@@ -39,4 +23,21 @@ export const expiryItem = {
     const kind = item.slice(0, sep) as ExpiryKind;
     return sep > 0 && EXPIRY_KINDS.includes(kind) ? { kind, id: item.slice(sep + 1) } : null;
   },
+};
+
+export const keys = {
+  /** Records: the key is the record's own expiry item. */
+  upload: (id: string) => expiryItem.format('upload', id),
+  session: (id: string) => expiryItem.format('session', id),
+  file: (id: string) => expiryItem.format('file', id),
+  /** An expired record's tombstone (410 instead of 404 for `expiry.tombstoneTtl`). */
+  tomb: (kind: 'upload' | 'session', id: string) => `tomb:${kind}:${id}`,
+  userSessions: (owner: string) => `user:${owner}:sessions`,
+  sessionFiles: (sessionId: string) => `session:${sessionId}:files`,
+  /** Claimed by the one commit that attaches bytes to a pending file. */
+  commit: (fileId: string) => `commit:${fileId}`,
+  /** Which file a committed blob belongs to (an orphan guard left by a crash sees it is not an orphan). */
+  blobRef: (blobKey: string) => `blobref:${blobKey}`,
+  /** The Locker's lease on one file's records. */
+  fileLock: (fileId: string) => `lock:file:${fileId}`,
 };

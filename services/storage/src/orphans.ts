@@ -21,8 +21,8 @@ export class Orphans {
     return this.store.schedule(expiryItem.format('blob', key), Date.now() + this.graceSeconds * 1000);
   }
 
-  /** A record points at the bytes now. */
-  adopt(key: string): Promise<void> {
+  /** The guard is not needed any more: a record points at the bytes now, or the bytes are gone. */
+  clear(key: string): Promise<void> {
     return this.store.unschedule(expiryItem.format('blob', key));
   }
 
@@ -30,7 +30,7 @@ export class Orphans {
   async discard(key: string): Promise<void> {
     try {
       await this.blobs.delete(key);
-      await this.adopt(key);
+      await this.clear(key);
     } catch (err) {
       this.log.error({ err, key }, 'could not discard blob; the orphan guard will');
     }

@@ -35,7 +35,7 @@ export class StorageDataPlane implements DataPlane {
       () =>
         finished(writer)
           .catch(() => undefined)
-          .then(() => this.orphans.adopt(key))
+          .then(() => this.orphans.clear(key))
           .catch(() => undefined),
     );
     this.writing.add(settled);

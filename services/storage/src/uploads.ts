@@ -34,7 +34,7 @@ export class UploadRecords {
     // item without a record deletes the blob of the same id), so nothing here may be lost by a
     // crash at any point.
     const key = keys.upload(rec.id);
-    await Promise.all([this.store.schedule(key, rec.expiresAt), this.store.set(key, rec), this.orphans.adopt(rec.blob)]);
+    await Promise.all([this.store.schedule(key, rec.expiresAt), this.store.set(key, rec), this.orphans.clear(rec.blob)]);
     this.bus.announce(EVENTS.uploadStored, {
       uploadId: rec.id,
       owner: rec.owner,
