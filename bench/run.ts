@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const tokens = await tokenRoundTrips(b);
   const concurrentRss = await concurrentUploadRss(b);
   await cleanUp();
-  const grown = await growth();
+  const grown = await growth(files);
   const sweeps = await expirySweeps();
 
   const figures: Figures = { large, small, tokens, concurrentRss, growth: grown };

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAllInOne, startDistributed } from '../../test/helpers/deploy.js';
-import { FILESHARE_ENV, P, SYSTEMS, USER, WORK, expect, round, say, wrkMedian, type PerSystem } from '../context.js';
+import { FILESHARE_ENV, P, SYSTEMS, USER, WORK, expect, round, say, wrkMedian, type Bench, type PerSystem } from '../context.js';
 import { curl, fmt, wrk } from '../lib.js';
 import { seedRedis, seedSqlite } from '../seed.js';
 
@@ -17,13 +17,13 @@ export interface GrowthFigures {
   many: number;
 }
 
-export async function growth(): Promise<PerSystem<GrowthFigures>> {
+export async function growth(files: Bench['files']): Promise<PerSystem<GrowthFigures>> {
   const out = {} as PerSystem<GrowthFigures>;
   for (const name of SYSTEMS) {
     const d = name === 'all-in-one' ? await startAllInOne(FILESHARE_ENV) : await startDistributed({ gateways: 1, env: FILESHARE_ENV });
     try {
       const base = d.gateways[0];
-      const up = JSON.parse(expect(`${name} small upload`, await curl(['-u', USER.join(':'), '--form', `file=@${join(WORK, 'small.bin')}`, `${base}/uploads`]), [201]).body) as {
+      const up = JSON.parse(expect(`${name} small upload`, await curl(['-u', USER.join(':'), '--form', `file=@${files.small}`, `${base}/uploads`]), [201]).body) as {
         id: string;
         size: number;
         sha256: string;
