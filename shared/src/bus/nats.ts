@@ -3,7 +3,6 @@ import {
   DeliverPolicy,
   Events,
   connect,
-  createInbox,
   headers as natsHeaders,
   type ConsumerMessages,
   type JetStreamClient,
@@ -15,6 +14,7 @@ import type { Logger } from 'pino';
 import { AppError, errorFromWire, toAppError } from '../errors.js';
 import { EVENT_PREFIX, EVENT_STREAM } from '../protocol.js';
 import type { FileshareProtocol } from '../protocol.js';
+import { Requests } from './nats-requests.js';
 import type { Bus, CommandHandler, CommandSubject, EventHandler, EventSubject, Protocol, ReplyOf, RequestOf } from './bus.js';
 
 const ERROR_CODE_HEADER = 'Fileshare-Error-Code';
@@ -32,12 +32,6 @@ export interface NatsBusOptions {
   log: Logger;
 }
 
-interface PendingRequest {
-  resolve: (msg: Msg) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 /**
  * NATS implementation. Commands are core request/reply with queue groups (load shared by
  * replicas, errors as code+message headers, a throwing handler still answers). Events go to
@@ -50,16 +44,7 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
   private readonly subs: Subscription[] = [];
   private readonly consumers: ConsumerMessages[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
-  /**
-   * Request/reply without `nc.request`: one wildcard inbox subscription for every reply and a
-   * map of pending requests. nats.js builds an Error with a stack trace to settle each of its
-   * requests and writes to the socket once per request; here requests made during one turn of
-   * the event loop are published together (one socket write) and nothing is thrown on success.
-   */
-  private readonly inbox = `${createInbox()}.`;
-  private readonly pending = new Map<string, PendingRequest>();
-  private nextRequest = 0;
-  private outbox: { subject: string; data: Uint8Array; reply: string }[] = [];
+  private readonly requests: Requests;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -67,38 +52,7 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
     private readonly opts: NatsBusOptions,
   ) {
     void this.watchStatus();
-    // Not in `subs`: it stays until the connection is drained, so replies still arrive at close.
-    nc.subscribe(`${this.inbox}*`, { callback: (_err, msg) => this.settle(msg) });
-  }
-
-  private settle(msg: Msg): void {
-    const id = msg.subject.slice(this.inbox.length);
-    const p = this.pending.get(id);
-    if (!p) return; // timed out already
-    this.pending.delete(id);
-    clearTimeout(p.timer);
-    // No subscriber for the subject (every replica of the service is gone): the server says 503.
-    if (msg.headers?.code === 503 && msg.data.length === 0) p.reject(new AppError('unavailable'));
-    else p.resolve(msg);
-  }
-
-  private sendQueued(): void {
-    const batch = this.outbox;
-    this.outbox = [];
-    for (const r of batch) {
-      try {
-        this.nc.publish(r.subject, r.data, { reply: r.reply });
-      } catch (err) {
-        const id = r.reply.slice(this.inbox.length);
-        const p = this.pending.get(id);
-        this.pending.delete(id);
-        if (p) {
-          clearTimeout(p.timer);
-          this.opts.log.warn({ err: String(err), subject: r.subject }, 'bus request failed');
-          p.reject(new AppError('unavailable'));
-        }
-      }
-    }
+    this.requests = new Requests(nc, opts.log);
   }
 
   /** Connects (retrying until `connectTimeoutMs`), and makes sure the event stream exists. */
@@ -149,18 +103,10 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
     }
   }
 
-  /** One request on the shared inbox; rejects 503 on timeout or when nobody listens. */
+  /** One request; rejects 503 on timeout, when nobody listens, or while disconnected. */
   private exchange(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
     if (!this.connected || this.nc.isClosed()) return Promise.reject(new AppError('unavailable'));
-    const id = (this.nextRequest++).toString(36);
-    return new Promise<Msg>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new AppError('unavailable'));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer });
-      if (this.outbox.push({ subject, data, reply: this.inbox + id }) === 1) setImmediate(() => this.sendQueued());
-    });
+    return this.requests.send(subject, data, timeoutMs);
   }
 
   async request<S extends CommandSubject<P>>(subject: S, body: RequestOf<P, S>, timeoutMs?: number): Promise<ReplyOf<P, S>> {
@@ -261,11 +207,6 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
     for (const s of this.subs) s.unsubscribe();
     await Promise.allSettled([...this.inFlight]);
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
-    // Replies that did not come before the connection closed never will.
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      this.pending.delete(id);
-      p.reject(new AppError('unavailable'));
-    }
+    this.requests.abandon();
   }
 }
