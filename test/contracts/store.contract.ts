@@ -51,6 +51,21 @@ export function storeContract(label: string, make: () => Promise<{ store: Store;
     t.true(await s.claim(k));
   });
 
+  test(`${label}: a live claim's lease is renewed; a lapsed or released one is not`, async (t) => {
+    const k = key('claim-renew');
+    t.true(await s.claim(k, 300));
+    await sleep(200);
+    t.true(await s.renew(k, 300));
+    await sleep(200);
+    t.true(await s.claimed(k), 'renewed: still held past its first lease');
+    await sleep(250);
+    t.false(await s.claimed(k));
+    t.false(await s.renew(k, 300), 'lapsed: not renewed');
+    t.true(await s.claim(k, 300));
+    await s.release(k);
+    t.false(await s.renew(k, 300), 'released: not renewed');
+  });
+
   test(`${label}: claims and records live in separate key spaces`, async (t) => {
     const k = key('space');
     await s.claim(k);

@@ -68,6 +68,9 @@ export class RedisStore extends KeyvRecords implements Store {
   async release(key: string): Promise<void> {
     await this.cmd(['DEL', `fs:claim:${key}`]);
   }
+  async renew(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.cmd<number>(['PEXPIRE', `fs:claim:${key}`, String(Math.max(1, Math.ceil(ttlMs)))])) === 1;
+  }
   async claimed(key: string): Promise<boolean> {
     return (await this.cmd<number>(['EXISTS', `fs:claim:${key}`])) === 1;
   }

@@ -79,6 +79,7 @@ export class SqliteStore extends KeyvRecords implements Store {
         'INSERT INTO claims (key, expires) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET expires = excluded.expires WHERE claims.expires IS NOT NULL AND claims.expires <= ?',
       ),
       release: db.prepare('DELETE FROM claims WHERE key = ?'),
+      renew: db.prepare('UPDATE claims SET expires = ? WHERE key = ? AND expires IS NOT NULL AND expires > ?'),
       claimed: db.prepare('SELECT 1 FROM claims WHERE key = ? AND (expires IS NULL OR expires > ?)'),
       addMember: db.prepare('INSERT OR IGNORE INTO members (name, member) VALUES (?, ?)'),
       removeMember: db.prepare('DELETE FROM members WHERE name = ? AND member = ?'),
@@ -114,6 +115,10 @@ export class SqliteStore extends KeyvRecords implements Store {
   }
   release(key: string): Promise<void> {
     return guarded(() => this.write(() => void this.stmts.release.run(key)));
+  }
+  renew(key: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    return guarded(() => this.write(() => this.stmts.renew.run(now + ttlMs, key, now).changes === 1));
   }
   claimed(key: string): Promise<boolean> {
     return guarded(() => this.stmts.claimed.get(key, Date.now()) !== undefined);

@@ -20,6 +20,12 @@ export interface Store {
    */
   claim(key: string, ttlMs?: number): Promise<boolean>;
   release(key: string): Promise<void>;
+  /**
+   * Extend a live claim's lease to `ttlMs` from now (a lock held through a long transfer); false
+   * when it is not claimed any more (lapsed or released): the holder has lost it. Claims carry
+   * no holder identity, so a holder renews well within its lease (a third of it), never after.
+   */
+  renew(key: string, ttlMs: number): Promise<boolean>;
   /** Whether `key` is claimed now (a HEAD on a used token asks this; it never claims). */
   claimed(key: string): Promise<boolean>;
 
