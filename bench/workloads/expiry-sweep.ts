@@ -33,7 +33,7 @@ export async function expirySweeps(): Promise<Record<'sqlite' | 'redis', SweepFi
       const blobs = new FsBlobStore(dir);
       await blobs.init();
       const bus = new LocalBus(log);
-      serveStorage(store, blobs, bus, log, { tombstoneTtl: 604800, orphanGrace: 3600 });
+      serveStorage(store, blobs, bus, log, { tombstoneTtl: 604800, orphanGrace: 3600, incompleteTtl: 86400 });
       const expiry = new ExpiryService(store, bus, log, { intervalMs: 3_600_000, leaseMs: 300_000, batch: 500 });
       const t0 = performance.now();
       const r = await expiry.sweep();

@@ -33,6 +33,12 @@ export const SCHEMA = {
   'http.tls.certFile': { kind: 'string', default: '', doc: 'PEM certificate (chain) file.' },
   'http.trustProxy': { kind: 'bool', default: false, doc: 'Take the client address from X-Forwarded-For (only behind a trusted proxy).' },
   'models.upload.ttl': { kind: 'int', default: 3600, min: 1, doc: 'Default lifetime of a simple upload, seconds (handbook key).' },
+  'models.upload.incompleteTtl': {
+    kind: 'int',
+    default: 86400,
+    min: 1,
+    doc: 'Seconds a resumable upload may stay incomplete before it and its bytes are deleted (tus Upload-Expires).',
+  },
   'models.session.ttl': { kind: 'int', default: 604800, min: 1, doc: 'Default lifetime of a session, seconds (handbook key).' },
   'simpleUpload.authentication.enabled': { kind: 'bool', default: true, doc: 'Require HTTP Basic auth on every non-download endpoint (handbook key).' },
   'simpleUpload.authentication.username': { kind: 'string', default: '', doc: 'A fixed user accepted besides the users file (handbook key).' },
@@ -63,7 +69,7 @@ export const SCHEMA = {
     kind: 'int',
     default: 900 * MiB,
     min: 1,
-    doc: 'Largest file accepted, bytes. uWebSockets.js v20.30 refuses Content-Length >= 1e9, so larger files need chunked transfer.',
+    doc: 'Largest file accepted, bytes (also tus Tus-Max-Size). uWebSockets.js v20.30 refuses a single request with Content-Length >= 1e9: larger files need chunked transfer or resumable uploads (tus, in chunks).',
   },
   'limits.maxTtl': { kind: 'int', default: 30 * 86400, min: 1, doc: 'Largest ttl a request may ask for, seconds.' },
   'limits.maxJsonBody': { kind: 'int', default: 16 * 1024, min: 64, doc: 'Largest JSON request body, bytes.' },
@@ -272,7 +278,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const cfg = out as Config;
   if (cfg['limits.maxFileSize'] >= 1_000_000_000) {
     // Not fatal: chunked uploads pass; but Content-Length uploads this large are refused by uWS.
-    process.emitWarning('limits.maxFileSize >= 1e9: uploads with such a Content-Length are refused by uWebSockets.js; only chunked uploads can reach it');
+    process.emitWarning('limits.maxFileSize >= 1e9: single requests with such a Content-Length are refused by uWebSockets.js; chunked and resumable (tus) uploads can reach it');
   }
   const base = cfg['http.basePath'];
   if (!base.startsWith('/') || (base.length > 1 && base.endsWith('/')) || /[?#%\s]/.test(base))

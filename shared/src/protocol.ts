@@ -1,4 +1,4 @@
-import type { FileRecord, SessionRecord, StoredBlob, TokenRecord, UploadRecord } from './records.js';
+import type { FileRecord, ResumableState, SessionRecord, StoredBlob, TokenRecord, UploadRecord } from './records.js';
 
 /**
  * Every bus subject, defined once. Commands are `<service>.<verb>` and answered by one
@@ -8,6 +8,8 @@ import type { FileRecord, SessionRecord, StoredBlob, TokenRecord, UploadRecord }
 export const COMMANDS = {
   uploadGet: 'storage.upload.get',
   uploadDelete: 'storage.upload.delete',
+  resumableCreate: 'storage.resumable.create',
+  resumableGet: 'storage.resumable.get',
   sessionCreate: 'storage.session.create',
   sessionGet: 'storage.session.get',
   sessionList: 'storage.session.list',
@@ -46,6 +48,14 @@ export const EVENTS = {
 export interface OwnedId {
   owner: string;
   id: string;
+}
+/** A new resumable upload: the record's fields, its total size when known. */
+export interface ResumableCreate {
+  owner: string;
+  name: string;
+  contentType: string;
+  ttl: number;
+  length: number | null;
 }
 export interface SessionCreate {
   owner: string;
@@ -121,6 +131,8 @@ export interface FileshareProtocol {
   commands: {
     [COMMANDS.uploadGet]: { request: { id: string }; reply: UploadRecord };
     [COMMANDS.uploadDelete]: { request: OwnedId; reply: void };
+    [COMMANDS.resumableCreate]: { request: ResumableCreate; reply: ResumableState };
+    [COMMANDS.resumableGet]: { request: OwnedId; reply: ResumableState };
     [COMMANDS.sessionCreate]: { request: SessionCreate; reply: SessionRecord };
     [COMMANDS.sessionGet]: { request: OwnedId; reply: SessionRecord };
     [COMMANDS.sessionList]: { request: { owner: string }; reply: SessionRecord[] };

@@ -25,6 +25,38 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+/**
+ * A resumable upload not yet complete (tus, IETF resumable uploads): its fields, the bytes received
+ * so far as chunk blobs in order, and when it expires if nobody finishes it. Once `offset` equals
+ * `length` it becomes an UploadRecord of the same id (its TTL counted from completion).
+ */
+export interface ResumableRecord {
+  id: string;
+  owner: string;
+  name: string;
+  contentType: string;
+  /** Seconds the finished upload lives. */
+  ttl: number;
+  /** Total bytes; null until declared (creation-defer-length). */
+  length: number | null;
+  /** Bytes durable so far. */
+  offset: number;
+  /** Blob keys of the chunks received, in order; their sizes add up to `offset`. */
+  chunks: string[];
+  createdAt: number;
+  /** When the incomplete upload is deleted (`models.upload.incompleteTtl` after creation). */
+  expiresAt: number;
+}
+
+/** What a client is told about a resumable upload. `complete`: it is an ordinary upload now. */
+export interface ResumableState {
+  id: string;
+  offset: number;
+  length: number | null;
+  expiresAt: number;
+  complete: boolean;
+}
+
 export type FileState = 'pending' | 'ready';
 
 export interface FileRecord {

@@ -6,6 +6,7 @@ import { Router, apiBase, apiRelative, methodNotAllowed, splitPath, type RouteRu
 import { fileUploadRoutes } from './routes/files.js';
 import { fileEntryRoutes, sessionRoutes } from './routes/sessions.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { resumableRoutes } from './routes/resumable.js';
 import { uploadRoutes } from './routes/uploads.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 
@@ -29,7 +30,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
     maxJsonBody: cfg['limits.maxJsonBody'],
   };
   const api = new Router();
-  for (const r of [...uploadRoutes(ctx), ...sessionRoutes(ctx), ...fileEntryRoutes(ctx), ...fileUploadRoutes(ctx), ...tokenRoutes(ctx)]) api.add(r);
+  for (const r of [...uploadRoutes(ctx), ...sessionRoutes(ctx), ...fileEntryRoutes(ctx), ...fileUploadRoutes(ctx), ...tokenRoutes(ctx), ...resumableRoutes(ctx)]) api.add(r);
   const base = apiBase(cfg['http.basePath']);
   const inFlight = new Set<Exchange>();
   const maxUrl = cfg['limits.maxUrlLength'];

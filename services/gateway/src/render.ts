@@ -1,4 +1,4 @@
-import type { FileRecord, SessionRecord, TokenRecord, UploadRecord } from '@fileshare/shared';
+import type { FileRecord, ResumableState, SessionRecord, TokenRecord, UploadRecord } from '@fileshare/shared';
 
 /** API representations (API.md): ISO-8601 UTC times, no internal fields (owner, blob key). */
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -30,3 +30,13 @@ export const renderFile = (f: FileRecord) => ({
 });
 
 export const renderToken = (t: TokenRecord, url: string) => ({ id: t.id, url, expiresAt: iso(t.expiresAt) });
+
+/** A resumable upload as created (tus `POST /uploads`): where it stands; `url` is its upload URL and, once complete, its download link. */
+export const renderResumable = (s: ResumableState, url: string) => ({
+  id: s.id,
+  offset: s.offset,
+  length: s.length,
+  complete: s.complete,
+  expiresAt: iso(s.expiresAt),
+  url,
+});

@@ -2,7 +2,7 @@ import { AppError, isId, isTokenId, type ErrorCode } from '@fileshare/shared';
 import type { Exchange } from './http/exchange.js';
 import { readJson, type Schema } from './http/json-body.js';
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 /** The names of a pattern's parameters: `/sessions/:sid/files/:fid` → `'sid' | 'fid'`. */
 export type ParamNames<P extends string> = P extends `${string}:${infer N}/${infer Rest}` ? N | ParamNames<`/${Rest}`> : P extends `${string}:${infer N}` ? N : never;
@@ -39,8 +39,11 @@ export interface RouteSpec<P extends string, B> {
   pattern: P;
   /** Cheap refusals that need no identity (content type, declared length): they come before a password check. */
   accept?: (ex: Exchange) => void;
-  /** `basic`: HTTP Basic credentials (401/429); `none`: the URL is the capability. */
-  auth: 'basic' | 'none';
+  /**
+   * `basic`: HTTP Basic credentials (401/429); `none`: the URL is the capability. A function
+   * decides per request (a tus HEAD of an upload URL is its owner's; a plain HEAD is anyone's).
+   */
+  auth: 'basic' | 'none' | ((ex: Exchange) => 'basic' | 'none');
   params: Record<ParamNames<P>, ParamRule>;
   /** An optional JSON object body, validated; absent: the handler streams the body itself. */
   json?: Schema<B>;
@@ -72,7 +75,8 @@ export function route<P extends string, B = undefined>(spec: RouteSpec<P, B>): R
     pattern: spec.pattern,
     async run(ex, values, ctx) {
       spec.accept?.(ex);
-      const user = spec.auth === 'basic' ? await ctx.authenticate(ex) : '';
+      const auth = typeof spec.auth === 'function' ? spec.auth(ex) : spec.auth;
+      const user = auth === 'basic' ? await ctx.authenticate(ex) : '';
       const params = {} as Record<ParamNames<P>, string>;
       for (let i = 0; i < names.length; i++) {
         if (!rules[i].valid(values[i])) throw new AppError(rules[i].error);

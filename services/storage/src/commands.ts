@@ -1,4 +1,5 @@
-import { COMMANDS, type Bus } from '@fileshare/shared';
+import { COMMANDS, isAppError, type Bus } from '@fileshare/shared';
+import type { ResumableUploads } from './resumable.js';
 import type { Expirer } from './expirer.js';
 import type { FileRecords } from './files.js';
 import type { SessionRecords } from './sessions.js';
@@ -8,12 +9,20 @@ import type { UploadRecords } from './uploads.js';
 /** The `storage.*` commands, each answered by the part of storage that owns it (queue group `storage`). */
 export function serveStorageCommands(
   bus: Bus,
-  parts: { uploads: UploadRecords; sessions: SessionRecords; files: FileRecords; expirer: Expirer; dataPlane: StorageDataPlane },
+  parts: { uploads: UploadRecords; resumable: ResumableUploads; sessions: SessionRecords; files: FileRecords; expirer: Expirer; dataPlane: StorageDataPlane },
 ): void {
-  const { uploads, sessions, files, expirer, dataPlane } = parts;
+  const { uploads, resumable, sessions, files, expirer, dataPlane } = parts;
   const q = 'storage';
   bus.serve(COMMANDS.uploadGet, q, (b) => uploads.get(b.id));
-  bus.serve(COMMANDS.uploadDelete, q, (b) => uploads.delete(b));
+  // An incomplete resumable upload is deleted the same way (tus termination).
+  bus.serve(COMMANDS.uploadDelete, q, (b) =>
+    uploads.delete(b).catch(async (err) => {
+      if (isAppError(err) && err.code === 'upload_incomplete' && (await resumable.delete(b))) return;
+      throw err;
+    }),
+  );
+  bus.serve(COMMANDS.resumableCreate, q, (b) => resumable.create(b));
+  bus.serve(COMMANDS.resumableGet, q, (b) => resumable.get(b));
   bus.serve(COMMANDS.sessionCreate, q, (b) => sessions.create(b));
   bus.serve(COMMANDS.sessionGet, q, (b) => sessions.get(b.id, b.owner));
   bus.serve(COMMANDS.sessionList, q, (b) => sessions.list(b.owner));

@@ -4,6 +4,7 @@ import {
   INTERNAL_SECRET_HEADER,
   MAX_BYTES_HEADER,
   UPLOAD_TRAILER,
+  decodeAppend,
   decodeUploadMeta,
   json,
   toAppError,
@@ -37,13 +38,30 @@ export function dataPlaneHandler(svc: StorageDataPlane, secret: string, log: Log
     const path = (req.url ?? '/').split('?')[0];
     if (!authorised(req)) return json(res, 403, { message: 'forbidden', code: 'forbidden' });
     if (req.method === 'PUT' && (path === '/blobs' || path === '/uploads')) {
-      const given = Number(req.headers[MAX_BYTES_HEADER]);
-      const maxBytes = Number.isSafeInteger(given) && given > 0 ? given : Number.MAX_SAFE_INTEGER;
+      const maxBytes = maxBytesOf(req);
       const upload = path === '/uploads' ? svc.createUpload({ maxBytes, meta: trailerMeta(req) }) : undefined;
       const writer = upload ?? svc.createBlob({ maxBytes });
       pump(req, writer)
         .then((): Promise<unknown> => upload?.record ?? writer.done)
         .then((body) => json(res, 201, body))
+        .catch((err) => {
+          writer.destroy();
+          fail(res, err);
+        });
+      return;
+    }
+    const r = /^\/resumable\/([0-9a-f-]{36})$/.exec(path);
+    if (req.method === 'PUT' && r) {
+      let writer;
+      try {
+        writer = svc.appendUpload(decodeAppend(r[1], req.headers, maxBytesOf(req)));
+      } catch (err) {
+        req.resume();
+        return fail(res, err);
+      }
+      pump(req, writer)
+        .then(() => writer.state)
+        .then((state) => json(res, 201, state))
         .catch((err) => {
           writer.destroy();
           fail(res, err);
@@ -107,4 +125,10 @@ function trailerMeta(req: IncomingMessage): Promise<UploadMeta> {
 function parseRange(h: string | undefined) {
   const m = h ? /^bytes=(\d+)-(\d+)$/.exec(h) : null;
   return m ? { start: Number(m[1]), end: Number(m[2]) } : undefined;
+}
+
+/** The byte limit the gateway sent (none: no limit of its own). */
+function maxBytesOf(req: IncomingMessage): number {
+  const given = Number(req.headers[MAX_BYTES_HEADER]);
+  return Number.isSafeInteger(given) && given > 0 ? given : Number.MAX_SAFE_INTEGER;
 }

@@ -2,6 +2,7 @@ import { EVENTS, type Bus, type ExpireResult, type FileRecord, type Logger, type
 import type { BlobStore } from './blob/blob-store.js';
 import type { FileRecords } from './files.js';
 import { expiryItem, keys, type ExpiryKind } from './keys.js';
+import type { ResumableUploads } from './resumable.js';
 import type { SessionRecords } from './sessions.js';
 
 /**
@@ -15,6 +16,7 @@ export class Expirer {
     private readonly blobs: BlobStore,
     private readonly sessions: SessionRecords,
     private readonly files: FileRecords,
+    private readonly resumable: ResumableUploads,
     private readonly bus: Bus,
     private readonly log: Logger,
     /** Seconds an expired item answers 410 rather than 404. */
@@ -47,6 +49,8 @@ export class Expirer {
         });
       case 'blob':
         return this.expireOrphan(id);
+      case 'resumable':
+        return this.resumable.expire(id, now);
     }
   }
 

@@ -8,6 +8,7 @@ import { Expirer } from './expirer.js';
 import { FileRecords } from './files.js';
 import { Locker } from './locker.js';
 import { Orphans } from './orphans.js';
+import { ResumableUploads } from './resumable.js';
 import { SessionRecords } from './sessions.js';
 import { StorageDataPlane } from './storage-data-plane.js';
 import { UploadRecords } from './uploads.js';
@@ -33,6 +34,8 @@ export interface StorageOptions {
   tombstoneTtl: number;
   /** Seconds after which uncommitted bytes (a crashed upload) are deleted. */
   orphanGrace: number;
+  /** Seconds a resumable upload may stay incomplete. */
+  incompleteTtl: number;
 }
 
 /**
@@ -44,9 +47,10 @@ export function serveStorage(store: Store, blobs: BlobStore, bus: Bus, log: Logg
   const uploads = new UploadRecords(store, blobs, orphans, bus);
   const files = new FileRecords(store, blobs, orphans, new Locker(store), bus, log);
   const sessions = new SessionRecords(store, files, bus);
-  const expirer = new Expirer(store, blobs, sessions, files, bus, log, opts.tombstoneTtl);
-  const dataPlane = new StorageDataPlane(store, blobs, orphans, uploads);
-  serveStorageCommands(bus, { uploads, sessions, files, expirer, dataPlane });
+  const resumable = new ResumableUploads(store, blobs, orphans, uploads, log, { incompleteTtl: opts.incompleteTtl, tombstoneTtl: opts.tombstoneTtl });
+  const expirer = new Expirer(store, blobs, sessions, files, resumable, bus, log, opts.tombstoneTtl);
+  const dataPlane = new StorageDataPlane(store, blobs, orphans, uploads, resumable);
+  serveStorageCommands(bus, { uploads, resumable, sessions, files, expirer, dataPlane });
   return dataPlane;
 }
 
@@ -63,7 +67,11 @@ export interface RunningStorage {
  */
 export async function startStorage(cfg: Config, deps: { bus: Bus; store: Store; log: Logger }, standalone: boolean): Promise<RunningStorage> {
   const blobs = await createBlobStore(cfg, deps.log);
-  const dataPlane = serveStorage(deps.store, blobs, deps.bus, deps.log, { tombstoneTtl: cfg['expiry.tombstoneTtl'], orphanGrace: cfg['expiry.orphanGrace'] });
+  const dataPlane = serveStorage(deps.store, blobs, deps.bus, deps.log, {
+    tombstoneTtl: cfg['expiry.tombstoneTtl'],
+    orphanGrace: cfg['expiry.orphanGrace'],
+    incompleteTtl: cfg['models.upload.incompleteTtl'],
+  });
   let server: Server | undefined;
   if (standalone) {
     server = await startOpsServer({

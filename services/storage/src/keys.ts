@@ -6,7 +6,7 @@
  * and the entry that expires it); `blob:<key>` items are orphan guards over bytes no record points
  * at yet.
  */
-export const EXPIRY_KINDS = ['upload', 'session', 'file', 'blob'] as const;
+export const EXPIRY_KINDS = ['upload', 'session', 'file', 'blob', 'resumable'] as const;
 export type ExpiryKind = (typeof EXPIRY_KINDS)[number];
 
 /** One entry of the expiry index: what to delete (`id` is a blob key for `blob`). */
@@ -30,6 +30,8 @@ export const keys = {
   upload: (id: string) => expiryItem.format('upload', id),
   session: (id: string) => expiryItem.format('session', id),
   file: (id: string) => expiryItem.format('file', id),
+  /** A resumable upload not yet complete. */
+  resumable: (id: string) => expiryItem.format('resumable', id),
   /** An expired record's tombstone (410 instead of 404 for `expiry.tombstoneTtl`). */
   tomb: (kind: 'upload' | 'session', id: string) => `tomb:${kind}:${id}`,
   userSessions: (owner: string) => `user:${owner}:sessions`,
@@ -40,4 +42,6 @@ export const keys = {
   blobRef: (blobKey: string) => `blobref:${blobKey}`,
   /** The Locker's lease on one file's records. */
   fileLock: (fileId: string) => `lock:file:${fileId}`,
+  /** The one writer of a resumable upload. */
+  resumableLock: (id: string) => `lock:resumable:${id}`,
 };

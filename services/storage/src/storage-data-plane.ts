@@ -1,8 +1,21 @@
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { newId, sendReadable, type BlobSink, type BlobWriter, type ByteRange, type DataPlane, type Store, type UploadMeta, type UploadWriter } from '@fileshare/shared';
+import {
+  newId,
+  sendReadable,
+  type AppendOptions,
+  type AppendWriter,
+  type BlobSink,
+  type BlobWriter,
+  type ByteRange,
+  type DataPlane,
+  type Store,
+  type UploadMeta,
+  type UploadWriter,
+} from '@fileshare/shared';
 import { sendsRanges, type BlobStore } from './blob/blob-store.js';
 import type { Orphans } from './orphans.js';
+import type { ResumableUploads } from './resumable.js';
 import type { UploadRecords } from './uploads.js';
 
 /**
@@ -19,6 +32,7 @@ export class StorageDataPlane implements DataPlane {
     private readonly blobs: BlobStore,
     private readonly orphans: Orphans,
     private readonly uploads: UploadRecords,
+    private readonly resumable: ResumableUploads,
   ) {}
 
   /** Resolves when every blob being written has finished or cleaned up after itself. */
@@ -60,6 +74,18 @@ export class StorageDataPlane implements DataPlane {
     );
     record.catch(() => undefined); // the owner awaits it
     return Object.assign(writer, { record });
+  }
+
+  /** A chunk of a resumable upload (ResumableUploads); shutdown waits for it like for any writer. */
+  appendUpload(opts: AppendOptions): AppendWriter {
+    const writer = this.resumable.append(opts);
+    const settled = writer.state.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writing.add(settled);
+    void settled.finally(() => this.writing.delete(settled));
+    return writer;
   }
 
   /** The whole blob or a range as a stream (the data-plane server's GET without a Range). */

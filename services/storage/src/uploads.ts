@@ -13,11 +13,12 @@ export class UploadRecords {
   ) {}
 
   /** The record of stored bytes (`POST /uploads`, through the data plane's createUpload). */
-  async record(meta: UploadMeta, blob: StoredBlob): Promise<UploadRecord> {
+  async record(meta: UploadMeta, blob: StoredBlob, id = blob.key): Promise<UploadRecord> {
     const now = Date.now();
-    // The upload takes the blob's key as its id: expiry can delete the bytes from the id alone.
+    // A simple upload takes the blob's key as its id: expiry can delete the bytes from the id
+    // alone. A resumable one keeps its own id (its bytes were assembled under a new key).
     const rec: UploadRecord = {
-      id: blob.key,
+      id,
       owner: meta.owner,
       name: meta.name,
       contentType: meta.contentType,
@@ -50,6 +51,7 @@ export class UploadRecords {
   async get(id: string): Promise<UploadRecord> {
     const rec = await this.store.get<UploadRecord>(keys.upload(id));
     if (!rec) {
+      if (await this.store.get(keys.resumable(id))) throw new AppError('upload_incomplete');
       if (await this.store.get(keys.tomb('upload', id))) throw new AppError('upload_expired');
       throw new AppError('upload_not_found');
     }

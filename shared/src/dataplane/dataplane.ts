@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { StoredBlob, UploadMeta, UploadRecord } from '../records.js';
+import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 
 /** Inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -31,6 +31,28 @@ export interface BlobWriter extends Writable {
  */
 export interface UploadWriter extends BlobWriter {
   readonly record: Promise<UploadRecord>;
+}
+
+/** Where a chunk of a resumable upload goes (`DataPlane.appendUpload`). */
+export interface AppendOptions {
+  id: string;
+  /** Only the upload's owner may append. */
+  owner: string;
+  /** Where the client says the chunk starts: the upload's offset, or `offset_mismatch`. */
+  offset: number;
+  /** The total size, when the client declares it with this chunk (creation-defer-length). */
+  length?: number;
+  /** Bytes beyond the declared length, or beyond this for an undeclared one: `file_too_large`. */
+  maxBytes: number;
+}
+
+/**
+ * A chunk of a resumable upload being written. `state` resolves once the chunk is durable and the
+ * upload's offset advanced (and, when it was the last, the upload recorded): the new state. Any
+ * failure (wrong offset, another writer, cut body) keeps nothing of the chunk.
+ */
+export interface AppendWriter extends Writable {
+  readonly state: Promise<ResumableState>;
 }
 
 /** Controls a running `sendBlob` transfer. */
@@ -75,5 +97,7 @@ export interface DataPlane {
    * rejects before it (`not_found`, 503) otherwise.
    */
   sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void>;
+  /** A chunk of a resumable upload (PATCH): durable before `state` resolves; see AppendWriter. */
+  appendUpload(opts: AppendOptions): AppendWriter;
   ping(): Promise<void>;
 }

@@ -1,13 +1,28 @@
 import { Agent, request } from 'node:http';
 import { AppError } from '../errors.js';
-import type { StoredBlob, UploadMeta, UploadRecord } from '../records.js';
+import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 import { BlobReader } from './blob-reader.js';
 import { putWriter } from './blob-upload.js';
 import { ConnectionPool } from './connections.js';
-import type { BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
+import type { AppendOptions, AppendWriter, BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
 
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
 export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
+/** `PUT /resumable/<id>`: where the chunk starts, the declared total, the owner (base64url). */
+export const APPEND_HEADERS = { offset: 'x-fileshare-offset', length: 'x-fileshare-length', owner: 'x-fileshare-owner' } as const;
+
+/** The append options a `PUT /resumable/<id>` carries; malformed ones are a 400 (storage keeps nothing). */
+export function decodeAppend(id: string, headers: Record<string, string | string[] | undefined>, maxBytes: number): AppendOptions {
+  const h = (name: string) => (typeof headers[name] === 'string' ? headers[name] : undefined);
+  const offset = Number(h(APPEND_HEADERS.offset));
+  const length = h(APPEND_HEADERS.length);
+  const owner = Buffer.from(h(APPEND_HEADERS.owner) ?? '', 'base64url').toString('utf8');
+  if (!Number.isSafeInteger(offset) || offset < 0 || !owner || (length !== undefined && !/^\d{1,15}$/.test(length))) {
+    throw new AppError('bad_request', 'missing or malformed append headers');
+  }
+  return { id, owner, offset, length: length === undefined ? undefined : Number(length), maxBytes };
+}
+
 /** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
 export const UPLOAD_TRAILER = 'x-fileshare-upload';
 
@@ -33,6 +48,7 @@ export function decodeUploadMeta(value: string | undefined): UploadMeta {
  *   PUT /blobs            body = bytes (chunked); 201 {key,size,sha256} once durable
  *   PUT /uploads          the same, then trailer `x-fileshare-upload` (the record's fields);
  *                         201 = the upload record, once bytes and record are durable
+ *   PUT /resumable/<id>   a chunk of a resumable upload (APPEND_HEADERS); 201 = its new state
  *   GET /blobs/<key>      200/206 bytes; `Range: bytes=a-b` honoured
  *   errors                JSON {code,message} with the API's status
  * Several storage URLs are used round robin; one that refuses connections is tried last for a
@@ -102,6 +118,14 @@ export class HttpDataPlane implements DataPlane {
     const done = w.answer.then((r): StoredBlob => ({ key: r.blob, size: r.size, sha256: r.sha256 }));
     done.catch(() => undefined);
     return Object.assign(w.writer, { done, record: w.answer });
+  }
+
+  /** `PUT /resumable/<id>`: the chunk's bytes; storage checks offset and owner before it takes one. */
+  appendUpload(o: AppendOptions): AppendWriter {
+    const headers = [`${APPEND_HEADERS.offset}: ${o.offset}`, `${APPEND_HEADERS.owner}: ${Buffer.from(o.owner).toString('base64url')}`];
+    if (o.length !== undefined) headers.push(`${APPEND_HEADERS.length}: ${o.length}`);
+    const w = this.put<ResumableState>(`/resumable/${encodeURIComponent(o.id)}`, o.maxBytes, headers);
+    return Object.assign(w.writer, { state: w.answer });
   }
 
   /**
