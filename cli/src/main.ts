@@ -1,5 +1,6 @@
 import { ConfigError, createLogger, dataPaths, describeConfig, loadConfig, runProcess, unknownVariables } from '@fileshare/shared';
-import { CLIENT_OPTIONS, CLIENT_USAGE, clientConfig, download, parseArgs, sessionCreate, sessionPut, tokenCreate, upload, type Parsed } from './client/commands.js';
+import { CLIENT_OPTIONS, CLIENT_USAGE, clientConfig, parseArgs, type Parsed } from './client/args.js';
+import { download, sessionCreate, sessionPut, tokenCreate, upload } from './client/commands.js';
 import { ClientError, EXIT } from './client/http.js';
 import type { ClientConfig } from './client/http.js';
 import { configReference } from './config-docs.js';
