@@ -22,6 +22,8 @@ export const ERRORS = {
   invalid_upload_offset: { status: 400, message: 'invalid upload offset' },
   invalid_upload_metadata: { status: 400, message: 'invalid upload metadata' },
   too_many_chunks: { status: 400, message: 'too many chunks; send larger ones' },
+  checksum_mismatch: { status: 460, message: 'checksum mismatch' },
+  checksum_unsupported: { status: 400, message: 'unsupported checksum algorithm' },
   session_not_found: { status: 404, message: 'session not found' },
   session_expired: { status: 410, message: 'session expired' },
   file_not_found: { status: 404, message: 'file not found' },

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import test from 'ava';
 import * as tus from 'tus-js-client';
@@ -126,7 +126,34 @@ export function tusSuite(label: string, start: (env: Record<string, string>) => 
     t.is(o.status, 204);
     t.is(o.headers['tus-version'], '1.0.0');
     t.is(o.headers['tus-max-size'], TUS_ENV.FILESHARE_LIMITS_MAX_FILE_SIZE);
-    t.deepEqual(o.headers['tus-extension'].split(',').sort(), ['creation', 'creation-defer-length', 'creation-with-upload', 'expiration', 'termination']);
+    t.deepEqual(o.headers['tus-extension'].split(',').sort(), ['checksum', 'creation', 'creation-defer-length', 'creation-with-upload', 'expiration', 'termination']);
+    t.is(o.headers['tus-checksum-algorithm'], 'sha1,sha256');
+  });
+
+  test.serial(`${label}: checksums: a matching chunk is kept, a mismatch (460) keeps nothing, an unknown algorithm is 400`, async (t) => {
+    const digest = (alg: string, b: Buffer) => createHash(alg).update(b).digest('base64');
+    const data = randomBytes(200_000);
+    const before = storedBlobs(d).length;
+    const c = await create(A, { 'upload-length': String(data.length) });
+    const url = c.headers.location;
+    const one = data.subarray(0, 120_000);
+    const bad = await patch(url, 0, one, { 'upload-checksum': `sha256 ${digest('sha256', data.subarray(1, 120_001))}` });
+    t.is(`${bad.status} ${bad.json?.code}`, '460 checksum_mismatch');
+    t.is((await head(url)).headers['upload-offset'], '0', 'a mismatch moves nothing');
+    t.is(`${(await patch(url, 0, one, { 'upload-checksum': `md5 ${digest('md5', one)}` })).json?.code}`, 'checksum_unsupported');
+    t.is((await patch(url, 0, one, { 'upload-checksum': `sha1 ${digest('sha1', one)}` })).headers['upload-offset'], '120000');
+    const rest = data.subarray(120_000);
+    t.is((await patch(on(B, url), 120_000, rest, { 'upload-checksum': `sha256 ${digest('sha256', rest)}` })).status, 204);
+    t.is(sha256((await http(url)).body), sha256(data));
+    // creation-with-upload whose chunk does not match: no upload is left either.
+    const cw = await create(
+      A,
+      { 'upload-length': '10', 'content-type': 'application/offset+octet-stream', 'upload-checksum': `sha1 ${digest('sha1', Buffer.from('other'))}` },
+      Buffer.alloc(10),
+    );
+    t.is(cw.status, 460);
+    await http(url, { method: 'DELETE', auth: U });
+    t.true(await eventually(() => storedBlobs(d).length === before), 'nothing of the refused chunks is kept');
   });
 
   test.serial(`${label}: every refusal is the documented 4xx and moves nothing`, async (t) => {

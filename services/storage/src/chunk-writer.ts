@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { AppError, deferred, isAppError, type AppendOptions, type AppendWriter, type BlobWriter, type ResumableRecord, type ResumableState } from '@fileshare/shared';
 import type { ResumableUploads } from './resumable.js';
@@ -15,6 +16,8 @@ export class ChunkWriter extends Writable implements AppendWriter {
   /** What the locked section returns: the state once the chunk is recorded. */
   private readonly section = deferred<ResumableState>({ unhandled: 'ignore' });
   private chunk?: BlobWriter;
+  /** The digest the client announced, computed over the bytes as they come. */
+  private readonly hash?: Hash;
   private rec?: ResumableRecord;
 
   constructor(
@@ -22,6 +25,7 @@ export class ChunkWriter extends Writable implements AppendWriter {
     private readonly o: AppendOptions,
   ) {
     super({ highWaterMark: 256 * 1024 });
+    if (o.checksum) this.hash = createHash(o.checksum.algorithm);
     this.on('error', () => undefined); // reported through `state`
   }
 
@@ -53,6 +57,7 @@ export class ChunkWriter extends Writable implements AppendWriter {
   }
 
   override _write(data: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.hash?.update(data);
     this.chunk!.write(data, cb);
   }
 
@@ -60,7 +65,14 @@ export class ChunkWriter extends Writable implements AppendWriter {
     const chunk = this.chunk!;
     chunk.end();
     chunk.done
-      .then((blob) => this.uploads.appended(this.rec!, blob))
+      .then(async (blob) => {
+        // tus checksum: a chunk whose digest is not the client's is not kept (460); the offset stays.
+        if (this.hash && this.hash.digest('base64') !== this.o.checksum!.digest) {
+          await this.uploads.discard(blob.key);
+          throw new AppError('checksum_mismatch');
+        }
+        return this.uploads.appended(this.rec!, blob);
+      })
       .then(
         (s) => this.section.resolve(s),
         (e: Error) => this.section.reject(e),

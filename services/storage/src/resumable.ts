@@ -158,6 +158,11 @@ export class ResumableUploads {
     return next.length !== null && next.offset === next.length ? this.finish(next) : stateOf(next);
   }
 
+  /** A chunk refused after it was stored (checksum mismatch): its bytes and guard go now. */
+  discard(key: string): Promise<void> {
+    return this.orphans.discard(key);
+  }
+
   /** A new blob (a chunk, or the assembled upload) under an orphan guard until a record takes it. */
   newBlob(maxBytes: number): BlobWriter {
     const key = newId();

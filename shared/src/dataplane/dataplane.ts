@@ -44,6 +44,15 @@ export interface AppendOptions {
   length?: number;
   /** Bytes beyond the declared length, or beyond this for an undeclared one: `file_too_large`. */
   maxBytes: number;
+  /** The chunk's digest as the client computed it (tus checksum): a mismatch keeps nothing (`checksum_mismatch`). */
+  checksum?: ChunkChecksum;
+}
+
+export const CHECKSUM_ALGORITHMS = ['sha1', 'sha256'] as const;
+export interface ChunkChecksum {
+  algorithm: (typeof CHECKSUM_ALGORITHMS)[number];
+  /** Standard base64 of the digest. */
+  digest: string;
 }
 
 /**

@@ -4,12 +4,22 @@ import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../re
 import { BlobReader } from './blob-reader.js';
 import { putWriter } from './blob-upload.js';
 import { ConnectionPool } from './connections.js';
-import type { AppendOptions, AppendWriter, BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
+import {
+  CHECKSUM_ALGORITHMS,
+  type AppendOptions,
+  type AppendWriter,
+  type BlobSink,
+  type BlobWriter,
+  type ByteRange,
+  type ChunkChecksum,
+  type DataPlane,
+  type UploadWriter,
+} from './dataplane.js';
 
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
 export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
 /** `PUT /resumable/<id>`: where the chunk starts, the declared total, the owner (base64url). */
-export const APPEND_HEADERS = { offset: 'x-fileshare-offset', length: 'x-fileshare-length', owner: 'x-fileshare-owner' } as const;
+export const APPEND_HEADERS = { offset: 'x-fileshare-offset', length: 'x-fileshare-length', owner: 'x-fileshare-owner', checksum: 'x-fileshare-checksum' } as const;
 
 /** The append options a `PUT /resumable/<id>` carries; malformed ones are a 400 (storage keeps nothing). */
 export function decodeAppend(id: string, headers: Record<string, string | string[] | undefined>, maxBytes: number): AppendOptions {
@@ -20,7 +30,16 @@ export function decodeAppend(id: string, headers: Record<string, string | string
   if (!Number.isSafeInteger(offset) || offset < 0 || !owner || (length !== undefined && !/^\d{1,15}$/.test(length))) {
     throw new AppError('bad_request', 'missing or malformed append headers');
   }
-  return { id, owner, offset, length: length === undefined ? undefined : Number(length), maxBytes };
+  const sum = h(APPEND_HEADERS.checksum);
+  return { id, owner, offset, length: length === undefined ? undefined : Number(length), maxBytes, checksum: sum === undefined ? undefined : parseChecksum(sum) };
+}
+
+/** `<algorithm> <base64 digest>` (tus `Upload-Checksum`, and the data plane's header): `checksum_unsupported` for another algorithm. */
+export function parseChecksum(value: string): ChunkChecksum {
+  const [algorithm, digest, extra] = value.trim().split(' ');
+  if (!(CHECKSUM_ALGORITHMS as readonly string[]).includes(algorithm)) throw new AppError('checksum_unsupported');
+  if (extra !== undefined || !digest || !/^[A-Za-z0-9+/]+={0,2}$/.test(digest)) throw new AppError('bad_request', 'malformed upload-checksum');
+  return { algorithm: algorithm as ChunkChecksum['algorithm'], digest };
 }
 
 /** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
@@ -124,6 +143,7 @@ export class HttpDataPlane implements DataPlane {
   appendUpload(o: AppendOptions): AppendWriter {
     const headers = [`${APPEND_HEADERS.offset}: ${o.offset}`, `${APPEND_HEADERS.owner}: ${Buffer.from(o.owner).toString('base64url')}`];
     if (o.length !== undefined) headers.push(`${APPEND_HEADERS.length}: ${o.length}`);
+    if (o.checksum) headers.push(`${APPEND_HEADERS.checksum}: ${o.checksum.algorithm} ${o.checksum.digest}`);
     const w = this.put<ResumableState>(`/resumable/${encodeURIComponent(o.id)}`, o.maxBytes, headers);
     return Object.assign(w.writer, { state: w.answer });
   }

@@ -18,6 +18,8 @@ export interface RequestInfo {
 
 const STATUS_LINES: Record<number, string> = {};
 for (const [code, text] of Object.entries(STATUS_CODES)) STATUS_LINES[Number(code)] = `${code} ${text}`;
+// tus checksum extension: the chunk's digest is not the one the client sent.
+STATUS_LINES[460] = '460 Checksum Mismatch';
 export const statusLine = (status: number) => STATUS_LINES[status] ?? `${status} Unknown`;
 
 /**

@@ -1,4 +1,4 @@
-import { AppError, isAppError, isMediaType, type ResumableState } from '@fileshare/shared';
+import { AppError, CHECKSUM_ALGORITHMS, isAppError, isMediaType, parseChecksum, type ChunkChecksum, type ResumableState } from '@fileshare/shared';
 import { cleanFileName } from './disposition.js';
 import type { Exchange } from './exchange.js';
 
@@ -8,7 +8,8 @@ import type { Exchange } from './exchange.js';
  */
 export const TUS_VERSION = '1.0.0';
 /** What OPTIONS advertises: exactly what is served. */
-export const TUS_EXTENSIONS = 'creation,creation-with-upload,creation-defer-length,termination,expiration';
+export const TUS_EXTENSIONS = 'creation,creation-with-upload,creation-defer-length,termination,expiration,checksum';
+export const TUS_CHECKSUMS = CHECKSUM_ALGORITHMS.join(',');
 export const OFFSET_STREAM = 'application/offset+octet-stream';
 
 /** A tus request: it carries Tus-Resumable (any value; a wrong one is refused by `checkVersion`). */
@@ -24,6 +25,12 @@ export function byteCount(value: string | undefined, code: 'invalid_upload_lengt
   if (value === undefined) return undefined;
   if (!/^\d{1,15}$/.test(value)) throw new AppError(code);
   return Number(value);
+}
+
+/** `Upload-Checksum: <sha1|sha256> <base64>`, when given; another algorithm is 400 `unsupported checksum algorithm`. */
+export function uploadChecksum(ex: Exchange): ChunkChecksum | undefined {
+  const value = ex.req.headers['upload-checksum'];
+  return value === undefined ? undefined : parseChecksum(value);
 }
 
 /** A PATCH body (and a creation-with-upload one) is `application/offset+octet-stream`, or 415. */

@@ -2,7 +2,7 @@ import { AppError, COMMANDS } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
 import type { Exchange } from '../http/exchange.js';
 import { ttl } from '../http/json-body.js';
-import { TUS_EXTENSIONS, TUS_VERSION, byteCount, checkOffsetStream, checkVersion, parseMetadata, stateHeaders, tusAnswer } from '../http/tus.js';
+import { TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION, byteCount, checkOffsetStream, checkVersion, parseMetadata, stateHeaders, tusAnswer, uploadChecksum } from '../http/tus.js';
 import { renderResumable } from '../render.js';
 import { id, route, type Route } from '../router.js';
 
@@ -15,7 +15,13 @@ import { id, route, type Route } from '../router.js';
  */
 export function resumableRoutes(ctx: GatewayContext): Route[] {
   const options = (ex: Exchange) =>
-    ex.send(204, { 'Tus-Resumable': TUS_VERSION, 'Tus-Version': TUS_VERSION, 'Tus-Extension': TUS_EXTENSIONS, 'Tus-Max-Size': String(ctx.cfg['limits.maxFileSize']) });
+    ex.send(204, {
+      'Tus-Resumable': TUS_VERSION,
+      'Tus-Version': TUS_VERSION,
+      'Tus-Extension': TUS_EXTENSIONS,
+      'Tus-Max-Size': String(ctx.cfg['limits.maxFileSize']),
+      'Tus-Checksum-Algorithm': TUS_CHECKSUMS,
+    });
   return [
     route({ method: 'OPTIONS', pattern: '/uploads', auth: 'none', params: {}, handler: async ({ ex }) => options(ex) }),
     route({ method: 'OPTIONS', pattern: '/uploads/:id', auth: 'none', params: { id: id('upload_not_found') }, handler: async ({ ex }) => options(ex) }),
@@ -52,9 +58,19 @@ export function createResumable(ctx: GatewayContext, ex: Exchange, user: string)
     if (length !== undefined && length > cfg['limits.maxFileSize']) throw new AppError('file_too_large');
     const meta = parseMetadata(h['upload-metadata'], cfg['limits.maxNameLength']);
     const seconds = ttl(cfg['limits.maxTtl'], cfg['models.upload.ttl'], true)(meta.ttl);
-    if (ex.body) checkOffsetStream(ex);
+    if (ex.body) {
+      checkOffsetStream(ex);
+      uploadChecksum(ex);
+    }
     let state = await ctx.bus.request(COMMANDS.resumableCreate, { owner: user, name: meta.name, contentType: meta.contentType, ttl: seconds, length: length ?? null });
-    if (ex.body) state = await appendChunk(ctx, ex, user, state.id, 0);
+    if (ex.body) {
+      // A first chunk refused (cut, checksum, too large) takes its upload along: nothing is left
+      // that the client was never told the URL of.
+      state = await appendChunk(ctx, ex, user, state.id, 0).catch(async (err: unknown) => {
+        await ctx.bus.request(COMMANDS.uploadDelete, { owner: user, id: state.id }).catch(() => undefined);
+        throw err;
+      });
+    }
     const url = ctx.urls.url(ex, `/uploads/${state.id}`);
     ex.json(201, renderResumable(state, url), { ...stateHeaders(state), Location: url });
   });
@@ -74,9 +90,10 @@ export function headResumable(ctx: GatewayContext, ex: Exchange, user: string, u
 /** The request's body as the chunk at `offset`: durable, and the offset moved, before this resolves. */
 async function appendChunk(ctx: GatewayContext, ex: Exchange, user: string, uploadId: string, offset: number) {
   const length = byteCount(ex.req.headers['upload-length'], 'invalid_upload_length');
+  const checksum = uploadChecksum(ex);
   const release = ctx.uploadSlots.begin(user);
   try {
-    const writer = ctx.dataPlane.appendUpload({ id: uploadId, owner: user, offset, length, maxBytes: ctx.cfg['limits.maxFileSize'] });
+    const writer = ctx.dataPlane.appendUpload({ id: uploadId, owner: user, offset, length, maxBytes: ctx.cfg['limits.maxFileSize'], checksum });
     if (ex.body) await ex.body.sendTo(writer);
     else writer.end();
     return await writer.state;
