@@ -236,6 +236,7 @@ export function tusSuite(label: string, start: (env: Record<string, string>) => 
     const c = await create(A, { 'upload-length': '300000' });
     t.is((await patch(c.headers.location, 0, randomBytes(150_000))).status, 204);
     t.true(storedBlobs(d).length > before, 'the chunk is stored');
+    t.is((await http(c.headers.location, { method: 'DELETE', auth: ALICE, headers: V })).status, 404, "someone else's incomplete upload");
     const del = await http(c.headers.location, { method: 'DELETE', auth: U, headers: V });
     t.is(del.status, 204);
     t.is(del.headers['tus-resumable'], '1.0.0');

@@ -1,4 +1,4 @@
-import { COMMANDS, isAppError, type Bus } from '@fileshare/shared';
+import { AppError, COMMANDS, isAppError, type Bus } from '@fileshare/shared';
 import type { ResumableUploads } from './resumable.js';
 import type { Expirer } from './expirer.js';
 import type { FileRecords } from './files.js';
@@ -17,8 +17,9 @@ export function serveStorageCommands(
   // An incomplete resumable upload is deleted the same way (tus termination).
   bus.serve(COMMANDS.uploadDelete, q, (b) =>
     uploads.delete(b).catch(async (err) => {
-      if (isAppError(err) && err.code === 'upload_incomplete' && (await resumable.delete(b))) return;
-      throw err;
+      if (!isAppError(err) || err.code !== 'upload_incomplete') throw err;
+      // Someone else's incomplete upload is not found, as any upload of someone else's.
+      if (!(await resumable.delete(b))) throw new AppError('upload_not_found');
     }),
   );
   bus.serve(COMMANDS.resumableCreate, q, (b) => resumable.create(b));
