@@ -10,6 +10,7 @@ export const COMMANDS = {
   uploadDelete: 'storage.upload.delete',
   resumableCreate: 'storage.resumable.create',
   resumableGet: 'storage.resumable.get',
+  resumableConcat: 'storage.resumable.concat',
   sessionCreate: 'storage.session.create',
   sessionGet: 'storage.session.get',
   sessionList: 'storage.session.list',
@@ -56,6 +57,22 @@ export interface ResumableCreate {
   contentType: string;
   ttl: number;
   length: number | null;
+  /** tus concatenation: a part of a final upload. */
+  partial?: boolean;
+}
+/** tus concatenation: a final upload made of the owner's complete partial uploads, in order. */
+export interface ResumableConcat {
+  owner: string;
+  name: string;
+  contentType: string;
+  ttl: number;
+  parts: string[];
+  /** The parts' total may not exceed this (`file_too_large`). */
+  maxBytes: number;
+}
+/** A resumable upload: a simple upload's id, or a session file's (with its session). */
+export interface ResumableRef extends OwnedId {
+  sessionId?: string;
 }
 export interface SessionCreate {
   owner: string;
@@ -132,7 +149,8 @@ export interface FileshareProtocol {
     [COMMANDS.uploadGet]: { request: { id: string }; reply: UploadRecord };
     [COMMANDS.uploadDelete]: { request: OwnedId; reply: void };
     [COMMANDS.resumableCreate]: { request: ResumableCreate; reply: ResumableState };
-    [COMMANDS.resumableGet]: { request: OwnedId; reply: ResumableState };
+    [COMMANDS.resumableGet]: { request: ResumableRef; reply: ResumableState };
+    [COMMANDS.resumableConcat]: { request: ResumableConcat; reply: ResumableState };
     [COMMANDS.sessionCreate]: { request: SessionCreate; reply: SessionRecord };
     [COMMANDS.sessionGet]: { request: OwnedId; reply: SessionRecord };
     [COMMANDS.sessionList]: { request: { owner: string }; reply: SessionRecord[] };

@@ -46,15 +46,24 @@ export interface ResumableRecord {
   createdAt: number;
   /** When the incomplete upload is deleted (`models.upload.incompleteTtl` after creation). */
   expiresAt: number;
+  /**
+   * A part of a concatenated upload (tus `Upload-Concat: partial`): complete, it waits for a final
+   * upload to take its chunks, and is never an upload of its own.
+   */
+  partial?: boolean;
+  /** The upload's bytes are a session file's (its id is the file's): completion makes the file ready. */
+  sessionId?: string;
 }
 
-/** What a client is told about a resumable upload. `complete`: it is an ordinary upload now. */
+/** What a client is told about a resumable upload. `complete`: it is an ordinary upload (or ready file) now. */
 export interface ResumableState {
   id: string;
   offset: number;
   length: number | null;
   expiresAt: number;
   complete: boolean;
+  /** A part of a concatenated upload. */
+  partial?: boolean;
 }
 
 export type FileState = 'pending' | 'ready';

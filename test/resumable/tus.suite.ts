@@ -6,6 +6,7 @@ import type { Deployment } from '../helpers/deploy.js';
 import { ALICE, eventually, sha256, sleep, storedBlobs } from '../helpers/fixtures.js';
 import { checkEveryResponse, http, type Res } from '../helpers/http.js';
 import { conformance } from '../helpers/openapi.js';
+import { protocolTests } from './protocols.suite.js';
 
 /**
  * Small limits so the whole class of size errors is quick to reach; incomplete uploads idle 15 s
@@ -126,7 +127,15 @@ export function tusSuite(label: string, start: (env: Record<string, string>) => 
     t.is(o.status, 204);
     t.is(o.headers['tus-version'], '1.0.0');
     t.is(o.headers['tus-max-size'], TUS_ENV.FILESHARE_LIMITS_MAX_FILE_SIZE);
-    t.deepEqual(o.headers['tus-extension'].split(',').sort(), ['checksum', 'creation', 'creation-defer-length', 'creation-with-upload', 'expiration', 'termination']);
+    t.deepEqual(o.headers['tus-extension'].split(',').sort(), [
+      'checksum',
+      'concatenation',
+      'creation',
+      'creation-defer-length',
+      'creation-with-upload',
+      'expiration',
+      'termination',
+    ]);
     t.is(o.headers['tus-checksum-algorithm'], 'sha1,sha256');
   });
 
@@ -253,4 +262,6 @@ export function tusSuite(label: string, start: (env: Record<string, string>) => 
     t.is((await patch(e.headers.location, 150_000, Buffer.alloc(10))).status, 410);
     t.true(await eventually(() => storedBlobs(d).length === before, 10_000), 'expired: its chunk is gone');
   });
+
+  protocolTests(label, () => ({ d, A, B, U }));
 }

@@ -71,7 +71,7 @@ export class ChunkWriter extends Writable implements AppendWriter {
           await this.uploads.discard(blob.key);
           throw new AppError('checksum_mismatch');
         }
-        return this.uploads.appended(this.rec!, blob);
+        return this.uploads.appended(this.rec!, blob, this.o.complete);
       })
       .then(
         (s) => this.section.resolve(s),

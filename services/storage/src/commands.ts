@@ -24,6 +24,7 @@ export function serveStorageCommands(
   );
   bus.serve(COMMANDS.resumableCreate, q, (b) => resumable.create(b));
   bus.serve(COMMANDS.resumableGet, q, (b) => resumable.get(b));
+  bus.serve(COMMANDS.resumableConcat, q, (b) => resumable.concat(b));
   bus.serve(COMMANDS.sessionCreate, q, (b) => sessions.create(b));
   bus.serve(COMMANDS.sessionGet, q, (b) => sessions.get(b.id, b.owner));
   bus.serve(COMMANDS.sessionList, q, (b) => sessions.list(b.owner));
@@ -32,7 +33,11 @@ export function serveStorageCommands(
   bus.serve(COMMANDS.fileGet, q, (b) => files.get(b));
   bus.serve(COMMANDS.fileCommit, q, (b) => files.commit(b));
   bus.serve(COMMANDS.fileList, q, (b) => files.list(b));
-  bus.serve(COMMANDS.fileDelete, q, (b) => files.delete(b));
+  // A file's unfinished resumable upload goes with it (its chunks, now).
+  bus.serve(COMMANDS.fileDelete, q, async (b) => {
+    await files.delete(b);
+    if (b.owner) await resumable.delete({ owner: b.owner, id: b.fileId, sessionId: b.sessionId });
+  });
   bus.serve(COMMANDS.expire, q, (b) => expirer.expire(b.item));
   bus.serve(COMMANDS.storagePing, q, async () => (await dataPlane.ping(), { ok: true }));
 }

@@ -47,7 +47,7 @@ export function serveStorage(store: Store, blobs: BlobStore, bus: Bus, log: Logg
   const uploads = new UploadRecords(store, blobs, orphans, bus);
   const files = new FileRecords(store, blobs, orphans, new Locker(store), bus, log);
   const sessions = new SessionRecords(store, files, bus);
-  const resumable = new ResumableUploads(store, blobs, orphans, uploads, log, { incompleteTtl: opts.incompleteTtl, tombstoneTtl: opts.tombstoneTtl });
+  const resumable = new ResumableUploads(store, blobs, orphans, uploads, files, log, { incompleteTtl: opts.incompleteTtl, tombstoneTtl: opts.tombstoneTtl });
   const expirer = new Expirer(store, blobs, sessions, files, resumable, bus, log, opts.tombstoneTtl);
   const dataPlane = new StorageDataPlane(store, blobs, orphans, uploads, resumable);
   serveStorageCommands(bus, { uploads, resumable, sessions, files, expirer, dataPlane });

@@ -1,5 +1,3 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   AppError,
   newId,
@@ -8,91 +6,131 @@ import {
   type BlobWriter,
   type ExpireResult,
   type Logger,
-  type OwnedId,
+  type ResumableConcat,
   type ResumableCreate,
   type ResumableRecord,
+  type ResumableRef,
   type ResumableState,
   type Store,
   type StoredBlob,
   type UploadRecord,
 } from '@fileshare/shared';
 import type { BlobStore } from './blob/blob-store.js';
-import { keys } from './keys.js';
-import type { Orphans } from './orphans.js';
 import { ChunkWriter } from './chunk-writer.js';
+import type { FileRecords } from './files.js';
+import { keys } from './keys.js';
+import { Locker } from './locker.js';
+import type { Orphans } from './orphans.js';
+import { Completion } from './resumable-completion.js';
 import type { UploadRecords } from './uploads.js';
 
 /** A chunk list longer than this is refused: the record carries it whole on every write. */
 export const MAX_CHUNKS = 10_000;
-/**
- * The writer's lock lease, renewed every third of it while a chunk streams in: a replica that dies
- * mid-chunk leaves the upload writable again within this (tus-js-client's default retries span 9 s).
- */
-const LOCK_LEASE_MS = 10_000;
 
 /**
  * Resumable uploads (tus, IETF resumable uploads) over any blob store: every chunk a client sends
  * is stored as a blob of its own (durable as any blob: fsync + rename, or a completed S3 upload)
  * and appended to the record's chunk list in the same round trip that clears its orphan guard.
- * When the last byte is in, the chunks are streamed, in order, into one new blob (which computes
- * the sha256 as any upload does), the upload is recorded under the resumable upload's id, and the
- * chunks are deleted.
+ * When the last byte is in, Completion assembles the chunks into the upload (or session file).
  *
  * Why chunk blobs and not appends to one file: it is the same on the fs and S3 backends, any
- * storage replica can take the next chunk, and a chunk that fails leaves nothing to trim. The cost
- * is one copy of the bytes at completion (measured in the closing note of the resumable-uploads
- * issue); an fs-only append capability can remove it later.
+ * storage replica can take the next chunk, a chunk that fails leaves nothing to trim, and a
+ * concatenation (tus `Upload-Concat`) is a list of lists. The cost is one copy of the bytes at
+ * completion (docs/resumable-uploads.md has the figures).
  *
  * One writer per upload at a time, across replicas: a store claim with a lease, renewed while the
  * chunk streams; a second writer gets `upload_locked` (409) at once.
- *
- * Completion is idempotent and re-run by whoever next reads a record whose chunks are complete
- * (a crash between "offset = length" and "recorded"): it assembles a fresh blob unless the upload
- * record exists already, then drops the chunks and the record.
  */
 export class ResumableUploads {
+  private readonly completion: Completion;
+  /**
+   * One writer per upload: the lease is renewed while a chunk streams in (for minutes, maybe); a
+   * replica that dies mid-chunk leaves the upload writable again within 10 s (tus-js-client's
+   * default retries span 9 s).
+   */
+  private readonly lock: Locker;
+
   constructor(
     private readonly store: Store,
     private readonly blobs: BlobStore,
     private readonly orphans: Orphans,
     private readonly uploads: UploadRecords,
-    private readonly log: Logger,
+    private readonly files: FileRecords,
+    log: Logger,
     private readonly opts: {
       /** Seconds an incomplete upload lives. */
       incompleteTtl: number;
       /** Seconds an expired one answers 410 rather than 404. */
       tombstoneTtl: number;
     },
-  ) {}
+  ) {
+    this.lock = new Locker(store, { waitMs: 10_000, leaseMs: 10_000, renew: true });
+    this.completion = new Completion(store, blobs, uploads, files, log, (n) => this.newBlob(n));
+  }
 
   async create(b: ResumableCreate): Promise<ResumableState> {
     const now = Date.now();
     const rec: ResumableRecord = { ...b, id: newId(), offset: 0, chunks: [], createdAt: now, expiresAt: now + this.opts.incompleteTtl * 1000 };
-    const key = keys.resumable(rec.id);
-    await Promise.all([this.store.schedule(key, rec.expiresAt), this.store.set(key, rec)]);
-    if (rec.length === 0) return this.locked(rec.id, () => this.finish(rec));
-    return stateOf(rec);
+    if (!b.partial) delete rec.partial;
+    await this.save(rec);
+    return rec.length === 0 ? this.locked(rec.id, () => this.completed(rec)) : stateOf(rec);
+  }
+
+  /**
+   * tus concatenation: the owner's complete partial uploads, in the order given, become one upload.
+   * Under every part's lock (taken in id order: two finals over the same parts cannot deadlock) the
+   * final record takes their chunk lists, then the parts' records go, then it completes.
+   */
+  concat(b: ResumableConcat): Promise<ResumableState> {
+    if (b.parts.length === 0 || new Set(b.parts).size !== b.parts.length) throw new AppError('invalid_concat', 'upload-concat: final needs distinct partial uploads');
+    const section = async () => {
+      const parts = await Promise.all(b.parts.map((id) => this.store.get<ResumableRecord>(keys.resumable(id))));
+      const now = Date.now();
+      for (const p of parts) {
+        if (!p || p.owner !== b.owner || !p.partial || p.sessionId) throw new AppError('invalid_concat', 'upload-concat: a partial upload is not found');
+        if (now >= p.expiresAt) throw new AppError('upload_expired');
+        if (p.offset !== p.length) throw new AppError('invalid_concat', 'upload-concat: a partial upload is incomplete');
+      }
+      const whole = parts as ResumableRecord[];
+      const length = whole.reduce((n, p) => n + p.offset, 0);
+      if (length > b.maxBytes) throw new AppError('file_too_large');
+      const chunks = whole.flatMap((p) => p.chunks);
+      if (chunks.length > MAX_CHUNKS) throw new AppError('too_many_chunks');
+      const rec: ResumableRecord = {
+        id: newId(),
+        owner: b.owner,
+        name: b.name,
+        contentType: b.contentType,
+        ttl: b.ttl,
+        length,
+        offset: length,
+        chunks,
+        createdAt: now,
+        expiresAt: now + this.opts.incompleteTtl * 1000,
+      };
+      // The final record holds the chunks before the parts let go of them.
+      await this.save(rec);
+      for (const p of whole) await this.completion.forget(p.id);
+      return this.locked(rec.id, () => this.completed(rec));
+    };
+    return [...b.parts].sort().reduceRight<() => Promise<ResumableState>>((inner, id) => () => this.locked(id, inner), section)();
   }
 
   /** The owner's view: 404 unknown or someone else's, 410 expired; a finished upload is `complete`. */
-  async get(b: OwnedId): Promise<ResumableState> {
+  async get(b: ResumableRef): Promise<ResumableState> {
     const rec = await this.store.get<ResumableRecord>(keys.resumable(b.id));
-    if (!rec) {
-      const up = await this.uploads.get(b.id);
-      if (up.owner !== b.owner) throw new AppError('upload_not_found');
-      return { id: up.id, offset: up.size, length: up.size, expiresAt: up.expiresAt, complete: true };
-    }
-    if (rec.owner !== b.owner) throw new AppError('upload_not_found');
-    if (rec.length !== null && rec.offset === rec.length) return this.locked(rec.id, () => this.finishById(rec.id));
+    if (!rec) return b.sessionId ? this.fileState(b, b.sessionId) : this.uploadState(b);
+    if (rec.owner !== b.owner || rec.sessionId !== b.sessionId) throw new AppError(b.sessionId ? 'file_not_found' : 'upload_not_found');
+    if (rec.length !== null && rec.offset === rec.length) return this.locked(rec.id, () => this.completedById(b));
     if (Date.now() >= rec.expiresAt) throw new AppError('upload_expired');
     return stateOf(rec);
   }
 
   /** Termination: the owner drops an incomplete upload and its chunks. False when there is none. */
-  async delete(b: OwnedId): Promise<boolean> {
+  async delete(b: ResumableRef): Promise<boolean> {
     const rec = await this.store.get<ResumableRecord>(keys.resumable(b.id));
     if (!rec || rec.owner !== b.owner) return false;
-    await this.locked(b.id, () => this.drop(rec));
+    await this.locked(b.id, () => this.completion.drop(rec));
     return true;
   }
 
@@ -107,16 +145,16 @@ export class ResumableUploads {
     return this.locker(id, true, async () => {
       const rec = await this.store.get<ResumableRecord>(keys.resumable(id));
       if (!rec) return { deleted: false, kind, bytes: 0 };
-      if (rec.length !== null && rec.offset === rec.length) {
-        await this.finish(rec);
+      if (rec.length !== null && rec.offset === rec.length && !rec.partial) {
+        await this.completion.finish(rec).catch(() => undefined); // a session file deleted meanwhile: its chunks went along
         return { deleted: false, kind, bytes: 0 };
       }
       if (rec.expiresAt > now) {
         await this.store.schedule(keys.resumable(id), rec.expiresAt);
         return { deleted: false, kind, bytes: 0, keep: true };
       }
-      await this.store.set(keys.tomb('upload', id), { owner: rec.owner, expiredAt: now }, this.opts.tombstoneTtl * 1000);
-      return { deleted: true, kind, bytes: await this.drop(rec) };
+      if (!rec.sessionId) await this.store.set(keys.tomb('upload', id), { owner: rec.owner, expiredAt: now }, this.opts.tombstoneTtl * 1000);
+      return { deleted: true, kind, bytes: await this.completion.drop(rec) };
     });
   }
 
@@ -124,17 +162,12 @@ export class ResumableUploads {
 
   /** The record a chunk may be appended to, checked against what the client says. */
   async checkAppend(o: AppendOptions): Promise<{ rec: ResumableRecord; maxBytes: number }> {
-    const rec = await this.store.get<ResumableRecord>(keys.resumable(o.id));
-    if (!rec) {
-      const up = await this.store.get<UploadRecord>(keys.upload(o.id));
-      // Complete already: the client's offset is behind (HEAD shows offset = length).
-      if (up && up.owner === o.owner) throw new AppError('offset_mismatch');
-      await this.uploads.get(o.id); // 410 for an expired one, else 404
-      throw new AppError('upload_not_found');
-    }
-    if (rec.owner !== o.owner) throw new AppError('upload_not_found');
+    const rec = (await this.store.get<ResumableRecord>(keys.resumable(o.id))) ?? (await this.startOrRefuse(o));
+    if (rec.owner !== o.owner || rec.sessionId !== o.sessionId) throw new AppError(o.sessionId ? 'file_not_found' : 'upload_not_found');
     if (Date.now() >= rec.expiresAt) throw new AppError('upload_expired');
+    if (rec.sessionId) await this.files.get({ owner: o.owner, sessionId: rec.sessionId, fileId: rec.id }); // deleted meanwhile: 404
     if (o.offset !== rec.offset) throw new AppError('offset_mismatch');
+    if (rec.length !== null && rec.offset === rec.length) throw new AppError('offset_mismatch'); // a complete partial
     if (o.length !== undefined) {
       if (rec.length !== null && rec.length !== o.length) throw new AppError('invalid_upload_length', 'upload length differs from the one declared');
       if (o.length < rec.offset || o.length > o.maxBytes) throw new AppError(o.length > o.maxBytes ? 'file_too_large' : 'invalid_upload_length');
@@ -147,15 +180,21 @@ export class ResumableUploads {
   /**
    * A durable chunk joins the record (its guard cleared in the same round trip); the last one
    * completes it. An empty chunk is discarded: the offset stays (a length may still be declared).
-   * Every chunk moves the incomplete upload's expiry to `incompleteTtl` from now: an upload that
-   * makes progress is not cut off, one that stalls goes.
+   * A chunk that says it is the last (`complete`) fixes the length where it ends. Every chunk moves
+   * the incomplete upload's expiry to `incompleteTtl` from now: an upload that makes progress is not
+   * cut off, one that stalls goes.
    */
-  async appended(rec: ResumableRecord, chunk: StoredBlob): Promise<ResumableState> {
+  async appended(rec: ResumableRecord, chunk: StoredBlob, complete = false): Promise<ResumableState> {
+    const offset = rec.offset + chunk.size;
+    if (complete && rec.length !== null && rec.length !== offset) {
+      await this.orphans.discard(chunk.key);
+      throw new AppError('invalid_upload_length', 'upload complete before its declared length');
+    }
+    const length = complete ? offset : rec.length;
     const expiresAt = Date.now() + this.opts.incompleteTtl * 1000;
-    const next: ResumableRecord = chunk.size > 0 ? { ...rec, offset: rec.offset + chunk.size, chunks: [...rec.chunks, chunk.key], expiresAt } : { ...rec, expiresAt };
-    const key = keys.resumable(rec.id);
-    await Promise.all([this.store.schedule(key, expiresAt), this.store.set(key, next), chunk.size > 0 ? this.orphans.clear(chunk.key) : this.orphans.discard(chunk.key)]);
-    return next.length !== null && next.offset === next.length ? this.finish(next) : stateOf(next);
+    const next: ResumableRecord = chunk.size > 0 ? { ...rec, length, offset, chunks: [...rec.chunks, chunk.key], expiresAt } : { ...rec, length, expiresAt };
+    await Promise.all([this.save(next), chunk.size > 0 ? this.orphans.clear(chunk.key) : this.orphans.discard(chunk.key)]);
+    return next.length === next.offset ? this.completed(next) : stateOf(next);
   }
 
   /** A chunk refused after it was stored (checksum mismatch): its bytes and guard go now. */
@@ -170,65 +209,82 @@ export class ResumableUploads {
   }
 
   /** Runs `fn` holding the upload's lock; `upload_locked` when another holds it (`wait`: until it is free). */
-  async locker<T>(id: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
-    const key = keys.resumableLock(id);
-    const until = Date.now() + 10_000;
-    while (!(await this.store.claim(key, LOCK_LEASE_MS))) {
-      if (!wait) throw new AppError('upload_locked');
-      if (Date.now() > until) throw new AppError('unavailable');
-      await new Promise((r) => setTimeout(r, 20 + Math.random() * 30));
-    }
-    // Renewed while held (a chunk may stream for minutes); a replica that dies stops renewing.
-    const timer = setInterval(() => void this.store.renew(key, LOCK_LEASE_MS).catch(() => undefined), LOCK_LEASE_MS / 3);
-    try {
-      return await fn();
-    } finally {
-      clearInterval(timer);
-      await this.store.release(key).catch(() => undefined);
-    }
+  locker<T>(id: string, wait: boolean, fn: () => Promise<T>): Promise<T> {
+    return this.lock.run(keys.resumableLock(id), fn, wait ? undefined : new AppError('upload_locked'));
   }
 
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.locker(id, true, fn);
   }
 
-  private async finishById(id: string): Promise<ResumableState> {
-    const rec = await this.store.get<ResumableRecord>(keys.resumable(id));
-    if (rec) return this.finish(rec);
-    const up = await this.uploads.get(id);
-    return { id, offset: up.size, length: up.size, expiresAt: up.expiresAt, complete: true };
+  /** The record and its expiry entry, in one round trip. */
+  private async save(rec: ResumableRecord): Promise<void> {
+    const key = keys.resumable(rec.id);
+    await Promise.all([this.store.schedule(key, rec.expiresAt), this.store.set(key, rec)]);
   }
 
-  /** Idempotent: the chunks become one blob and an upload record of the same id, then go. */
-  private async finish(rec: ResumableRecord): Promise<ResumableState> {
-    let up = await this.store.get<UploadRecord>(keys.upload(rec.id));
-    if (!up) {
-      const writer = this.newBlob(rec.offset);
-      const blobs = this.blobs;
-      await pipeline(
-        Readable.from(
-          (async function* () {
-            for (const c of rec.chunks) yield* await blobs.open(c);
-          })(),
-        ),
-        writer,
-      );
-      const blob = await writer.done;
-      up = await this.uploads.record({ owner: rec.owner, name: rec.name, contentType: rec.contentType, ttl: rec.ttl }, blob, rec.id);
+  /** All bytes in: a partial waits for its final upload; anything else is completed now. */
+  private completed(rec: ResumableRecord): Promise<ResumableState> {
+    return rec.partial ? Promise.resolve(stateOf(rec)) : this.completion.finish(rec);
+  }
+
+  /** Re-read under the lock: completed meanwhile by someone else, or now. */
+  private async completedById(b: ResumableRef): Promise<ResumableState> {
+    const rec = await this.store.get<ResumableRecord>(keys.resumable(b.id));
+    if (rec) return this.completed(rec);
+    return b.sessionId ? this.fileState(b, b.sessionId) : this.uploadState(b);
+  }
+
+  /** No record: a finished upload (complete), or none (404/410). Someone else's is a 404. */
+  private async uploadState(b: ResumableRef): Promise<ResumableState> {
+    const up = await this.uploads.get(b.id);
+    if (up.owner !== b.owner) throw new AppError('upload_not_found');
+    return { id: up.id, offset: up.size, length: up.size, expiresAt: up.expiresAt, complete: true };
+  }
+
+  /** No record for a session file: ready (complete), or pending with nothing sent yet. */
+  private async fileState(b: ResumableRef, sessionId: string): Promise<ResumableState> {
+    const f = await this.files.get({ owner: b.owner, sessionId, fileId: b.id });
+    return { id: f.id, offset: f.state === 'ready' ? f.size! : 0, length: f.size, expiresAt: f.expiresAt, complete: f.state === 'ready' };
+  }
+
+  /**
+   * No record to append to: a session file's first chunk starts one (its length the declared size,
+   * its name and type the entry's); a finished upload means the client's offset is behind; else 404/410.
+   */
+  private async startOrRefuse(o: AppendOptions): Promise<ResumableRecord> {
+    if (o.sessionId) {
+      const f = await this.files.get({ owner: o.owner, sessionId: o.sessionId, fileId: o.id });
+      if (f.state === 'ready') throw new AppError('offset_mismatch');
+      const now = Date.now();
+      const expiresAt = Math.min(f.expiresAt, now + this.opts.incompleteTtl * 1000);
+      return {
+        id: f.id,
+        owner: f.owner,
+        name: f.name,
+        contentType: f.contentType,
+        ttl: 0,
+        length: f.size,
+        offset: 0,
+        chunks: [],
+        createdAt: now,
+        expiresAt,
+        sessionId: o.sessionId,
+      };
     }
-    await this.drop(rec);
-    return { id: rec.id, offset: up.size, length: up.size, expiresAt: up.expiresAt, complete: true };
-  }
-
-  /** The chunks, then the record and its expiry entry. Returns bytes freed. */
-  private async drop(rec: ResumableRecord): Promise<number> {
-    let bytes = 0;
-    for (const c of rec.chunks) bytes += await this.blobs.delete(c);
-    await this.store.delete(keys.resumable(rec.id));
-    await this.store.unschedule(keys.resumable(rec.id));
-    if (bytes > 0) this.log.debug({ upload: rec.id, bytes }, 'resumable chunks deleted');
-    return bytes;
+    const up = await this.store.get<UploadRecord>(keys.upload(o.id));
+    // Complete already: the client's offset is behind (HEAD shows offset = length).
+    if (up && up.owner === o.owner) throw new AppError('offset_mismatch');
+    await this.uploads.get(o.id); // 410 for an expired one, else 404
+    throw new AppError('upload_not_found');
   }
 }
 
-const stateOf = (r: ResumableRecord): ResumableState => ({ id: r.id, offset: r.offset, length: r.length, expiresAt: r.expiresAt, complete: false });
+const stateOf = (r: ResumableRecord): ResumableState => ({
+  id: r.id,
+  offset: r.offset,
+  length: r.length,
+  expiresAt: r.expiresAt,
+  complete: false,
+  ...(r.partial ? { partial: true } : {}),
+});

@@ -46,6 +46,10 @@ export interface AppendOptions {
   maxBytes: number;
   /** The chunk's digest as the client computed it (tus checksum): a mismatch keeps nothing (`checksum_mismatch`). */
   checksum?: ChunkChecksum;
+  /** The upload ends with this chunk (IETF `Upload-Complete: ?1`): its length is where the chunk ends. */
+  complete?: boolean;
+  /** A session file's upload (`id` is the file's): the first chunk starts it, completion makes the file ready. */
+  sessionId?: string;
 }
 
 export const CHECKSUM_ALGORITHMS = ['sha1', 'sha256'] as const;

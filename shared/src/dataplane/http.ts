@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { AppError } from '../errors.js';
+import { isId } from '../ids.js';
 import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 import { BlobReader } from './blob-reader.js';
 import { putWriter } from './blob-upload.js';
@@ -19,7 +20,14 @@ import {
 export const INTERNAL_SECRET_HEADER = 'x-fileshare-internal';
 export const MAX_BYTES_HEADER = 'x-fileshare-max-bytes';
 /** `PUT /resumable/<id>`: where the chunk starts, the declared total, the owner (base64url). */
-export const APPEND_HEADERS = { offset: 'x-fileshare-offset', length: 'x-fileshare-length', owner: 'x-fileshare-owner', checksum: 'x-fileshare-checksum' } as const;
+export const APPEND_HEADERS = {
+  offset: 'x-fileshare-offset',
+  length: 'x-fileshare-length',
+  owner: 'x-fileshare-owner',
+  checksum: 'x-fileshare-checksum',
+  complete: 'x-fileshare-complete',
+  session: 'x-fileshare-session',
+} as const;
 
 /** The append options a `PUT /resumable/<id>` carries; malformed ones are a 400 (storage keeps nothing). */
 export function decodeAppend(id: string, headers: Record<string, string | string[] | undefined>, maxBytes: number): AppendOptions {
@@ -31,7 +39,18 @@ export function decodeAppend(id: string, headers: Record<string, string | string
     throw new AppError('bad_request', 'missing or malformed append headers');
   }
   const sum = h(APPEND_HEADERS.checksum);
-  return { id, owner, offset, length: length === undefined ? undefined : Number(length), maxBytes, checksum: sum === undefined ? undefined : parseChecksum(sum) };
+  const sessionId = h(APPEND_HEADERS.session);
+  if (sessionId !== undefined && !isId(sessionId)) throw new AppError('bad_request', 'malformed append headers');
+  return {
+    id,
+    owner,
+    offset,
+    length: length === undefined ? undefined : Number(length),
+    maxBytes,
+    checksum: sum === undefined ? undefined : parseChecksum(sum),
+    complete: h(APPEND_HEADERS.complete) === '1',
+    sessionId,
+  };
 }
 
 /** `<algorithm> <base64 digest>` (tus `Upload-Checksum`, and the data plane's header): `checksum_unsupported` for another algorithm. */
@@ -144,6 +163,8 @@ export class HttpDataPlane implements DataPlane {
     const headers = [`${APPEND_HEADERS.offset}: ${o.offset}`, `${APPEND_HEADERS.owner}: ${Buffer.from(o.owner).toString('base64url')}`];
     if (o.length !== undefined) headers.push(`${APPEND_HEADERS.length}: ${o.length}`);
     if (o.checksum) headers.push(`${APPEND_HEADERS.checksum}: ${o.checksum.algorithm} ${o.checksum.digest}`);
+    if (o.complete) headers.push(`${APPEND_HEADERS.complete}: 1`);
+    if (o.sessionId) headers.push(`${APPEND_HEADERS.session}: ${o.sessionId}`);
     const w = this.put<ResumableState>(`/resumable/${encodeURIComponent(o.id)}`, o.maxBytes, headers);
     return Object.assign(w.writer, { state: w.answer });
   }

@@ -1,4 +1,4 @@
-import { AppError, CHECKSUM_ALGORITHMS, isAppError, isMediaType, parseChecksum, type ChunkChecksum, type ResumableState } from '@fileshare/shared';
+import { AppError, CHECKSUM_ALGORITHMS, isMediaType, parseChecksum, type ChunkChecksum, type ResumableState } from '@fileshare/shared';
 import { cleanFileName } from './disposition.js';
 import type { Exchange } from './exchange.js';
 
@@ -8,7 +8,7 @@ import type { Exchange } from './exchange.js';
  */
 export const TUS_VERSION = '1.0.0';
 /** What OPTIONS advertises: exactly what is served. */
-export const TUS_EXTENSIONS = 'creation,creation-with-upload,creation-defer-length,termination,expiration,checksum';
+export const TUS_EXTENSIONS = 'creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation';
 export const TUS_CHECKSUMS = CHECKSUM_ALGORITHMS.join(',');
 export const OFFSET_STREAM = 'application/offset+octet-stream';
 
@@ -41,7 +41,8 @@ export function checkOffsetStream(ex: Exchange): void {
 
 export interface UploadMetadata {
   name: string;
-  contentType: string;
+  /** `filetype`, when given. */
+  contentType?: string;
   /** The `ttl` value as sent (digits are checked by the caller's ttl rule). */
   ttl?: string;
 }
@@ -65,7 +66,7 @@ export function parseMetadata(header: string | undefined, maxNameLength: number)
   if (type !== undefined && type !== '' && (type.length > 255 || !isMediaType(type))) throw new AppError('invalid_upload_metadata', 'invalid filetype');
   return {
     name: cleanFileName(pairs.get('filename') || 'upload', maxNameLength),
-    contentType: type || 'application/octet-stream',
+    contentType: type || undefined,
     ttl: pairs.get('ttl'),
   };
 }
@@ -76,15 +77,6 @@ export function stateHeaders(s: ResumableState): Record<string, string> {
   if (s.length === null) h['Upload-Defer-Length'] = '1';
   else h['Upload-Length'] = String(s.length);
   if (!s.complete) h['Upload-Expires'] = new Date(s.expiresAt).toUTCString();
+  if (s.partial) h['Upload-Concat'] = 'partial';
   return h;
-}
-
-/** Runs a tus handler; its errors carry `Tus-Resumable` too, as every tus response does. */
-export async function tusAnswer(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (!isAppError(err)) throw err;
-    throw new AppError(err.code, err.message, { ...err.headers, 'Tus-Resumable': TUS_VERSION });
-  }
 }

@@ -2,8 +2,10 @@ import { COMMANDS } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
 import { cleanFileName } from '../http/disposition.js';
 import { object, optionalMediaType, optionalSize, requiredString, ttl } from '../http/json-body.js';
+import { protocolOf, resumableHead } from '../http/resumable-protocol.js';
 import { renderFile, renderSession } from '../render.js';
 import { id, route, type Route } from '../router.js';
+import { headResumable } from './resumable.js';
 
 const session = { sid: id('session_not_found') };
 const file = { sid: id('session_not_found'), fid: id('file_not_found') };
@@ -95,6 +97,9 @@ export function fileEntryRoutes(ctx: GatewayContext): Route[] {
       auth: 'basic',
       params: file,
       async handler({ ex, user, params }) {
+        // A resumable HEAD: where the upload of the file's bytes stands (the entry's URL is its upload URL).
+        const resumable = resumableHead(ex);
+        if (resumable) return headResumable(ctx, ex, resumable, { owner: user, id: params.fid, sessionId: params.sid });
         ex.json(200, renderFile(await bus.request(COMMANDS.fileGet, { owner: user, sessionId: params.sid, fileId: params.fid })));
       },
     }),
@@ -104,8 +109,9 @@ export function fileEntryRoutes(ctx: GatewayContext): Route[] {
       auth: 'basic',
       params: file,
       async handler({ ex, user, params }) {
+        // Also termination of the file's unfinished resumable upload (storage drops it with the entry).
         await bus.request(COMMANDS.fileDelete, { owner: user, sessionId: params.sid, fileId: params.fid });
-        ex.send(204, {});
+        ex.send(204, { ...protocolOf(ex)?.marker });
       },
     }),
   ];

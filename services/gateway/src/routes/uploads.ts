@@ -2,13 +2,10 @@ import { AppError, COMMANDS, deferred, type UploadMeta } from '@fileshare/shared
 import type { GatewayContext } from '../context.js';
 import { ttl } from '../http/json-body.js';
 import { isMultipart, receiveMultipart } from '../http/multipart.js';
-import { TUS_VERSION, isTus } from '../http/tus.js';
-import type { Exchange } from '../http/exchange.js';
+import { protocolOf, resumableHead } from '../http/resumable-protocol.js';
 import { renderUpload } from '../render.js';
 import { id, route, type Route } from '../router.js';
 import { createResumable, headResumable } from './resumable.js';
-
-const tusHead = (ex: Exchange) => ex.req.method === 'HEAD' && isTus(ex);
 
 /** Multipart framing allowed on top of limits.maxFileSize before a Content-Length is refused. */
 export const MULTIPART_OVERHEAD = 64 * 1024;
@@ -22,7 +19,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       method: 'POST',
       pattern: '/uploads',
       accept(ex) {
-        if (isTus(ex)) return; // a resumable upload (routes/resumable.ts checks its headers)
+        if (protocolOf(ex)) return; // a resumable upload (routes/resumable.ts checks its headers)
         if (!isMultipart(ex.req.headers['content-type'])) throw new AppError('multipart_required');
         const length = Number(ex.req.headers['content-length'] ?? -1);
         if (length > cfg['limits.maxFileSize'] + MULTIPART_OVERHEAD) throw new AppError('file_too_large');
@@ -30,7 +27,8 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       auth: 'basic',
       params: {},
       async handler({ ex, user }) {
-        if (isTus(ex)) return createResumable(ctx, ex, user);
+        const resumable = protocolOf(ex);
+        if (resumable) return createResumable(ctx, ex, user, resumable);
         if (!ex.body) throw new AppError('file_required');
         const release = ctx.uploadSlots.begin(user);
         // The record's fields go to storage with the bytes; the ttl is known once the form is read.
@@ -56,11 +54,12 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
     route({
       method: 'GET',
       pattern: '/uploads/:id',
-      // A tus HEAD asks where an upload stands: its owner's question. Downloads are anyone's.
-      auth: (ex) => (tusHead(ex) ? 'basic' : 'none'),
+      // A resumable HEAD asks where an upload stands: its owner's question. Downloads are anyone's.
+      auth: (ex) => (resumableHead(ex) ? 'basic' : 'none'),
       params: { id: id('upload_not_found') },
       async handler({ ex, user, params }) {
-        if (tusHead(ex)) return headResumable(ctx, ex, user, params.id);
+        const resumable = resumableHead(ex);
+        if (resumable) return headResumable(ctx, ex, resumable, { owner: user, id: params.id });
         const rec = await bus.request(COMMANDS.uploadGet, { id: params.id });
         await downloads.send(ex, { ...rec, modifiedAt: rec.createdAt }, 'upload_not_found', {
           'Cache-Control': 'private, no-cache',
@@ -74,9 +73,9 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       auth: 'basic',
       params: { id: id('upload_not_found') },
       async handler({ ex, user, params }) {
-        // Also tus termination of an incomplete resumable upload (storage deletes either).
+        // Also termination of an incomplete resumable upload (storage deletes either).
         await bus.request(COMMANDS.uploadDelete, { owner: user, id: params.id });
-        ex.send(204, isTus(ex) ? { 'Tus-Resumable': TUS_VERSION } : {});
+        ex.send(204, { ...protocolOf(ex)?.marker });
       },
     }),
   ];
