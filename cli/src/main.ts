@@ -26,9 +26,10 @@ const HELP: Record<string, string> = {
   user: 'fileshare user add NAME | remove NAME | list\n  Manages the users file (scrypt hashes). add prompts for the password (or reads FILESHARE_NEW_PASSWORD).',
   config:
     'fileshare config check [FILE] | docs\n  check: validates the configuration (file + environment) and prints it with secrets masked.\n  docs: prints the configuration reference generated from the schema.',
-  upload: 'fileshare upload FILE [--ttl SECONDS] [--json]\n  Simple upload (POST /uploads); prints the download URL.',
+  upload:
+    'fileshare upload FILE [--ttl SECONDS] [--resumable | --resume] [--json]\n  Simple upload (POST /uploads); prints the download URL. Files over 64 MiB, or with --resumable, go up\n  resumably (tus, 32 MiB chunks, retried); --resume continues the interrupted upload of FILE (kept in\n  $XDG_STATE_HOME/fileshare/uploads.json, default ~/.local/state/…).',
   session:
-    'fileshare session create [--ttl SECONDS] | put SESSION FILE [--json]\n  create: prints the new session id. put: adds FILE as a file entry and uploads it; prints the file id.',
+    'fileshare session create [--ttl SECONDS] | put SESSION FILE [--resumable | --resume] [--json]\n  create: prints the new session id. put: adds FILE as a file entry and uploads it (resumably as upload\n  does); prints the file id.',
   token: 'fileshare token SESSION FILE_ID [--ttl SECONDS] [--json]\n  Issues a one-time download token; prints its URL.',
   download: 'fileshare download URL [-o FILE] [--json]\n  Saves a download (an upload URL or a token URL; no credentials needed).',
 };

@@ -13,8 +13,11 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 authentication, 4 not found or gone.`;
 
 export const CLIENT_USAGE = `Client:
   fileshare upload FILE [--ttl SECONDS]             simple upload; prints the download URL
+             [--resumable | --resume]               in resumable chunks (always above 64 MiB); --resume
+             [--chunk-size BYTES]                   continues this file's interrupted upload
   fileshare session create [--ttl SECONDS]          prints the session id
   fileshare session put SESSION FILE                adds FILE to the session; prints the file id
+             [--resumable | --resume]               as for upload
   fileshare token SESSION FILE_ID [--ttl SECONDS]   one-time download URL for one recipient
   fileshare download URL [-o FILE] [--force]        saves a download into the current directory under
                                                     the server's name (never a dot-file, never elsewhere);
@@ -28,8 +31,8 @@ export interface Parsed {
 }
 
 /** Options that take a value, by their long name; short forms as curl spells them. */
-const VALUED = new Set(['ttl', 'url', 'user', 'password', 'output']);
-const SWITCHES = new Set(['insecure', 'json', 'force']);
+const VALUED = new Set(['ttl', 'url', 'user', 'password', 'output', 'chunk-size']);
+const SWITCHES = new Set(['insecure', 'json', 'force', 'resumable', 'resume']);
 const SHORT: Record<string, string> = { o: 'output', u: 'user', k: 'insecure' };
 
 /**

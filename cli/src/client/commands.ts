@@ -7,6 +7,7 @@ import { UNSAFE_NAME_CHARS } from '@fileshare/shared';
 import type { Parsed } from './args.js';
 import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
 import { progress } from './progress.js';
+import { RESUMABLE_THRESHOLD, createUpload, savedUpload, sendResumable } from './resumable.js';
 
 const TYPES: Record<string, string> = {
   '.txt': 'text/plain',
@@ -29,6 +30,13 @@ function ttlOf(flags: Parsed['flags']): number | undefined {
   return n;
 }
 
+function chunkSizeOf(flags: Parsed['flags']): number | undefined {
+  if (flags['chunk-size'] === undefined) return undefined;
+  const n = Number(flags['chunk-size']);
+  if (!Number.isSafeInteger(n) || n < 1) throw new ClientError('--chunk-size takes a number of bytes', EXIT.usage);
+  return n;
+}
+
 function fileArg(path: string | undefined): { path: string; size: number } {
   if (!path) throw new ClientError('a FILE is required', EXIT.usage);
   try {
@@ -42,9 +50,26 @@ function fileArg(path: string | undefined): { path: string; size: number } {
 
 type Out = (human: string, data: unknown) => void;
 
+/**
+ * Resumable (docs/resumable-uploads.md) when asked (`--resumable`, `--resume`) or when the file is
+ * larger than RESUMABLE_THRESHOLD; `--resume` continues the interrupted upload of the same file.
+ */
+async function resumableUrl(p: Parsed, cfg: ClientConfig, path: string, size: number, create: () => Promise<string>): Promise<string | undefined> {
+  const resume = p.flags.resume === true;
+  const chunk = chunkSizeOf(p.flags);
+  if (!resume && p.flags.resumable !== true && size <= RESUMABLE_THRESHOLD) return undefined;
+  const saved = resume ? await savedUpload(path, cfg) : undefined;
+  if (resume && !saved) process.stderr.write(`no interrupted upload of ${path} is known here; starting a new one\n`);
+  const url = saved ?? (await create());
+  await sendResumable(cfg, url, path, chunk);
+  return url;
+}
+
 export async function upload(p: Parsed, cfg: ClientConfig, out: Out): Promise<void> {
   const { path, size } = fileArg(p.args[0]);
   const ttl = ttlOf(p.flags);
+  const resumable = await resumableUrl(p, cfg, path, size, () => createUpload(cfg, basename(path), typeOf(path), size, ttl));
+  if (resumable) return out(resumable, { url: resumable, id: basename(new URL(resumable).pathname), size });
   const boundary = `----fileshare${Date.now().toString(16)}`;
   const name = basename(path).replace(/["\r\n\\]/g, '_');
   const head = Buffer.from(
@@ -79,11 +104,21 @@ export async function sessionPut(p: Parsed, cfg: ClientConfig, out: Out): Promis
   const session = p.args[0];
   if (!session) throw new ClientError('a SESSION id is required', EXIT.usage);
   const { path, size } = fileArg(p.args[1]);
-  const created = await send(cfg, 'POST', `${cfg.url}/sessions/${encodeURIComponent(session)}/files`, {
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ name: basename(path), contentType: typeOf(path), size }),
-  });
-  const f = await expectJson<{ id: string }>(created, [201]);
+  const files = `${cfg.url}/sessions/${encodeURIComponent(session)}/files`;
+  const newEntry = async () => {
+    const created = await send(cfg, 'POST', files, {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: basename(path), contentType: typeOf(path), size }),
+    });
+    return expectJson<{ id: string }>(created, [201]);
+  };
+  // The entry's URL is its resumable upload URL.
+  const resumable = await resumableUrl(p, cfg, path, size, async () => `${files}/${(await newEntry()).id}`);
+  if (resumable) {
+    const entry = await expectJson<{ id: string }>(await send(cfg, 'GET', resumable), [200]);
+    return out(entry.id, entry);
+  }
+  const f = await newEntry();
   const bar = progress('upload', size);
   const res = await send(cfg, 'PUT', `${cfg.url}/sessions/${encodeURIComponent(session)}/files/${f.id}`, {
     headers: { 'content-type': typeOf(path), 'content-length': size },

@@ -4,7 +4,15 @@ import { Transform } from 'node:stream';
  * A byte counter that draws `[#####.....]  45%  12.3 MB/s  ETA 3s` on stderr when stderr is a
  * terminal (and nothing otherwise, so scripts and pipes stay clean).
  */
-export function progress(label: string, total: number | undefined, enabled = process.stderr.isTTY === true): Transform & { finish(): void } {
+export type Progress = Transform & {
+  finish(): void;
+  /** Bytes counted without passing through (a resumable upload's chunks; what was sent before a resume). */
+  tick(n: number): void;
+  /** Back to `n` bytes (a resumed upload that lost the chunk in flight). */
+  set(n: number): void;
+};
+
+export function progress(label: string, total: number | undefined, enabled = process.stderr.isTTY === true): Progress {
   let done = 0;
   const started = Date.now();
   let last = 0;
@@ -32,7 +40,15 @@ export function progress(label: string, total: number | undefined, enabled = pro
       draw();
       cb(null, chunk);
     },
-  }) as Transform & { finish(): void };
+  }) as Progress;
+  t.tick = (n) => {
+    done += n;
+    draw();
+  };
+  t.set = (n) => {
+    done = n;
+    draw();
+  };
   t.finish = () => {
     if (!enabled) return;
     draw(true);
