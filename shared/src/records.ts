@@ -41,8 +41,13 @@ export interface ResumableRecord {
   length: number | null;
   /** Bytes durable so far. */
   offset: number;
-  /** Blob keys of the chunks received, in order; their sizes add up to `offset`. */
+  /** Blob keys of the chunks received, in order; their sizes add up to `offset` (unless `appendKey`). */
   chunks: string[];
+  /**
+   * On a store that grows blobs in place (fs): the key of the one growing blob that holds the
+   * bytes, instead of a chunk list; sealed as the upload's blob at completion.
+   */
+  appendKey?: string;
   createdAt: number;
   /** When the incomplete upload is deleted (`models.upload.incompleteTtl` after creation). */
   expiresAt: number;

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { AppError, deferred, isAppError, type AppendOptions, type AppendWriter, type BlobWriter, type ResumableRecord, type ResumableState } from '@fileshare/shared';
+import type { GrowingBlobWriter } from './blob/blob-store.js';
 import type { ResumableUploads } from './resumable.js';
 
 /**
@@ -15,9 +16,11 @@ export class ChunkWriter extends Writable implements AppendWriter {
   readonly state = this.settle.promise;
   /** What the locked section returns: the state once the chunk is recorded. */
   private readonly section = deferred<ResumableState>({ unhandled: 'ignore' });
-  private chunk?: BlobWriter;
+  private chunk?: BlobWriter | GrowingBlobWriter;
   /** The digest the client announced, computed over the bytes as they come. */
   private readonly hash?: Hash;
+  /** The whole upload's sha256, carried through this chunk (see CarriedHashes). */
+  private carried?: Hash;
   private rec?: ResumableRecord;
 
   constructor(
@@ -34,7 +37,8 @@ export class ChunkWriter extends Writable implements AppendWriter {
     this.uploads
       .locker(this.o.id, false, async () => {
         const { rec, maxBytes } = await this.uploads.checkAppend(this.o);
-        this.chunk = this.uploads.newBlob(maxBytes);
+        this.chunk = this.uploads.chunkSink(rec, maxBytes);
+        this.carried = this.uploads.carriedHash(rec);
         this.chunk.on('error', () => undefined);
         this.rec = rec;
         constructed = true;
@@ -58,6 +62,7 @@ export class ChunkWriter extends Writable implements AppendWriter {
 
   override _write(data: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.hash?.update(data);
+    this.carried?.update(data);
     this.chunk!.write(data, cb);
   }
 
@@ -68,10 +73,10 @@ export class ChunkWriter extends Writable implements AppendWriter {
       .then(async (blob) => {
         // tus checksum: a chunk whose digest is not the client's is not kept (460); the offset stays.
         if (this.hash && this.hash.digest('base64') !== this.o.checksum!.digest) {
-          await this.uploads.discard(blob.key);
+          await this.uploads.refuse(blob);
           throw new AppError('checksum_mismatch');
         }
-        return this.uploads.appended(this.rec!, blob, this.o.complete);
+        return this.uploads.appended(this.rec!, blob, this.o.complete, this.carried);
       })
       .then(
         (s) => this.section.resolve(s),

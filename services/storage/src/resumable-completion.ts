@@ -1,15 +1,17 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileRecord, Logger, ResumableRecord, ResumableState, Store, UploadRecord } from '@fileshare/shared';
-import type { BlobStore } from './blob/blob-store.js';
+import { appends, type BlobStore } from './blob/blob-store.js';
 import type { FileRecords } from './files.js';
 import { keys } from './keys.js';
+import type { CarriedHashes } from './resumable-hashes.js';
 import type { UploadRecords } from './uploads.js';
 
 /**
- * The end of a resumable upload whose last byte is in: the chunks are streamed, in order, into one
- * new blob (which computes the sha256 as any upload does), the blob becomes an upload record of the
- * same id (or the session file's bytes, made ready as a PUT makes them), and the chunks go.
+ * The end of a resumable upload whose last byte is in: its growing blob is sealed (fs: a rename;
+ * the sha256 carried from the appends, or read once), or its chunks are streamed, in order, into one
+ * new blob (S3; the sha256 computed as any upload's); the blob becomes an upload record of the same
+ * id (or the session file's bytes, made ready as a PUT makes them), and the chunks go.
  *
  * Idempotent, and re-run by whoever next reads a record whose chunks are complete (a crash between
  * "offset = length" and "recorded"): it assembles a fresh blob unless the upload or file is there
@@ -22,6 +24,7 @@ export class Completion {
     private readonly uploads: UploadRecords,
     private readonly files: FileRecords,
     private readonly log: Logger,
+    private readonly hashes: CarriedHashes,
     /** A new blob under an orphan guard (ResumableUploads.newBlob). */
     private readonly newBlob: (maxBytes: number) => ReturnType<BlobStore['create']>,
   ) {}
@@ -30,7 +33,7 @@ export class Completion {
     if (rec.sessionId) return this.finishFile(rec, rec.sessionId);
     let up = await this.store.get<UploadRecord>(keys.upload(rec.id));
     up ??= await this.uploads.record({ owner: rec.owner, name: rec.name, contentType: rec.contentType, ttl: rec.ttl }, await this.assemble(rec), rec.id);
-    await this.drop(rec);
+    await this.release(rec);
     return { id: rec.id, offset: up.size, length: up.size, expiresAt: up.expiresAt, complete: true };
   }
 
@@ -44,12 +47,13 @@ export class Completion {
         throw err;
       });
     }
-    await this.drop(rec);
+    await this.release(rec);
     return { id: rec.id, offset: f.size!, length: f.size, expiresAt: f.expiresAt, complete: true };
   }
 
-  /** The chunks, in order, as one new durable blob. */
+  /** The upload's bytes as one durable blob: the growing blob sealed, or the chunks, in order, copied into a new one. */
   private async assemble(rec: ResumableRecord) {
+    if (rec.appendKey) return this.seal(rec.appendKey, rec.offset);
     const writer = this.newBlob(rec.offset);
     const blobs = this.blobs;
     await pipeline(
@@ -63,10 +67,26 @@ export class Completion {
     return writer.done;
   }
 
-  /** The chunks, then the record and its expiry entry. Returns bytes freed. */
+  /** A growing blob as an ordinary one (idempotent), its sha256 carried or read. */
+  seal(key: string, length: number) {
+    if (!appends(this.blobs)) throw new Error('growing blobs on a store that cannot append');
+    return this.blobs.seal(key, length, this.hashes.take(key, length));
+  }
+
+  /** Completed: the chunks (copied into the upload's blob) and the record go; a sealed growing blob is the upload's now. */
+  private async release(rec: ResumableRecord): Promise<void> {
+    for (const c of rec.chunks) await this.blobs.delete(c);
+    await this.forget(rec.id);
+  }
+
+  /** Abandoned: the chunks or the growing blob, then the record and its expiry entry. Returns bytes freed. */
   async drop(rec: ResumableRecord): Promise<number> {
     let bytes = 0;
     for (const c of rec.chunks) bytes += await this.blobs.delete(c);
+    if (rec.appendKey) {
+      bytes += await this.blobs.delete(rec.appendKey);
+      this.hashes.forget(rec.appendKey);
+    }
     await this.forget(rec.id);
     if (bytes > 0) this.log.debug({ upload: rec.id, bytes }, 'resumable chunks deleted');
     return bytes;

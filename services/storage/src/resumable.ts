@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import {
   AppError,
   newId,
@@ -12,16 +13,16 @@ import {
   type ResumableRef,
   type ResumableState,
   type Store,
-  type StoredBlob,
   type UploadRecord,
 } from '@fileshare/shared';
-import type { BlobStore } from './blob/blob-store.js';
+import { appends, type GrowingBlobWriter, type BlobStore } from './blob/blob-store.js';
 import { ChunkWriter } from './chunk-writer.js';
 import type { FileRecords } from './files.js';
 import { keys } from './keys.js';
 import { Locker } from './locker.js';
 import type { Orphans } from './orphans.js';
 import { Completion } from './resumable-completion.js';
+import { CarriedHashes } from './resumable-hashes.js';
 import type { UploadRecords } from './uploads.js';
 
 /** A chunk list longer than this is refused: the record carries it whole on every write. */
@@ -43,6 +44,9 @@ export const MAX_CHUNKS = 10_000;
  */
 export class ResumableUploads {
   private readonly completion: Completion;
+  private readonly hashes = new CarriedHashes();
+  /** Whether uploads grow one blob in place (fs) rather than keep a chunk list (S3). */
+  private readonly grows: boolean;
   /**
    * One writer per upload: the lease is renewed while a chunk streams in (for minutes, maybe); a
    * replica that dies mid-chunk leaves the upload writable again within 10 s (tus-js-client's
@@ -65,12 +69,13 @@ export class ResumableUploads {
     },
   ) {
     this.lock = new Locker(store, { waitMs: 10_000, leaseMs: 10_000, renew: true });
-    this.completion = new Completion(store, blobs, uploads, files, log, (n) => this.newBlob(n));
+    this.grows = appends(blobs);
+    this.completion = new Completion(store, blobs, uploads, files, log, this.hashes, (n) => this.newBlob(n));
   }
 
   async create(b: ResumableCreate): Promise<ResumableState> {
     const now = Date.now();
-    const rec: ResumableRecord = { ...b, id: newId(), offset: 0, chunks: [], createdAt: now, expiresAt: now + this.opts.incompleteTtl * 1000 };
+    const rec: ResumableRecord = { ...b, id: newId(), offset: 0, chunks: [], createdAt: now, expiresAt: now + this.opts.incompleteTtl * 1000, ...this.growing() };
     if (!b.partial) delete rec.partial;
     await this.save(rec);
     return rec.length === 0 ? this.locked(rec.id, () => this.completed(rec)) : stateOf(rec);
@@ -94,7 +99,9 @@ export class ResumableUploads {
       const whole = parts as ResumableRecord[];
       const length = whole.reduce((n, p) => n + p.offset, 0);
       if (length > b.maxBytes) throw new AppError('file_too_large');
-      const chunks = whole.flatMap((p) => p.chunks);
+      // A part's growing blob is sealed into a chunk of the final upload (idempotent if this is re-run).
+      const chunks: string[] = [];
+      for (const p of whole) chunks.push(...(p.appendKey ? [(await this.completion.seal(p.appendKey, p.offset)).key] : p.chunks));
       if (chunks.length > MAX_CHUNKS) throw new AppError('too_many_chunks');
       const rec: ResumableRecord = {
         id: newId(),
@@ -184,22 +191,36 @@ export class ResumableUploads {
    * the incomplete upload's expiry to `incompleteTtl` from now: an upload that makes progress is not
    * cut off, one that stalls goes.
    */
-  async appended(rec: ResumableRecord, chunk: StoredBlob, complete = false): Promise<ResumableState> {
+  async appended(rec: ResumableRecord, chunk: { key?: string; size: number }, complete = false, hash?: Hash): Promise<ResumableState> {
     const offset = rec.offset + chunk.size;
     if (complete && rec.length !== null && rec.length !== offset) {
-      await this.orphans.discard(chunk.key);
+      await this.refuse(chunk);
       throw new AppError('invalid_upload_length', 'upload complete before its declared length');
     }
     const length = complete ? offset : rec.length;
     const expiresAt = Date.now() + this.opts.incompleteTtl * 1000;
-    const next: ResumableRecord = chunk.size > 0 ? { ...rec, length, offset, chunks: [...rec.chunks, chunk.key], expiresAt } : { ...rec, length, expiresAt };
-    await Promise.all([this.save(next), chunk.size > 0 ? this.orphans.clear(chunk.key) : this.orphans.discard(chunk.key)]);
+    const next: ResumableRecord = { ...rec, length, offset, expiresAt };
+    const guard = chunk.key === undefined ? undefined : chunk.size > 0 ? this.orphans.clear(chunk.key) : this.orphans.discard(chunk.key);
+    if (chunk.key !== undefined && chunk.size > 0) next.chunks = [...rec.chunks, chunk.key];
+    await Promise.all([this.save(next), guard]);
+    if (hash && rec.appendKey) this.hashes.keep(rec.appendKey, offset, hash);
     return next.length === next.offset ? this.completed(next) : stateOf(next);
   }
 
-  /** A chunk refused after it was stored (checksum mismatch): its bytes and guard go now. */
-  discard(key: string): Promise<void> {
-    return this.orphans.discard(key);
+  /** Where a chunk's bytes go: appended to the upload's growing blob, or a chunk blob of their own. */
+  chunkSink(rec: ResumableRecord, maxBytes: number): BlobWriter | GrowingBlobWriter {
+    if (rec.appendKey && appends(this.blobs)) return this.blobs.append(rec.appendKey, rec.offset, { maxBytes });
+    return this.newBlob(maxBytes);
+  }
+
+  /** The whole-upload hash to carry through this chunk, when this process has it (see CarriedHashes). */
+  carriedHash(rec: ResumableRecord): Hash | undefined {
+    return rec.appendKey ? this.hashes.from(rec.appendKey, rec.offset) : undefined;
+  }
+
+  /** A chunk refused after it was stored (checksum mismatch): a chunk blob goes now; appended bytes are cut by the next append. */
+  async refuse(chunk: { key?: string; size: number }): Promise<void> {
+    if (chunk.key !== undefined) await this.orphans.discard(chunk.key);
   }
 
   /** A new blob (a chunk, or the assembled upload) under an orphan guard until a record takes it. */
@@ -215,6 +236,11 @@ export class ResumableUploads {
 
   private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
     return this.locker(id, true, fn);
+  }
+
+  /** A new upload's growing blob, on a store that has them. */
+  private growing(): { appendKey?: string } {
+    return this.grows ? { appendKey: newId() } : {};
   }
 
   /** The record and its expiry entry, in one round trip. */

@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
-import type { BlobSink, BlobWriter, ByteRange } from '@fileshare/shared';
+import type { Readable, Writable } from 'node:stream';
+import type { BlobSink, BlobWriter, ByteRange, StoredBlob } from '@fileshare/shared';
 
 export interface CreateBlobOptions {
   /** Bytes beyond this fail the writer with `file_too_large` (and nothing is kept). */
@@ -40,4 +40,26 @@ export interface RangeSender {
 
 export function sendsRanges(store: BlobStore): store is BlobStore & RangeSender {
   return typeof (store as Partial<RangeSender>).sendRange === 'function';
+}
+
+/** One append to a growing blob: `done` resolves with the bytes appended once they are durable. */
+export interface GrowingBlobWriter extends Writable {
+  readonly done: Promise<{ size: number }>;
+}
+
+/**
+ * Capability: a blob grown in place by appends (a resumable upload's bytes), sealed into an
+ * ordinary blob at the end — no copy. Until sealed it is invisible to `open`. `append(key, at)`
+ * first cuts the growing blob back to `at` (the bytes of an append that failed after writing, never
+ * acknowledged), then appends; `done` once the bytes are durable (fdatasync). `seal(key, length)`
+ * makes the first `length` bytes the blob `key` (durably; idempotent), with the given sha256 or
+ * one computed by reading it once. `delete(key)` removes a growing blob too. Has it: FsBlobStore.
+ */
+export interface Appendable {
+  append(key: string, at: number, opts: CreateBlobOptions): GrowingBlobWriter;
+  seal(key: string, length: number, sha256?: string): Promise<StoredBlob>;
+}
+
+export function appends(store: BlobStore): store is BlobStore & Appendable {
+  return typeof (store as Partial<Appendable>).seal === 'function';
 }

@@ -1,7 +1,7 @@
 /**
  * Blobs on a local (or shared) file system. Layout under `root`:
  *   blobs/<first two hex chars of key>/<key>   finished blobs, immutable
- *   tmp/<key>.part                             blobs being written
+ *   tmp/<key>.part                             blobs being written, and growing blobs (Appendable)
  *   blobs.db                                   small blobs (≤ inlineMaxBytes), SQLite
  * A write goes to tmp, is fsynced, renamed into place and the directory fsynced: a blob
  * visible under blobs/ is complete and durable. A blob that ends within `inlineMaxBytes` is
@@ -11,11 +11,14 @@
  * It does not deduplicate, compress or encrypt, and it never builds a path from user input
  * (keys are UUIDs made by storage). blobs.db needs a local file system (SQLite locking).
  */
-import { promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AppError, isId, type BlobSink, type BlobWriter, type ByteRange } from '@fileshare/shared';
-import type { BlobStore, CreateBlobOptions, RangeSender } from './blob-store.js';
+import { AppError, isId, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
+import type { Appendable, BlobStore, GrowingBlobWriter, CreateBlobOptions, RangeSender } from './blob-store.js';
+import { FsAppendWriter } from './fs-append-writer.js';
+import { placeDurably } from './fs-durable.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
 import { InlineBlobs } from './inline-blobs.js';
 
@@ -31,7 +34,7 @@ export interface FsBlobStoreOptions {
 
 const READ_CHUNK = 512 * 1024;
 
-export class FsBlobStore implements BlobStore, RangeSender {
+export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   private readonly blobsDir: string;
   private readonly tmpDir: string;
   private readonly inlineMaxBytes: number;
@@ -73,6 +76,48 @@ export class FsBlobStore implements BlobStore, RangeSender {
     return new FsBlobWriter(this.pathOf(key), join(this.tmpDir, `${key}.part`), key, opts, this.inline, this.inlineMaxBytes);
   }
 
+  append(key: string, at: number, opts: CreateBlobOptions): GrowingBlobWriter {
+    this.pathOf(key); // a key that is no id is refused here too
+    return new FsAppendWriter(this.partOf(key), at, opts);
+  }
+
+  async seal(key: string, length: number, sha256?: string): Promise<StoredBlob> {
+    const part = this.partOf(key);
+    const path = this.pathOf(key);
+    const size = await fsp.stat(part).then(
+      (st) => st.size,
+      (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? -1 : Promise.reject(err)),
+    );
+    if (size === -1 && length === 0 && !(await fsp.stat(path).catch(() => null))) {
+      // Nothing was ever appended (an empty upload): an empty blob.
+      await (await fsp.open(part, 'w', 0o640)).close();
+      return this.seal(key, 0, sha256);
+    }
+    if (size === -1) {
+      // Sealed already (a completion that crashed after the rename runs again).
+      const sealed = await fsp.stat(path).catch(() => {
+        throw new AppError('not_found');
+      });
+      if (sealed.size !== length) throw new Error(`sealed blob ${key} has ${sealed.size} bytes, not ${length}`);
+      return { key, size: length, sha256: sha256 ?? (await hashFile(path, length)) };
+    }
+    if (size < length) throw new Error(`growing blob ${key} has ${size} bytes, not ${length}`);
+    if (size > length) {
+      const fh = await fsp.open(part, 'r+');
+      await fh
+        .truncate(length)
+        .then(() => fh.datasync())
+        .finally(() => fh.close());
+    }
+    const hash = sha256 ?? (await hashFile(part, length));
+    await placeDurably(part, path);
+    return { key, size: length, sha256: hash };
+  }
+
+  private partOf(key: string): string {
+    return join(this.tmpDir, `${key}.part`);
+  }
+
   async open(key: string, range?: ByteRange): Promise<Readable> {
     const path = this.pathOf(key);
     const small = this.inline?.get(key);
@@ -108,7 +153,7 @@ export class FsBlobStore implements BlobStore, RangeSender {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    await fsp.unlink(join(this.tmpDir, `${key}.part`)).catch(() => undefined);
+    await fsp.unlink(this.partOf(key)).catch(() => undefined);
     return size;
   }
 
@@ -162,6 +207,13 @@ async function sendViews(sink: BlobSink, read: (buf: Buffer, pos: number) => Pro
   } catch (err) {
     if (!cancelled) sink.fail(err as Error);
   }
+}
+
+/** The sha256 (hex) of a file's first `length` bytes, read once. */
+async function hashFile(path: string, length: number): Promise<string> {
+  const hash = createHash('sha256');
+  if (length > 0) for await (const c of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 1024 * 1024 })) hash.update(c as Buffer);
+  return hash.digest('hex');
 }
 
 /** A readable of one in-memory buffer (an inline blob). */

@@ -2,14 +2,7 @@ import { promises as fsp } from 'node:fs';
 import type { CreateBlobOptions } from './blob-store.js';
 import { HashingBlobWriter } from './hashing-writer.js';
 import type { InlineBlobs } from './inline-blobs.js';
-
-/**
- * A large blob is fdatasynced every this many bytes while it is written (one sync in flight at a
- * time, not awaited): the kernel writes back while more bytes arrive, instead of the final fsync
- * flushing the whole file at once and writes stalling on dirty-page throttling. Measured on
- * 900 MB: write + final fsync 1563 ms -> 761 ms.
- */
-const SYNC_EVERY = 32 * 1024 * 1024;
+import { SyncBehind, placeDurably, writeAll } from './fs-durable.js';
 
 /**
  * sha256 while streaming; bytes held in memory while the blob may still be inline, then
@@ -17,10 +10,7 @@ const SYNC_EVERY = 32 * 1024 * 1024;
  */
 export class FsBlobWriter extends HashingBlobWriter {
   private fh?: fsp.FileHandle;
-  /** Bytes written since the last progressive sync started, and that sync while it runs. */
-  private unsynced = 0;
-  private syncing?: Promise<void>;
-  private syncError?: Error;
+  private readonly syncBehind = new SyncBehind();
   /** Bytes not yet in a file, while the blob may still end up inline. */
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -64,19 +54,7 @@ export class FsBlobWriter extends HashingBlobWriter {
         await writeAll(this.fh, bufs, this.heldBytes + len);
         this.heldBytes = 0;
       } else await writeAll(this.fh, bufs, len);
-      this.unsynced += len;
-      if (this.unsynced >= SYNC_EVERY && !this.syncing) {
-        this.unsynced = 0;
-        // Linux reports a write-back error to one fsync only: a failure here fails the blob in
-        // _final, since the final fsync would not see it again.
-        this.syncing = this.fh.datasync().then(
-          () => void (this.syncing = undefined),
-          (err: Error) => {
-            this.syncError = err;
-            this.syncing = undefined;
-          },
-        );
-      }
+      this.syncBehind.wrote(this.fh, len);
     })().then(() => cb(), cb);
   }
 
@@ -89,24 +67,11 @@ export class FsBlobWriter extends HashingBlobWriter {
         return this.commit();
       }
       const fh = this.fh;
-      await this.syncing;
-      if (this.syncError) throw this.syncError;
+      await this.syncBehind.settle();
       await fh.sync();
       await fh.close();
       this.fh = undefined;
-      const dir = this.finalPath.slice(0, this.finalPath.lastIndexOf('/'));
-      // The fan-out directory is made the first time a rename finds it missing, not per upload.
-      await fsp.rename(this.tmpPath, this.finalPath).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-        await fsp.mkdir(dir, { recursive: true });
-        await fsp.rename(this.tmpPath, this.finalPath);
-      });
-      const dh = await fsp.open(dir, 'r');
-      try {
-        await dh.sync();
-      } finally {
-        await dh.close();
-      }
+      await placeDurably(this.tmpPath, this.finalPath);
       this.commit();
     })().then(() => cb(), cb);
   }
@@ -126,24 +91,5 @@ export class FsBlobWriter extends HashingBlobWriter {
       () => cb(err),
       () => cb(err),
     );
-  }
-}
-
-async function writeAll(fh: fsp.FileHandle, bufs: Buffer[], len: number): Promise<void> {
-  let written = 0;
-  while (written < len) {
-    const { bytesWritten } = await fh.writev(bufs);
-    written += bytesWritten;
-    if (written < len) {
-      // Partial write: drop what went out and retry the rest.
-      let skip = bytesWritten;
-      while (skip > 0 && bufs.length) {
-        if (bufs[0].length <= skip) skip -= bufs.shift()!.length;
-        else {
-          bufs[0] = bufs[0].subarray(skip);
-          skip = 0;
-        }
-      }
-    }
   }
 }
