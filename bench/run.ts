@@ -22,6 +22,7 @@ import { growth } from './workloads/growth.js';
 import { largeTransfers } from './workloads/large-transfers.js';
 import { concurrentUploadRss } from './workloads/memory.js';
 import { s3Transfers } from './workloads/s3.js';
+import { resumableUploads } from './workloads/resumable.js';
 import { smallRequests } from './workloads/small-requests.js';
 import { tokenRoundTrips } from './workloads/tokens.js';
 
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
   };
 
   const large = await largeTransfers(b);
+  const resumable = await resumableUploads(b);
   const s3 = await s3Transfers(b);
   const small = await smallRequests(b);
   const tokens = await tokenRoundTrips(b);
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   const grown = await growth(files);
   const sweeps = await expirySweeps();
 
-  const figures: Figures = { large, small, tokens, concurrentRss, growth: grown };
+  const figures: Figures = { large, resumable, small, tokens, concurrentRss, growth: grown };
   const rows = targets(figures);
   const out = { date: new Date().toISOString(), quick, params: P, machine: { cpus: cpus().length, node: process.version }, figures: { ...figures, s3, sweeps }, targets: rows };
   writeFileSync(join(HERE, 'results.json'), JSON.stringify(out, null, 2) + '\n');

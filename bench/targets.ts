@@ -6,11 +6,13 @@
 import { P, SYSTEMS, round } from './context.js';
 import type { GrowthFigures } from './workloads/growth.js';
 import type { LargeFigures } from './workloads/large-transfers.js';
+import type { ResumableFigures } from './workloads/resumable.js';
 import type { Rate, SmallFigures } from './workloads/small-requests.js';
 import type { PerSystem } from './context.js';
 
 export interface Figures {
   large: LargeFigures;
+  resumable: ResumableFigures;
   small: SmallFigures;
   tokens: PerSystem<Rate>;
   concurrentRss: PerSystem<number>;
@@ -42,6 +44,8 @@ export function targets(f: Figures): Target[] {
     row(`2 large download vs nginx sendfile (${s})`, f.large.download[s], f.large.ref.nginxGet, aio ? '>=0.7' : '>=0.5');
     row(`3 small downloads vs nginx static (${s})`, f.small.get[s].rps, f.small.ref.nginxGet.rps, aio ? '>=0.20' : '>=0.10');
     row(`4 small uploads vs node PUT+fsync each (${s})`, f.small.post[s].rps, f.small.ref.nodePut.rps, aio ? '>=0.6' : '>=0.4');
+    row(`5 tus upload, tus-js-client 64 MB chunks, vs @tus/server (${s})`, f.resumable.tus[s], f.resumable.ref, aio ? '>=1.2' : '>=1.0');
+    row(`5 IETF-draft upload, tus-js-client 64 MB chunks, vs @tus/server tus (${s})`, f.resumable.ietf[s], f.resumable.ref, aio ? '>=1.2' : '>=1.0');
     // Row 6's references are budgets we set, not measurements of another system.
     row(`6 peak RSS MB per process, large upload, vs a 150 MB budget (${s})`, f.large.uploadRss[s], 150, '<=1.0');
     row(`6 peak RSS MB per process, ${P.memN}x${P.memSize / 1e6} MB uploads, vs a 400 MB budget (${s})`, f.concurrentRss[s], 400, '<=1.0');

@@ -17,7 +17,7 @@ blobStoreContract(
     await store.init();
     return { store, objects: () => filesUnder(root), close: () => store.close() };
   },
-  ['ranges'],
+  ['ranges', 'appends'],
 );
 
 blobStoreContract(
@@ -28,7 +28,7 @@ blobStoreContract(
     await store.init();
     return { store, objects: () => fsBlobs(root), close: () => store.close() };
   },
-  ['ranges'],
+  ['ranges', 'appends'],
 );
 
 blobStoreContract('s3 blob store', async () => {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import test from 'ava';
 import { AppError, newId } from '@fileshare/shared';
-import { sendsRanges, type BlobStore } from '@fileshare/storage';
+import { appends, sendsRanges, type BlobStore } from '@fileshare/storage';
 import { collector } from '../helpers/storage-fixture.js';
 import { writeLent } from '../helpers/stream.js';
 
@@ -15,7 +15,7 @@ async function readAll(r: Readable): Promise<Buffer> {
 }
 
 /** Optional capabilities a store declares (blob-store.ts); the contract checks each one it has, and that it has them. */
-export type BlobStoreCapability = 'ranges';
+export type BlobStoreCapability = 'ranges' | 'appends';
 
 /**
  * What every BlobStore must do. `objects()` lists what the backend holds right now (files on
@@ -149,7 +149,47 @@ export function blobStoreContract(
 
   test.serial(`${label}: has exactly the capabilities it declares`, (t) => {
     t.is(sendsRanges(s), capabilities.includes('ranges'));
+    t.is(appends(s), capabilities.includes('appends'));
   });
+
+  if (capabilities.includes('appends')) {
+    test.serial(`${label}: a growing blob: appends, a failed append cut back, sealed (idempotent) without a copy, deleted`, async (t) => {
+      if (!appends(s)) return t.fail('no appends');
+      const g = s;
+      const data = randomBytes(3 * 1024 * 1024 + 11);
+      const key = newId();
+      const add = (at: number, bytes: Buffer, maxBytes = data.length - at) => {
+        const w = g.append(key, at, { maxBytes });
+        w.end(bytes);
+        return w.done;
+      };
+      t.deepEqual(await add(0, data.subarray(0, 1_000_000)), { size: 1_000_000 });
+      await t.throwsAsync(s.open(key), undefined, 'invisible until sealed');
+      // An append that fails after writing (too large here) leaves bytes past the offset: the next one cuts them.
+      const refused = await t.throwsAsync(add(1_000_000, Buffer.alloc(10_000, 1), 5_000));
+      t.is((refused as AppError).code, 'file_too_large');
+      t.deepEqual(await add(1_000_000, data.subarray(1_000_000, 2_500_000)), { size: 1_500_000 });
+      await add(2_500_000, data.subarray(2_500_000));
+      await t.throwsAsync(add(data.length + 5, Buffer.alloc(1)), undefined, 'an offset past the durable bytes is refused');
+      const sealed = await s.seal(key, data.length);
+      t.deepEqual(sealed, { key, size: data.length, sha256: sha(data) });
+      t.deepEqual(await s.seal(key, data.length, 'given'), { key, size: data.length, sha256: 'given' }, 'sealing again finds it sealed');
+      t.true((await readAll(await s.open(key))).equals(data));
+      const empty = newId();
+      t.deepEqual(await s.seal(empty, 0), { key: empty, size: 0, sha256: sha(Buffer.alloc(0)) }, 'never appended to: an empty blob');
+      await s.delete(empty);
+      await s.delete(key);
+      await t.throwsAsync(s.open(key));
+      // A growing blob deleted before it was sealed leaves nothing.
+      const other = newId();
+      const w = s.append(other, 0, { maxBytes: 100 });
+      w.end(Buffer.alloc(50));
+      await w.done;
+      const before = objects().length;
+      await s.delete(other);
+      t.is(objects().length, before - 1, 'the growing blob is gone');
+    });
+  }
 
   if (capabilities.includes('ranges')) {
     test.serial(`${label}: sendRange hands exact ranges to a sink through held views; a missing blob is not_found before start`, async (t) => {

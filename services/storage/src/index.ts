@@ -15,7 +15,7 @@ import { UploadRecords } from './uploads.js';
 
 export { StorageDataPlane } from './storage-data-plane.js';
 export type { BlobStore, CreateBlobOptions, RangeSender } from './blob/blob-store.js';
-export { sendsRanges } from './blob/blob-store.js';
+export { appends, sendsRanges } from './blob/blob-store.js';
 export { FsBlobStore, type FsBlobStoreOptions } from './blob/fs-blob-store.js';
 
 /** The blob backend the config names, checked (directories made / bucket found) before use. */

@@ -1,0 +1,64 @@
+/** Row 5: the big file through tus-js-client in 64 MB chunks — fileshare (tus 1.0 and the IETF draft) vs @tus/server. */
+import { createReadStream } from 'node:fs';
+import * as tus from 'tus-js-client';
+import { http } from '../../test/helpers/http.js';
+import { AUTH, P, USER, round, say, type Bench, type PerSystem } from '../context.js';
+import { MB, fmt, median } from '../lib.js';
+
+export interface ResumableFigures {
+  /** MB/s per system, tus 1.0 and IETF draft (interop 6). */
+  tus: PerSystem<number>;
+  ietf: PerSystem<number>;
+  /** @tus/server, tus 1.0, same client and chunk size. */
+  ref: number;
+}
+
+/** What tus-js-client 4.3 calls its protocols (its type declarations do not list them yet). */
+type Protocol = 'tus-v1' | 'ietf-draft-05';
+const CHUNK = 64 * 1024 * 1024;
+
+/** One upload of `file` to `endpoint` (creation, then PATCHes of 64 MB): MB/s from the POST to the last 2xx. */
+async function upload(file: string, endpoint: string, protocol: Protocol, headers: Record<string, string> = {}): Promise<{ mbps: number; url: string }> {
+  const started = process.hrtime.bigint();
+  const u = new tus.Upload(createReadStream(file), {
+    endpoint,
+    chunkSize: CHUNK,
+    uploadSize: P.large,
+    metadata: { filename: 'big.bin', filetype: 'application/octet-stream' },
+    headers,
+    retryDelays: [],
+    storeFingerprintForResuming: false,
+    ...({ protocol } as object),
+  });
+  await new Promise<void>((resolve, reject) => {
+    u.options.onSuccess = () => resolve();
+    u.options.onError = reject;
+    u.start();
+  });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { mbps: P.large / MB / seconds, url: u.url! };
+}
+
+export async function resumableUploads(b: Bench): Promise<ResumableFigures> {
+  const f = { tus: {}, ietf: {} } as Omit<ResumableFigures, 'ref'>;
+  for (const s of b.systems) {
+    for (const [key, protocol] of [
+      ['tus', 'tus-v1'],
+      ['ietf', 'ietf-draft-05'],
+    ] as const) {
+      const xs: number[] = [];
+      for (let i = 0; i < P.runs; i++) {
+        const r = await upload(b.files.big, `${s.base}/uploads`, protocol, { authorization: AUTH });
+        xs.push(r.mbps);
+        await http(r.url, { method: 'DELETE', auth: USER });
+      }
+      f[key][s.name] = round(median(xs));
+    }
+    say(`5 ${s.name}: tus-js-client 64 MB chunks: tus ${fmt(f.tus[s.name])}, IETF ${fmt(f.ietf[s.name])} MB/s`);
+  }
+  const ref: number[] = [];
+  for (let i = 0; i < P.runs; i++) ref.push((await upload(b.files.big, b.tus.url, 'tus-v1')).mbps);
+  await b.tus.restart();
+  say(`5 ref: @tus/server, tus-js-client 64 MB chunks: ${fmt(median(ref))} MB/s`);
+  return { ...f, ref: round(median(ref)) };
+}
