@@ -11,6 +11,9 @@ export const COMMANDS = {
   resumableCreate: 'storage.resumable.create',
   resumableGet: 'storage.resumable.get',
   resumableConcat: 'storage.resumable.concat',
+  uploadDeliveryBegin: 'storage.delivery.begin',
+  uploadDeliveryRenew: 'storage.delivery.renew',
+  uploadDeliveryFinish: 'storage.delivery.finish',
   sessionCreate: 'storage.session.create',
   sessionGet: 'storage.session.get',
   sessionList: 'storage.session.list',
@@ -23,7 +26,9 @@ export const COMMANDS = {
   expire: 'storage.expire',
   storagePing: 'storage.ping',
   tokenIssue: 'tokens.issue',
-  tokenConsume: 'tokens.consume',
+  tokenBegin: 'tokens.begin',
+  tokenRenew: 'tokens.renew',
+  tokenFinish: 'tokens.finish',
   tokenPeek: 'tokens.peek',
   tokensPing: 'tokens.ping',
 } as const;
@@ -35,13 +40,15 @@ export const EVENTS = {
   uploadStored: 'fileshare.evt.upload.stored',
   uploadDeleted: 'fileshare.evt.upload.deleted',
   uploadExpired: 'fileshare.evt.upload.expired',
+  uploadDownloaded: 'fileshare.evt.upload.downloaded',
   sessionCreated: 'fileshare.evt.session.created',
   sessionDeleted: 'fileshare.evt.session.deleted',
   sessionExpired: 'fileshare.evt.session.expired',
   fileStored: 'fileshare.evt.file.stored',
   fileDeleted: 'fileshare.evt.file.deleted',
   tokenIssued: 'fileshare.evt.token.issued',
-  tokenConsumed: 'fileshare.evt.token.consumed',
+  tokenDelivered: 'fileshare.evt.token.delivered',
+  tokenRefused: 'fileshare.evt.token.refused',
 } as const;
 
 // ---- command payloads (gateway/tokens/expiry -> storage, gateway -> tokens) ----
@@ -59,6 +66,7 @@ export interface ResumableCreate {
   length: number | null;
   /** tus concatenation: a part of a final upload. */
   partial?: boolean;
+  maxDownloads?: number;
 }
 /** tus concatenation: a final upload made of the owner's complete partial uploads, in order. */
 export interface ResumableConcat {
@@ -66,6 +74,7 @@ export interface ResumableConcat {
   name: string;
   contentType: string;
   ttl: number;
+  maxDownloads?: number;
   parts: string[];
   /** The parts' total may not exceed this (`file_too_large`). */
   maxBytes: number;
@@ -93,6 +102,13 @@ export interface FileRef {
 }
 export interface FileCommit extends FileRef {
   blob: StoredBlob;
+  /** The sha256 (hex) the client announced (Repr-Digest / Content-Digest): other bytes are refused. */
+  sha256?: string;
+}
+/** A counted download of an upload with a download limit: begun, renewed while it streams, finished. */
+export interface DeliveryRef {
+  id: string;
+  lease: string;
 }
 export interface ExpireItem {
   /** An expiry-index item (see expiry-items.ts): `upload:<id>`, `session:<id>`, `file:<id>` or `blob:<key>`. */
@@ -118,9 +134,22 @@ export interface TokenRef {
   sessionId: string;
   fileId: string;
 }
-/** What consuming (or peeking at) a token yields: the file to stream. */
+/** What beginning a delivery of (or peeking at) a token yields: the file to stream. */
 export interface TokenGrant {
   file: FileRecord;
+}
+/**
+ * What one response sent of a representation: bytes from `start` handed to the socket, and whether
+ * the response completed (its last byte written) or was cut. Null: nothing was delivered (HEAD,
+ * 304, 416, an error before the body).
+ */
+export type Sent = { start: number; bytes: number; complete: boolean } | null;
+/** A counted delivery's lease (a token's, a download-limited upload's): the gateway renews it every third while it streams, so a dead gateway's lapses. */
+export const DELIVERY_LEASE_MS = 30_000;
+/** The end of a delivery of a token (`tokens.finish`): what was sent of the file's `size` bytes. */
+export interface TokenFinish extends TokenRef {
+  sent: Sent;
+  size: number;
 }
 
 /** What every event carries besides its own fields. */
@@ -151,6 +180,9 @@ export interface FileshareProtocol {
     [COMMANDS.resumableCreate]: { request: ResumableCreate; reply: ResumableState };
     [COMMANDS.resumableGet]: { request: ResumableRef; reply: ResumableState };
     [COMMANDS.resumableConcat]: { request: ResumableConcat; reply: ResumableState };
+    [COMMANDS.uploadDeliveryBegin]: { request: { id: string }; reply: DeliveryRef };
+    [COMMANDS.uploadDeliveryRenew]: { request: DeliveryRef; reply: void };
+    [COMMANDS.uploadDeliveryFinish]: { request: DeliveryRef & { sent: Sent; size: number }; reply: { downloads: number } };
     [COMMANDS.sessionCreate]: { request: SessionCreate; reply: SessionRecord };
     [COMMANDS.sessionGet]: { request: OwnedId; reply: SessionRecord };
     [COMMANDS.sessionList]: { request: { owner: string }; reply: SessionRecord[] };
@@ -163,7 +195,9 @@ export interface FileshareProtocol {
     [COMMANDS.expire]: { request: ExpireItem; reply: ExpireResult };
     [COMMANDS.storagePing]: { request: Record<string, never>; reply: { ok: true } };
     [COMMANDS.tokenIssue]: { request: TokenIssue; reply: TokenRecord };
-    [COMMANDS.tokenConsume]: { request: TokenRef; reply: TokenGrant };
+    [COMMANDS.tokenBegin]: { request: TokenRef; reply: TokenGrant };
+    [COMMANDS.tokenRenew]: { request: TokenRef; reply: void };
+    [COMMANDS.tokenFinish]: { request: TokenFinish; reply: { spent: boolean } };
     [COMMANDS.tokenPeek]: { request: TokenRef; reply: TokenGrant };
     [COMMANDS.tokensPing]: { request: Record<string, never>; reply: { ok: true } };
   };
@@ -171,12 +205,14 @@ export interface FileshareProtocol {
     [EVENTS.uploadStored]: UploadEvent & { size: number; sha256: string; expiresAt: string };
     [EVENTS.uploadDeleted]: UploadEvent;
     [EVENTS.uploadExpired]: UploadEvent & { size: number };
+    [EVENTS.uploadDownloaded]: UploadEvent & { downloads: number; maxDownloads: number };
     [EVENTS.sessionCreated]: SessionEvent & { expiresAt: string };
     [EVENTS.sessionDeleted]: SessionEvent;
     [EVENTS.sessionExpired]: SessionEvent;
     [EVENTS.fileStored]: FileEvent & { size: number; sha256: string };
     [EVENTS.fileDeleted]: FileEvent;
     [EVENTS.tokenIssued]: FileEvent & { expiresAt: string };
-    [EVENTS.tokenConsumed]: FileEvent;
+    [EVENTS.tokenDelivered]: FileEvent;
+    [EVENTS.tokenRefused]: FileEvent & { reason: 'used' | 'expired' | 'attempts' };
   };
 }

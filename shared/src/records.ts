@@ -15,6 +15,8 @@ export interface UploadRecord {
   ttl: number;
   createdAt: number;
   expiresAt: number;
+  /** Complete deliveries allowed (unset: as many as wanted). Counted in storage (download-limits.ts). */
+  maxDownloads?: number;
 }
 
 export interface SessionRecord {
@@ -37,6 +39,8 @@ export interface ResumableRecord {
   contentType: string;
   /** Seconds the finished upload lives. */
   ttl: number;
+  /** The finished upload's download limit. */
+  maxDownloads?: number;
   /** Total bytes; null until declared (creation-defer-length). */
   length: number | null;
   /** Bytes durable so far. */
@@ -116,4 +120,7 @@ export interface UploadMeta {
   name: string;
   contentType: string;
   ttl: number;
+  maxDownloads?: number;
+  /** The file's sha256 (hex) as the client announced it (Repr-Digest): bytes that differ are refused before a record is written. */
+  sha256?: string;
 }

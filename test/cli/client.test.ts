@@ -52,7 +52,7 @@ test('session create, session put, token, download -o, with --json', async (t) =
   const target = join(dir, 'got.png');
   const dl = await cli(['download', tk.url, '-o', target, '--json']);
   t.is(dl.code, 0);
-  t.deepEqual(JSON.parse(dl.stdout), { file: target, bytes: 5000 });
+  t.deepEqual(JSON.parse(dl.stdout), { file: target, bytes: 5000, sha256: sha256(Buffer.alloc(5000, 9)), verified: true });
   t.is(sha256(readFileSync(target)), sha256(Buffer.alloc(5000, 9)));
   const again = await cli(['download', tk.url, '-o', target]);
   t.is(again.code, 4, 'a used token: exit 4');

@@ -59,7 +59,7 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     const r = await upload(A, U, 'abcdef', { name: 'a.txt' });
     tt.is(r.status, 201);
     tt.regex(r.json.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    tt.deepEqual(Object.keys(r.json).sort(), ['contentType', 'createdAt', 'expiresAt', 'id', 'name', 'sha256', 'size', 'ttl', 'url']);
+    tt.deepEqual(Object.keys(r.json).sort(), ['contentType', 'createdAt', 'downloads', 'expiresAt', 'id', 'maxDownloads', 'name', 'sha256', 'size', 'ttl', 'url']);
     tt.is(r.json.ttl, 3600);
     tt.is(Date.parse(r.json.expiresAt) - Date.parse(r.json.createdAt), 3600_000);
     tt.is(r.headers.location, r.json.url);
@@ -403,7 +403,13 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     const ok = results.filter((r) => r.status === 200);
     tt.is(ok.length, 1);
     tt.is(ok[0].text, 'race');
-    tt.true(results.filter((r) => r.status !== 200).every((r) => r.status === 410 && r.json.message === 'token already used'));
+    // The others waited for the one delivery in flight (409 `token in use` if it outlasted their wait), then found it spent.
+    tt.true(
+      results
+        .filter((r) => r.status !== 200)
+        .every((r) => (r.status === 410 && r.json.message === 'token already used') || (r.status === 409 && r.json.message === 'token in use')),
+    );
+    tt.is((await http(`${B}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)).status, 410, 'spent: every later request is 410');
   });
 
   t('expired token, expired session', async (tt) => {

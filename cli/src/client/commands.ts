@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { basename, dirname, extname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { UNSAFE_NAME_CHARS } from '@fileshare/shared';
 import type { Parsed } from './args.js';
 import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
@@ -205,14 +206,56 @@ export async function download(p: Parsed, cfg: ClientConfig, out: Out): Promise<
   }
 }
 
-/** GET `url` into `sink`; `commit` runs once every byte is written (the temp file becomes the target). */
+/** Attempts to continue a broken download (Range from the bytes written, If-Range the ETag) before giving up. */
+const RESUMES = 5;
+
+/**
+ * GET `url` into `sink`; `commit` runs once every byte is written (the temp file becomes the target).
+ * A connection that breaks mid-way is resumed with `Range: bytes=<written>-` and `If-Range: <ETag>`
+ * (a one-time link counts the pieces together as one delivery). The bytes' sha-256 is checked
+ * against the server's `Repr-Digest` before the target is committed; a mismatch keeps nothing.
+ */
 async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableStream, out: Out, target: string, commit?: () => Promise<void>): Promise<void> {
-  const res = await send(cfg, 'GET', url, { auth: false });
+  let res = await send(cfg, 'GET', url, { auth: false });
   if (res.statusCode !== 200) await expectJson(res, []); // throws the API's error
-  const total = Number(res.headers['content-length']) || undefined;
-  const bar = progress('download', total);
-  await pipeline(res, bar, sink);
+  const total = Number(res.headers['content-length']);
+  const etag = res.headers.etag;
+  const announced = announcedSha256(res.headers['repr-digest']);
+  const bar = progress('download', total || undefined);
+  const hash = createHash('sha256');
+  let written = 0;
+  for (let resumes = 0; ; resumes++) {
+    try {
+      for await (const c of res) {
+        const chunk = c as Buffer;
+        hash.update(chunk);
+        written += chunk.length;
+        bar.tick(chunk.length);
+        if (!sink.write(chunk)) await once(sink, 'drain');
+      }
+      if (!Number.isFinite(total) || written >= total) break;
+      throw new Error('the connection ended early');
+    } catch (err) {
+      if (resumes >= RESUMES || !etag || !Number.isFinite(total)) throw new ClientError(`download broke after ${written} bytes: ${(err as Error).message}`, EXIT.failure);
+      await new Promise((r) => setTimeout(r, 200 * 2 ** resumes));
+      res = await send(cfg, 'GET', url, { auth: false, headers: { range: `bytes=${written}-`, 'if-range': etag } });
+      if (res.statusCode !== 206)
+        await expectJson(res, []).then(() => {
+          throw new ClientError(`the file changed while it was downloaded (${res.statusCode ?? 0}); nothing kept`, EXIT.failure);
+        });
+    }
+  }
   bar.finish();
+  const sha256 = hash.digest('hex');
+  if (announced && announced !== sha256) throw new ClientError(`digest mismatch: the server announced sha-256 ${announced}, the bytes are ${sha256}; nothing kept`, EXIT.failure);
+  if (sink !== process.stdout) await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
   await commit?.();
-  out(target, { file: target, bytes: total });
+  if (announced) process.stderr.write(`sha-256 verified: ${sha256}\n`);
+  out(target, { file: target, bytes: written, sha256, verified: !!announced });
+}
+
+/** The sha-256 (hex) of an RFC 9530 digest header, if it has one. */
+function announcedSha256(header: string | string[] | undefined): string | undefined {
+  const m = typeof header === 'string' ? /(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):/i.exec(header) : null;
+  return m ? Buffer.from(m[1], 'base64').toString('hex') : undefined;
 }

@@ -10,6 +10,8 @@ export const renderUpload = (u: UploadRecord, url: string) => ({
   contentType: u.contentType,
   sha256: u.sha256,
   ttl: u.ttl,
+  downloads: 0,
+  maxDownloads: u.maxDownloads ?? null,
   createdAt: iso(u.createdAt),
   expiresAt: iso(u.expiresAt),
   url,

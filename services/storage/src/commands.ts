@@ -1,5 +1,6 @@
 import { AppError, COMMANDS, isAppError, type Bus } from '@fileshare/shared';
 import type { ResumableUploads } from './resumable.js';
+import type { DownloadLimits } from './download-limits.js';
 import type { Expirer } from './expirer.js';
 import type { FileRecords } from './files.js';
 import type { SessionRecords } from './sessions.js';
@@ -9,9 +10,17 @@ import type { UploadRecords } from './uploads.js';
 /** The `storage.*` commands, each answered by the part of storage that owns it (queue group `storage`). */
 export function serveStorageCommands(
   bus: Bus,
-  parts: { uploads: UploadRecords; resumable: ResumableUploads; sessions: SessionRecords; files: FileRecords; expirer: Expirer; dataPlane: StorageDataPlane },
+  parts: {
+    uploads: UploadRecords;
+    limits: DownloadLimits;
+    resumable: ResumableUploads;
+    sessions: SessionRecords;
+    files: FileRecords;
+    expirer: Expirer;
+    dataPlane: StorageDataPlane;
+  },
 ): void {
-  const { uploads, resumable, sessions, files, expirer, dataPlane } = parts;
+  const { uploads, limits, resumable, sessions, files, expirer, dataPlane } = parts;
   const q = 'storage';
   bus.serve(COMMANDS.uploadGet, q, (b) => uploads.get(b.id));
   // An incomplete resumable upload is deleted the same way (tus termination).
@@ -22,6 +31,9 @@ export function serveStorageCommands(
       if (!(await resumable.delete(b))) throw new AppError('upload_not_found');
     }),
   );
+  bus.serve(COMMANDS.uploadDeliveryBegin, q, (b) => limits.begin(b.id));
+  bus.serve(COMMANDS.uploadDeliveryRenew, q, (b) => limits.renew(b));
+  bus.serve(COMMANDS.uploadDeliveryFinish, q, (b) => limits.finish(b));
   bus.serve(COMMANDS.resumableCreate, q, (b) => resumable.create(b));
   bus.serve(COMMANDS.resumableGet, q, (b) => resumable.get(b));
   bus.serve(COMMANDS.resumableConcat, q, (b) => resumable.concat(b));

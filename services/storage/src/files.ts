@@ -78,6 +78,7 @@ export class FileRecords {
       const f = await this.get(b);
       if (f.state === 'ready') throw new AppError('file_already_uploaded');
       if (f.size !== null && f.size !== b.blob.size) throw new AppError('size_mismatch');
+      if (b.sha256 !== undefined && b.sha256 !== b.blob.sha256) throw new AppError('digest_mismatch');
       if (!(await this.store.claim(keys.commit(f.id)))) throw new AppError('file_already_uploaded');
       claimed = true;
       const ready: FileRecord = { ...f, state: 'ready', size: b.blob.size, sha256: b.blob.sha256, blob: b.blob.key, storedAt: Date.now() };

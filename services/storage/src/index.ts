@@ -8,6 +8,7 @@ import { Expirer } from './expirer.js';
 import { FileRecords } from './files.js';
 import { Locker } from './locker.js';
 import { Orphans } from './orphans.js';
+import { DownloadLimits } from './download-limits.js';
 import { ResumableUploads } from './resumable.js';
 import { SessionRecords } from './sessions.js';
 import { StorageDataPlane } from './storage-data-plane.js';
@@ -50,7 +51,7 @@ export function serveStorage(store: Store, blobs: BlobStore, bus: Bus, log: Logg
   const resumable = new ResumableUploads(store, blobs, orphans, uploads, files, log, { incompleteTtl: opts.incompleteTtl, tombstoneTtl: opts.tombstoneTtl });
   const expirer = new Expirer(store, blobs, sessions, files, resumable, bus, log, opts.tombstoneTtl);
   const dataPlane = new StorageDataPlane(store, blobs, orphans, uploads, resumable);
-  serveStorageCommands(bus, { uploads, resumable, sessions, files, expirer, dataPlane });
+  serveStorageCommands(bus, { uploads, limits: new DownloadLimits(store, uploads, bus), resumable, sessions, files, expirer, dataPlane });
   return dataPlane;
 }
 

@@ -42,6 +42,9 @@ export const keys = {
   blobRef: (blobKey: string) => `blobref:${blobKey}`,
   /** The Locker's lease on one file's records. */
   fileLock: (fileId: string) => `lock:file:${fileId}`,
+  /** Deliveries of an upload with a download limit (done, in flight), and the lock that guards them. */
+  downloads: (uploadId: string) => `downloads:${uploadId}`,
+  downloadsLock: (uploadId: string) => `lock:downloads:${uploadId}`,
   /** The one writer of a resumable upload. */
   resumableLock: (id: string) => `lock:resumable:${id}`,
 };

@@ -32,7 +32,11 @@ export class Completion {
   async finish(rec: ResumableRecord): Promise<ResumableState> {
     if (rec.sessionId) return this.finishFile(rec, rec.sessionId);
     let up = await this.store.get<UploadRecord>(keys.upload(rec.id));
-    up ??= await this.uploads.record({ owner: rec.owner, name: rec.name, contentType: rec.contentType, ttl: rec.ttl }, await this.assemble(rec), rec.id);
+    up ??= await this.uploads.record(
+      { owner: rec.owner, name: rec.name, contentType: rec.contentType, ttl: rec.ttl, ...(rec.maxDownloads ? { maxDownloads: rec.maxDownloads } : {}) },
+      await this.assemble(rec),
+      rec.id,
+    );
     await this.release(rec);
     return { id: rec.id, offset: up.size, length: up.size, expiresAt: up.expiresAt, complete: true };
   }

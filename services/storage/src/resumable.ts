@@ -77,6 +77,7 @@ export class ResumableUploads {
     const now = Date.now();
     const rec: ResumableRecord = { ...b, id: newId(), offset: 0, chunks: [], createdAt: now, expiresAt: now + this.opts.incompleteTtl * 1000, ...this.growing() };
     if (!b.partial) delete rec.partial;
+    if (!b.maxDownloads) delete rec.maxDownloads;
     await this.save(rec);
     return rec.length === 0 ? this.locked(rec.id, () => this.completed(rec)) : stateOf(rec);
   }
@@ -114,6 +115,7 @@ export class ResumableUploads {
         chunks,
         createdAt: now,
         expiresAt: now + this.opts.incompleteTtl * 1000,
+        ...(b.maxDownloads ? { maxDownloads: b.maxDownloads } : {}),
       };
       // The final record holds the chunks before the parts let go of them.
       await this.save(rec);

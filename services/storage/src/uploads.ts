@@ -14,6 +14,8 @@ export class UploadRecords {
 
   /** The record of stored bytes (`POST /uploads`, through the data plane's createUpload). */
   async record(meta: UploadMeta, blob: StoredBlob, id = blob.key): Promise<UploadRecord> {
+    // Repr-Digest: bytes other than the client's are refused before a record exists (the caller discards them).
+    if (meta.sha256 !== undefined && meta.sha256 !== blob.sha256) throw new AppError('digest_mismatch');
     const now = Date.now();
     // A simple upload takes the blob's key as its id: expiry can delete the bytes from the id
     // alone. A resumable one keeps its own id (its bytes were assembled under a new key).
@@ -29,6 +31,7 @@ export class UploadRecords {
       createdAt: now,
       expiresAt: now + meta.ttl * 1000,
     };
+    if (meta.maxDownloads !== undefined) rec.maxDownloads = meta.maxDownloads;
     // One round trip: the three are issued together (the Redis client pipelines them; SQLite
     // commits them as one group) and the store applies them in the order they reach it. The
     // record's own expiry entry is issued first; from then on it covers the bytes too (an upload
@@ -65,6 +68,7 @@ export class UploadRecords {
     if (rec.owner !== b.owner) throw new AppError('upload_not_found');
     await this.blobs.delete(rec.blob);
     await this.store.delete(keys.upload(rec.id));
+    await this.store.delete(keys.downloads(rec.id));
     await this.store.unschedule(keys.upload(rec.id));
     this.bus.announce(EVENTS.uploadDeleted, { uploadId: rec.id, owner: rec.owner, at: new Date().toISOString() });
   }

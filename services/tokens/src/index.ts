@@ -5,7 +5,7 @@ export { TokenService } from './token-service.js';
 
 /** Wire the tokens service onto a bus and store owned by the caller. */
 export function startTokens(cfg: Config, deps: { bus: Bus; store: Store; log: Logger }): TokenService {
-  const svc = new TokenService(deps.store, deps.bus, deps.log, { tombstoneTtl: cfg['expiry.tombstoneTtl'] });
+  const svc = new TokenService(deps.store, deps.bus, deps.log, { tombstoneTtl: cfg['expiry.tombstoneTtl'], maxAttempts: cfg['tokens.maxAttempts'] });
   svc.serve();
   return svc;
 }

@@ -5,29 +5,52 @@ import {
   isAppError,
   metrics,
   newTokenId,
+  DELIVERY_LEASE_MS,
   type Bus,
   type FileRecord,
   type Logger,
   type Store,
+  type TokenFinish,
   type TokenGrant,
   type TokenIssue,
   type TokenRecord,
   type TokenRef,
 } from '@fileshare/shared';
+import { covers, mergeRange, type Coverage } from './coverage.js';
 
 const tokenKey = (id: string) => `token:${id}`;
+/** Claimed once the file has been delivered: every later request is 410. */
 const usedKey = (id: string) => `token:${id}:used`;
+/** Held while one delivery is in flight (any gateway): a second is 409. */
+const leaseKey = (id: string) => `token:${id}:lease`;
+/** What deliveries that did not complete left: attempts counted, bytes covered. */
+const deliveryKey = (id: string) => `token:${id}:delivery`;
+
+/** How long a request waits for another delivery of the same token to end before it is 409. */
+const WAIT_MS = 1_000;
+
+interface Delivery {
+  /** Deliveries that started and did not complete. */
+  attempts: number;
+  covered: Coverage;
+}
 
 export interface TokenOptions {
   /** Seconds a token record outlives its expiry, so that late requests get 410, not 404. */
   tombstoneTtl: number;
+  /** Deliveries that may start and not complete before the token is refused (410). */
+  maxAttempts: number;
 }
 
 /**
- * Issues and consumes one-time download tokens. Consuming is one atomic claim on the store
- * (`SET NX` / `INSERT .. ON CONFLICT`), so of any number of concurrent downloads of one token,
- * across any number of gateways, exactly one wins. Token ids are 192-bit random capabilities:
- * they are never logged and never put in events.
+ * Issues one-time download tokens and counts their deliveries. A token is spent when the whole
+ * file has been delivered to a client: one response that completed, or Range responses that
+ * together covered every byte (a broken download resumed). One delivery at a time, across
+ * gateways: a lease in the store, renewed while the bytes flow, lapsing if a gateway dies. A
+ * response cut short costs an attempt; `maxAttempts` of them and the token is refused. HEAD, 304
+ * and 416 never begin a delivery. Spending is one atomic claim on the store, taken under the
+ * lease: of any number of requests exactly one delivery completes.
+ * Token ids are 192-bit random capabilities: they are never logged and never put in events.
  */
 export class TokenService {
   constructor(
@@ -39,7 +62,9 @@ export class TokenService {
 
   serve(): void {
     this.bus.serve(COMMANDS.tokenIssue, 'tokens', (b) => this.issue(b));
-    this.bus.serve(COMMANDS.tokenConsume, 'tokens', (b) => this.consume(b));
+    this.bus.serve(COMMANDS.tokenBegin, 'tokens', (b) => this.begin(b));
+    this.bus.serve(COMMANDS.tokenRenew, 'tokens', async (b) => void (await this.store.renew(leaseKey(b.tokenId), DELIVERY_LEASE_MS)));
+    this.bus.serve(COMMANDS.tokenFinish, 'tokens', (b) => this.finish(b));
     this.bus.serve(COMMANDS.tokenPeek, 'tokens', (b) => this.check(b));
     this.bus.serve(COMMANDS.tokensPing, 'tokens', async () => (await this.store.ping(), { ok: true }));
   }
@@ -57,7 +82,7 @@ export class TokenService {
       // Never outlives its session.
       expiresAt: Math.min(now + b.ttl * 1000, file.expiresAt),
     };
-    await this.store.set(tokenKey(rec.id), rec, rec.expiresAt - now + this.opts.tombstoneTtl * 1000);
+    await this.store.set(tokenKey(rec.id), rec, this.keep(rec));
     metrics.tokens.inc({ outcome: 'issued' });
     this.bus.announce(EVENTS.tokenIssued, {
       sessionId: rec.sessionId,
@@ -69,7 +94,7 @@ export class TokenService {
     return rec;
   }
 
-  /** Everything a download checks, without consuming (HEAD). */
+  /** Everything a download checks, without beginning one (HEAD). */
   async check(b: TokenRef): Promise<TokenGrant & { token: TokenRecord }> {
     const token = await this.store.get<TokenRecord>(tokenKey(b.tokenId));
     if (!token || token.sessionId !== b.sessionId || token.fileId !== b.fileId) throw new AppError('token_not_found');
@@ -82,23 +107,72 @@ export class TokenService {
       if (isAppError(err) && (err.code === 'session_not_found' || err.code === 'file_not_found')) throw new AppError('token_not_found');
       throw err;
     }
-    if (await this.store.claimed(usedKey(token.id))) throw new AppError('token_used');
-    if (Date.now() >= token.expiresAt) throw new AppError('token_expired');
+    if (await this.store.claimed(usedKey(token.id))) throw this.refused(token, 'used');
+    if (Date.now() >= token.expiresAt) throw this.refused(token, 'expired');
     return { token, file };
   }
 
-  /** Check, then claim: only the caller whose claim succeeds gets the file. */
-  async consume(b: TokenRef): Promise<TokenGrant> {
+  /**
+   * A delivery begins: checked, then the token's lease (waiting a moment for one in flight to end,
+   * so a request right after a completed delivery hears 410, not 409), then its attempts.
+   */
+  async begin(b: TokenRef): Promise<TokenGrant> {
     try {
       const { token, file } = await this.check(b);
-      const ttl = token.expiresAt - Date.now() + this.opts.tombstoneTtl * 1000;
-      if (!(await this.store.claim(usedKey(token.id), ttl))) throw new AppError('token_used');
-      metrics.tokens.inc({ outcome: 'consumed' });
-      this.bus.announce(EVENTS.tokenConsumed, { sessionId: token.sessionId, fileId: token.fileId, owner: token.owner, at: new Date().toISOString() });
+      const until = Date.now() + WAIT_MS;
+      while (!(await this.store.claim(leaseKey(token.id), DELIVERY_LEASE_MS))) {
+        if (Date.now() > until) throw new AppError('token_in_use');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      try {
+        if (await this.store.claimed(usedKey(token.id))) throw this.refused(token, 'used');
+        const d = await this.store.get<Delivery>(deliveryKey(token.id));
+        if (d && d.attempts >= this.opts.maxAttempts) throw this.refused(token, 'attempts');
+      } catch (err) {
+        await this.store.release(leaseKey(token.id));
+        throw err;
+      }
       return { file };
     } catch (err) {
       metrics.tokens.inc({ outcome: 'refused' });
       throw err;
     }
+  }
+
+  /**
+   * A delivery ended (the lease holder says what was sent): bytes covered are merged, a cut
+   * response costs an attempt, and the token is spent once every byte was covered. Then the lease
+   * goes. Only the lease holder writes a token's delivery record, so it needs no lock.
+   */
+  async finish(b: TokenFinish): Promise<{ spent: boolean }> {
+    try {
+      const token = await this.store.get<TokenRecord>(tokenKey(b.tokenId));
+      if (!token || !b.sent) return { spent: false };
+      const d = (await this.store.get<Delivery>(deliveryKey(token.id))) ?? { attempts: 0, covered: [] };
+      if (!b.sent.complete) d.attempts++;
+      if (b.sent.bytes > 0) d.covered = mergeRange(d.covered, [b.sent.start, b.sent.start + b.sent.bytes - 1]);
+      const spent = b.size === 0 ? b.sent.complete : covers(d.covered, b.size);
+      if (!spent) {
+        await this.store.set(deliveryKey(token.id), d, this.keep(token));
+        return { spent };
+      }
+      await this.store.claim(usedKey(token.id), this.keep(token));
+      await this.store.delete(deliveryKey(token.id));
+      metrics.tokens.inc({ outcome: 'consumed' });
+      this.bus.announce(EVENTS.tokenDelivered, { sessionId: token.sessionId, fileId: token.fileId, owner: token.owner, at: new Date().toISOString() });
+      return { spent };
+    } finally {
+      await this.store.release(leaseKey(b.tokenId));
+    }
+  }
+
+  /** Milliseconds a token's records are kept: its life, then its tombstone. */
+  private keep(token: TokenRecord): number {
+    return Math.max(1, token.expiresAt - Date.now() + this.opts.tombstoneTtl * 1000);
+  }
+
+  private refused(token: TokenRecord, reason: 'used' | 'expired' | 'attempts'): AppError {
+    this.bus.announce(EVENTS.tokenRefused, { sessionId: token.sessionId, fileId: token.fileId, owner: token.owner, reason, at: new Date().toISOString() });
+    return new AppError(reason === 'expired' ? 'token_expired' : 'token_used');
   }
 }

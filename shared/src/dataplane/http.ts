@@ -64,7 +64,8 @@ export function parseChecksum(value: string): ChunkChecksum {
 /** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
 export const UPLOAD_TRAILER = 'x-fileshare-upload';
 
-const encodeUploadMeta = (m: UploadMeta): string => Buffer.from(JSON.stringify({ owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl })).toString('base64url');
+const encodeUploadMeta = (m: UploadMeta): string =>
+  Buffer.from(JSON.stringify({ owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl, maxDownloads: m.maxDownloads, sha256: m.sha256 })).toString('base64url');
 
 /** The trailer's fields, checked; a missing or malformed trailer is a 400 (storage keeps nothing). */
 export function decodeUploadMeta(value: string | undefined): UploadMeta {
@@ -77,7 +78,13 @@ export function decodeUploadMeta(value: string | undefined): UploadMeta {
   if (!m || typeof m.owner !== 'string' || !m.owner || typeof m.name !== 'string' || typeof m.contentType !== 'string' || !Number.isSafeInteger(m.ttl) || m.ttl! < 1) {
     throw new AppError('bad_request', `missing or malformed ${UPLOAD_TRAILER} trailer`);
   }
-  return { owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl! };
+  if ((m.maxDownloads !== undefined && (!Number.isSafeInteger(m.maxDownloads) || m.maxDownloads < 1)) || (m.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(m.sha256))) {
+    throw new AppError('bad_request', `malformed ${UPLOAD_TRAILER} trailer`);
+  }
+  const meta: UploadMeta = { owner: m.owner, name: m.name, contentType: m.contentType, ttl: m.ttl! };
+  if (m.maxDownloads !== undefined) meta.maxDownloads = m.maxDownloads;
+  if (m.sha256 !== undefined) meta.sha256 = m.sha256;
+  return meta;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { AppError, isAppError, metrics, type BlobSink, type BlobTransfer, type DataPlane, type ErrorCode } from '@fileshare/shared';
+import { AppError, isAppError, metrics, type BlobSink, type BlobTransfer, type DataPlane, type ErrorCode, type Sent } from '@fileshare/shared';
 import type { BlobCache } from './blob-cache.js';
+import { reprDigest } from './digest.js';
 import { contentDisposition } from './disposition.js';
 import type { Exchange } from './exchange.js';
 import { parseRange } from './range.js';
@@ -15,7 +16,7 @@ export interface Downloadable {
 }
 
 /**
- * File downloads: headers of API.md, conditional GET (If-None-Match), Range (206/416), HEAD
+ * File downloads: headers of API.md, conditional GET (If-None-Match), Range (206/416) with If-Range, HEAD
  * without body. Small blobs come from the cache (read whole once); the rest is streamed from the
  * data plane with backpressure, as views of its read buffer (BodySender).
  */
@@ -25,8 +26,25 @@ export class Downloads {
     private readonly cache: BlobCache,
   ) {}
 
-  /** `gone` is the route's 404 for a blob deleted since its record was read. */
-  async send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}): Promise<void> {
+  /**
+   * `gone` is the route's 404 for a blob deleted since its record was read. `sent`, when given, is
+   * told once what the response delivered (one-time links count deliveries): null for HEAD, 304,
+   * 416 and errors before the body; else the bytes handed to the socket and whether the response
+   * completed. It may be told after this resolves (a streamed body ends later).
+   */
+  async send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}, sent: (s: Sent) => void = () => undefined): Promise<void> {
+    let told = false;
+    const watch: Watch = { streaming: false, tell: (s: Sent) => void (told || ((told = true), sent(s))) };
+    try {
+      await this.respond(ex, f, gone, extraHeaders, watch);
+    } finally {
+      // Refused, or answered without a streamed body: told already, or nothing was delivered.
+      if (!watch.streaming) watch.tell(null);
+    }
+  }
+
+  private async respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch: Watch): Promise<void> {
+    const tell = watch.tell;
     const etag = `"${f.sha256}"`;
     const headers: Record<string, string | number> = {
       'Content-Type': f.contentType || 'application/octet-stream',
@@ -34,6 +52,7 @@ export class Downloads {
       ETag: etag,
       'Last-Modified': new Date(f.modifiedAt).toUTCString(),
       'Accept-Ranges': 'bytes',
+      'Repr-Digest': reprDigest(f.sha256),
       'Content-Security-Policy': "default-src 'none'; sandbox",
       'X-Content-Type-Options': 'nosniff',
       ...extraHeaders,
@@ -42,7 +61,10 @@ export class Downloads {
     if (inm && ex.req.method !== 'HEAD' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
       return ex.send(304, { ETag: etag });
     }
-    const range = parseRange(ex.req.headers.range, f.size);
+    // If-Range: the range only of this very representation (its ETag or exact date), else all of it.
+    const ifRange = ex.req.headers['if-range'];
+    const rangeAsked = ifRange === undefined || ifRange === etag || ifRange === headers['Last-Modified'] ? ex.req.headers.range : undefined;
+    const range = parseRange(rangeAsked, f.size);
     if (range === 'unsatisfiable') throw new AppError('range_not_satisfiable', undefined, { 'Content-Range': `bytes */${f.size}` });
     const length = range ? range.end - range.start + 1 : f.size;
     if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${f.size}`;
@@ -51,13 +73,20 @@ export class Downloads {
       const bytes = await this.smallBlob(f, gone);
       const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
       metrics.bytesOut.inc(part.length);
+      if (ex.open) tell({ start: range?.start ?? 0, bytes: part.length, complete: true });
       return ex.send(status, headers, part);
     }
     if (ex.req.method === 'HEAD') return ex.send(status, { ...headers, 'Content-Length': length });
-    if (length === 0) return ex.send(status, headers, Buffer.alloc(0));
+    if (length === 0) {
+      if (ex.open) tell({ start: 0, bytes: 0, complete: true });
+      return ex.send(status, headers, Buffer.alloc(0));
+    }
     // Always an exact range: the backend then reads no more than it must. The data plane hands
     // over views of its own read buffer (no allocation or copy per chunk).
-    await this.dataPlane.sendBlob(f.blob, range ?? { start: 0, end: f.size - 1 }, bodySink(ex, status, headers, length)).catch(blobGone(gone));
+    const start = range?.start ?? 0;
+    const onEnd = (bytes: number, complete: boolean) => tell({ start, bytes, complete });
+    const sink = bodySink(ex, status, headers, length, onEnd, () => (watch.streaming = true));
+    await this.dataPlane.sendBlob(f.blob, range ?? { start, end: f.size - 1 }, sink).catch(blobGone(gone));
   }
 
   /** A small blob, from the cache or read whole once (the data plane's views copied out) and kept. */
@@ -86,6 +115,12 @@ export class Downloads {
   }
 }
 
+/** What one download reports through: once its body streams, the BodySender tells how it ended. */
+interface Watch {
+  streaming: boolean;
+  tell: (s: Sent) => void;
+}
+
 /** A blob deleted since its record was read is the route's own 404 (`upload_not_found`, ...). */
 const blobGone = (gone: ErrorCode) => (err: unknown) => {
   throw isAppError(err) && err.code === 'not_found' ? new AppError(gone) : err;
@@ -108,6 +143,8 @@ class BodySender {
     private readonly size: number,
     /** Called once the kept chunk has been sent: the source may go on. */
     private readonly resume: () => void,
+    /** Told once, when the response is over: body bytes handed to the socket, and whether all were. */
+    private readonly onEnd: (bytes: number, complete: boolean) => void,
   ) {
     metrics.downloadsInFlight.inc();
   }
@@ -164,13 +201,14 @@ class BodySender {
 
   private complete(): void {
     this.ex.bytesOut = this.size;
-    this.settle();
+    this.settle(true);
   }
 
   /** Accounting, once: the response is over (sent, cut or aborted). */
-  settle(): void {
+  settle(complete = false): void {
     if (this.settled) return;
     this.settled = true;
+    this.onEnd(this.ex.bytesOut, complete);
     metrics.downloadsInFlight.dec();
     metrics.bytesOut.inc(this.ex.bytesOut);
     this.ex.finish();
@@ -181,7 +219,14 @@ class BodySender {
  * A download: a BlobSink that sends the data plane's views to the client (`size` > 0 bytes); the
  * status and headers go out when the data plane has found the blob. See DataPlane.sendBlob.
  */
-function bodySink(ex: Exchange, status: number, headers: Record<string, string | number>, size: number): BlobSink {
+function bodySink(
+  ex: Exchange,
+  status: number,
+  headers: Record<string, string | number>,
+  size: number,
+  onEnd: (bytes: number, complete: boolean) => void,
+  onStart: () => void,
+): BlobSink {
   let transfer: BlobTransfer | undefined;
   let sender: BodySender | undefined;
   ex.onAbort(() => {
@@ -191,7 +236,8 @@ function bodySink(ex: Exchange, status: number, headers: Record<string, string |
   return {
     start(t) {
       transfer = t;
-      sender = new BodySender(ex, size, () => t.resume());
+      onStart();
+      sender = new BodySender(ex, size, () => t.resume(), onEnd);
       if (!sender.begin(status, headers)) t.cancel();
     },
     write: (view) => sender!.write(view),

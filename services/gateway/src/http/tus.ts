@@ -45,6 +45,8 @@ export interface UploadMetadata {
   contentType?: string;
   /** The `ttl` value as sent (digits are checked by the caller's ttl rule). */
   ttl?: string;
+  /** The `maxDownloads` value as sent (checked by the caller). */
+  maxDownloads?: string;
 }
 
 /**
@@ -68,6 +70,7 @@ export function parseMetadata(header: string | undefined, maxNameLength: number)
     name: cleanFileName(pairs.get('filename') || 'upload', maxNameLength),
     contentType: type || undefined,
     ttl: pairs.get('ttl'),
+    maxDownloads: pairs.get('maxDownloads'),
   };
 }
 

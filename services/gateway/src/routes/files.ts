@@ -1,5 +1,6 @@
 import { AppError, COMMANDS, type StoredBlob } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
+import { uploadSha256 } from '../http/digest.js';
 import { isMultipart, receiveMultipart } from '../http/multipart.js';
 import { renderFile } from '../render.js';
 import { id, route, type Route } from '../router.js';
@@ -24,6 +25,7 @@ export function fileUploadRoutes(ctx: GatewayContext): Route[] {
         if (file.state === 'ready') throw new AppError('file_already_uploaded');
         if (!multipart && length >= 0 && file.size !== null && length !== file.size) throw new AppError('size_mismatch');
 
+        const sha256 = uploadSha256(ex, !multipart); // a malformed digest is refused before a byte is stored
         const release = ctx.uploadSlots.begin(user);
         try {
           const open = () => ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'] });
@@ -37,7 +39,7 @@ export function fileUploadRoutes(ctx: GatewayContext): Route[] {
             else writer.end();
             blob = await writer.done;
           }
-          ex.json(200, renderFile(await bus.request(COMMANDS.fileCommit, { owner: user, sessionId: sid, fileId: fid, blob })));
+          ex.json(200, renderFile(await bus.request(COMMANDS.fileCommit, { owner: user, sessionId: sid, fileId: fid, blob, ...(sha256 ? { sha256 } : {}) })));
         } finally {
           release();
         }

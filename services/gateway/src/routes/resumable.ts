@@ -6,6 +6,7 @@ import { answer, protocolOf, TUS, type ResumableProtocol } from '../http/resumab
 import { TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION, byteCount, parseMetadata, uploadChecksum } from '../http/tus.js';
 import { renderResumable } from '../render.js';
 import { id, route, type Route } from '../router.js';
+import { downloadLimit } from './uploads.js';
 
 /** Parts a tus final upload may name. */
 const MAX_PARTS = 100;
@@ -68,6 +69,7 @@ export function createResumable(ctx: GatewayContext, ex: Exchange, user: string,
       name: meta.name,
       contentType: meta.contentType ?? p.bodyType(ex) ?? 'application/octet-stream',
       ttl: ttl(cfg['limits.maxTtl'], cfg['models.upload.ttl'], true)(meta.ttl),
+      ...downloadLimit(cfg['limits.maxDownloads'])(meta.maxDownloads),
     };
     const concat = h['upload-concat'];
     if (concat?.startsWith('final;')) {

@@ -1,10 +1,21 @@
-import { COMMANDS } from '@fileshare/shared';
+import { COMMANDS, DELIVERY_LEASE_MS, type FileRecord } from '@fileshare/shared';
+import { countedDownload } from '../http/counted-download.js';
+import type { Downloadable } from '../http/download.js';
 import type { GatewayContext } from '../context.js';
 import { object, ttl } from '../http/json-body.js';
 import { renderToken } from '../render.js';
 import { id, route, tokenId, type Route } from '../router.js';
 
-/** Token issuing (auth) and the one-time download (the URL is the capability). */
+const downloadable = (file: FileRecord): Downloadable => ({
+  blob: file.blob!,
+  size: file.size!,
+  name: file.name,
+  contentType: file.contentType,
+  sha256: file.sha256!,
+  modifiedAt: file.storedAt ?? file.createdAt,
+});
+
+/** Token issuing (auth) and the one-time download (the URL is the capability; docs/one-time-links.md). */
 export function tokenRoutes(ctx: GatewayContext): Route[] {
   const { cfg, bus, urls, downloads } = ctx;
   const newToken = object({ ttl: ttl(cfg['limits.maxTtl'], cfg['limits.maxTtl']) });
@@ -29,13 +40,24 @@ export function tokenRoutes(ctx: GatewayContext): Route[] {
       params: { sid: id('token_not_found'), fid: id('token_not_found'), tid: tokenId('token_not_found') },
       async handler({ ex, params }) {
         const ref = { tokenId: params.tid, sessionId: params.sid, fileId: params.fid };
-        // HEAD never consumes.
-        const { file } = await bus.request(ex.req.method === 'HEAD' ? COMMANDS.tokenPeek : COMMANDS.tokenConsume, ref);
-        await downloads.send(
+        const headers = { 'Cache-Control': 'no-store' };
+        // HEAD never begins a delivery.
+        if (ex.req.method === 'HEAD') return downloads.send(ex, downloadable((await bus.request(COMMANDS.tokenPeek, ref)).file), 'token_not_found', headers);
+        // A delivery: the token's lease is held until the response ends, then the tokens service
+        // hears what was sent and spends the token if the whole file was delivered.
+        const { file } = await bus.request(COMMANDS.tokenBegin, ref);
+        await countedDownload(
           ex,
-          { blob: file.blob!, size: file.size!, name: file.name, contentType: file.contentType, sha256: file.sha256!, modifiedAt: file.storedAt ?? file.createdAt },
+          downloads,
+          downloadable(file),
           'token_not_found',
-          { 'Cache-Control': 'no-store' },
+          headers,
+          {
+            leaseMs: DELIVERY_LEASE_MS,
+            renew: () => bus.request(COMMANDS.tokenRenew, ref),
+            finish: (sent) => bus.request(COMMANDS.tokenFinish, { ...ref, sent, size: file.size! }),
+          },
+          ctx.log,
         );
       },
     }),

@@ -1,4 +1,7 @@
-import { AppError, COMMANDS, deferred, type UploadMeta } from '@fileshare/shared';
+import { AppError, COMMANDS, DELIVERY_LEASE_MS, deferred, type UploadMeta, type UploadRecord } from '@fileshare/shared';
+import type { Exchange } from '../http/exchange.js';
+import { countedDownload } from '../http/counted-download.js';
+import { uploadSha256 } from '../http/digest.js';
 import type { GatewayContext } from '../context.js';
 import { ttl } from '../http/json-body.js';
 import { isMultipart, receiveMultipart } from '../http/multipart.js';
@@ -10,10 +13,24 @@ import { createResumable, headResumable } from './resumable.js';
 /** Multipart framing allowed on top of limits.maxFileSize before a Content-Length is refused. */
 export const MULTIPART_OVERHEAD = 64 * 1024;
 
+/**
+ * The optional `maxDownloads` of a simple upload (form field, tus metadata): digits, 1 to the
+ * server's cap; absent: as many downloads as wanted (the handbook's rule).
+ */
+export const downloadLimit =
+  (cap: number) =>
+  (value: string | undefined): { maxDownloads?: number } => {
+    if (value === undefined) return {};
+    const n = /^\d{1,9}$/.test(value) ? Number(value) : 0;
+    if (n < 1 || n > cap) throw new AppError('invalid_max_downloads', `invalid max downloads: 1 to ${cap}`);
+    return { maxDownloads: n };
+  };
+
 /** Simple identification: POST /uploads, GET|HEAD /uploads/:id, DELETE /uploads/:id. */
 export function uploadRoutes(ctx: GatewayContext): Route[] {
-  const { cfg, bus, urls, downloads } = ctx;
+  const { cfg, bus, urls } = ctx;
   const formTtl = ttl(cfg['limits.maxTtl'], cfg['models.upload.ttl'], true);
+  const maxDownloads = downloadLimit(cfg['limits.maxDownloads']);
   return [
     route({
       method: 'POST',
@@ -30,6 +47,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
         const resumable = protocolOf(ex);
         if (resumable) return createResumable(ctx, ex, user, resumable);
         if (!ex.body) throw new AppError('file_required');
+        const sha256 = uploadSha256(ex, false);
         const release = ctx.uploadSlots.begin(user);
         // The record's fields go to storage with the bytes; the ttl is known once the form is read.
         // Refused when no file part came (storage was never asked): nobody awaits it then.
@@ -39,7 +57,16 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
           const form = await receiveMultipart(ex.body, ex.req.headers['content-type'], open, ctx.multipartLimits);
           const values = form.fields.ttl;
           if (values && values.length > 1) throw new AppError('invalid_ttl');
-          meta.resolve({ owner: user, name: form.name, contentType: form.contentType, ttl: formTtl(values?.[0]) });
+          const limit = form.fields.maxDownloads;
+          if (limit && limit.length > 1) throw new AppError('invalid_max_downloads');
+          meta.resolve({
+            owner: user,
+            name: form.name,
+            contentType: form.contentType,
+            ttl: formTtl(values?.[0]),
+            ...maxDownloads(limit?.[0]),
+            ...(sha256 ? { sha256 } : {}),
+          });
           const rec = await form.writer.record;
           const url = urls.url(ex, `/uploads/${rec.id}`);
           ex.json(201, renderUpload(rec, url), { Location: url });
@@ -60,11 +87,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       async handler({ ex, user, params }) {
         const resumable = resumableHead(ex);
         if (resumable) return headResumable(ctx, ex, resumable, { owner: user, id: params.id });
-        const rec = await bus.request(COMMANDS.uploadGet, { id: params.id });
-        await downloads.send(ex, { ...rec, modifiedAt: rec.createdAt }, 'upload_not_found', {
-          'Cache-Control': 'private, no-cache',
-          Expires: new Date(rec.expiresAt).toUTCString(),
-        });
+        await sendUpload(ctx, ex, await bus.request(COMMANDS.uploadGet, { id: params.id }));
       },
     }),
     route({
@@ -79,4 +102,29 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * A simple upload's download. With `maxDownloads`, a slot is taken first (410 once the limit is
+ * reached; storage's download-limits.ts) and the delivery counted when the response ends.
+ */
+async function sendUpload(ctx: GatewayContext, ex: Exchange, rec: UploadRecord): Promise<void> {
+  const { bus, downloads } = ctx;
+  const d = { ...rec, modifiedAt: rec.createdAt };
+  const headers = { 'Cache-Control': 'private, no-cache', Expires: new Date(rec.expiresAt).toUTCString() };
+  if (!rec.maxDownloads || ex.req.method === 'HEAD') return downloads.send(ex, d, 'upload_not_found', headers);
+  const slot = await bus.request(COMMANDS.uploadDeliveryBegin, { id: rec.id });
+  await countedDownload(
+    ex,
+    downloads,
+    d,
+    'upload_not_found',
+    headers,
+    {
+      leaseMs: DELIVERY_LEASE_MS,
+      renew: () => bus.request(COMMANDS.uploadDeliveryRenew, slot),
+      finish: (sent) => bus.request(COMMANDS.uploadDeliveryFinish, { ...slot, sent, size: rec.size }),
+    },
+    ctx.log,
+  );
 }
