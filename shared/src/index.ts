@@ -19,3 +19,4 @@ export * from './file-names.js';
 export * from './lifecycle.js';
 export * from './deferred.js';
 export { pump, sendReadable, watchWrite } from './streams.js';
+export { BoundedMap } from './bounded-map.js';

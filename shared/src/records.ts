@@ -102,6 +102,8 @@ export interface TokenRecord {
   owner: string;
   createdAt: number;
   expiresAt: number;
+  /** A delivery of it was cut or partial: its attempts and coverage are in a record of their own. */
+  pieces?: boolean;
 }
 
 /** What the storage service reports once a blob is durable. */

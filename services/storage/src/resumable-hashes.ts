@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { BoundedMap } from '@fileshare/shared';
 
 /** Growing blobs whose hash state a process keeps at once; past this the oldest is dropped (its completion reads the bytes instead). */
 const MAX_CARRIED = 10_000;
@@ -12,7 +13,7 @@ const MAX_CARRIED = 10_000;
  * costs). A state moves only when its append was durable: each append works on a copy.
  */
 export class CarriedHashes {
-  private readonly states = new Map<string, { at: number; hash: Hash }>();
+  private readonly states = new BoundedMap<string, { at: number; hash: Hash }>(MAX_CARRIED);
 
   /** A hash to continue at byte `at`: fresh at 0, a copy of the carried one, or none. */
   from(key: string, at: number): Hash | undefined {
@@ -23,9 +24,7 @@ export class CarriedHashes {
 
   /** The state after a durable append that ended at `at`. */
   keep(key: string, at: number, hash: Hash): void {
-    this.states.delete(key);
     this.states.set(key, { at, hash });
-    if (this.states.size > MAX_CARRIED) this.states.delete(this.states.keys().next().value!);
   }
 
   /** The digest of the first `length` bytes, when the carried state is exactly there; forgets it. */

@@ -1,5 +1,6 @@
 import {
   AppError,
+  BoundedMap,
   COMMANDS,
   EVENTS,
   isAppError,
@@ -53,6 +54,12 @@ export interface TokenOptions {
  * Token ids are 192-bit random capabilities: they are never logged and never put in events.
  */
 export class TokenService {
+  /**
+   * Deliveries this process began, until it hears how they ended (usually it does: one gateway
+   * asks both; a finish on another replica reads the record instead). Bounded like a cache.
+   */
+  private readonly begun = new BoundedMap<string, { token: TokenRecord; fresh: boolean }>(10_000);
+
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
@@ -95,8 +102,8 @@ export class TokenService {
   }
 
   /** Everything a download checks, without beginning one (HEAD). */
-  async check(b: TokenRef): Promise<TokenGrant & { token: TokenRecord }> {
-    const token = await this.store.get<TokenRecord>(tokenKey(b.tokenId));
+  async check(b: TokenRef, known?: TokenRecord): Promise<TokenGrant & { token: TokenRecord }> {
+    const token = known ?? (await this.store.get<TokenRecord>(tokenKey(b.tokenId)));
     if (!token || token.sessionId !== b.sessionId || token.fileId !== b.fileId) throw new AppError('token_not_found');
     let file: FileRecord;
     try {
@@ -113,26 +120,30 @@ export class TokenService {
   }
 
   /**
-   * A delivery begins: checked, then the token's lease (waiting a moment for one in flight to end,
-   * so a request right after a completed delivery hears 410, not 409), then its attempts.
+   * A delivery begins: the token's lease first (waiting a moment for one in flight to end, so a
+   * request right after a completed delivery hears 410, not 409), then everything a download
+   * checks, and the attempts left.
    */
   async begin(b: TokenRef): Promise<TokenGrant> {
     try {
-      const { token, file } = await this.check(b);
+      const token = await this.store.get<TokenRecord>(tokenKey(b.tokenId));
+      if (!token || token.sessionId !== b.sessionId || token.fileId !== b.fileId) throw new AppError('token_not_found');
       const until = Date.now() + WAIT_MS;
       while (!(await this.store.claim(leaseKey(token.id), DELIVERY_LEASE_MS))) {
+        if (await this.store.claimed(usedKey(token.id))) throw this.refused(token, 'used');
         if (Date.now() > until) throw new AppError('token_in_use');
         await new Promise((r) => setTimeout(r, 20));
       }
       try {
-        if (await this.store.claimed(usedKey(token.id))) throw this.refused(token, 'used');
-        const d = await this.store.get<Delivery>(deliveryKey(token.id));
+        // The delivery record is read only when an earlier delivery left one (rare): the usual path is one read less.
+        const [{ file }, d] = await Promise.all([this.check(b, token), token.pieces ? this.store.get<Delivery>(deliveryKey(token.id)) : undefined]);
         if (d && d.attempts >= this.opts.maxAttempts) throw this.refused(token, 'attempts');
+        this.begun.set(token.id, { token, fresh: !d });
+        return { file };
       } catch (err) {
         await this.store.release(leaseKey(token.id));
         throw err;
       }
-      return { file };
     } catch (err) {
       metrics.tokens.inc({ outcome: 'refused' });
       throw err;
@@ -141,28 +152,35 @@ export class TokenService {
 
   /**
    * A delivery ended (the lease holder says what was sent): bytes covered are merged, a cut
-   * response costs an attempt, and the token is spent once every byte was covered. Then the lease
-   * goes. Only the lease holder writes a token's delivery record, so it needs no lock.
+   * response costs an attempt, and the token is spent once every byte was covered. Only the lease
+   * holder writes a token's delivery record, so it needs no lock. A spent token keeps its lease
+   * until it lapses (waiters see it spent); any other outcome gives the lease back.
    */
   async finish(b: TokenFinish): Promise<{ spent: boolean }> {
+    let spent = false;
     try {
-      const token = await this.store.get<TokenRecord>(tokenKey(b.tokenId));
-      if (!token || !b.sent) return { spent: false };
-      const d = (await this.store.get<Delivery>(deliveryKey(token.id))) ?? { attempts: 0, covered: [] };
-      if (!b.sent.complete) d.attempts++;
-      if (b.sent.bytes > 0) d.covered = mergeRange(d.covered, [b.sent.start, b.sent.start + b.sent.bytes - 1]);
-      const spent = b.size === 0 ? b.sent.complete : covers(d.covered, b.size);
+      const begun = this.begun.get(b.tokenId);
+      this.begun.delete(b.tokenId);
+      const token = begun?.token ?? (await this.store.get<TokenRecord>(tokenKey(b.tokenId)));
+      if (!token || !b.sent) return { spent };
+      // The usual case, one complete response of a fresh token, needs no delivery record at all.
+      const whole = b.sent.complete && b.sent.start === 0 && b.sent.bytes >= b.size;
+      const d = whole && begun?.fresh ? undefined : ((await this.store.get<Delivery>(deliveryKey(token.id))) ?? { attempts: 0, covered: [] });
+      if (d && !b.sent.complete) d.attempts++;
+      if (d && b.sent.bytes > 0) d.covered = mergeRange(d.covered, [b.sent.start, b.sent.start + b.sent.bytes - 1]);
+      spent = whole || (b.size === 0 ? b.sent.complete : covers(d!.covered, b.size));
       if (!spent) {
         await this.store.set(deliveryKey(token.id), d, this.keep(token));
+        if (!token.pieces) await this.store.set(tokenKey(token.id), { ...token, pieces: true }, this.keep(token));
         return { spent };
       }
       await this.store.claim(usedKey(token.id), this.keep(token));
-      await this.store.delete(deliveryKey(token.id));
+      if (d) await this.store.delete(deliveryKey(token.id));
       metrics.tokens.inc({ outcome: 'consumed' });
       this.bus.announce(EVENTS.tokenDelivered, { sessionId: token.sessionId, fileId: token.fileId, owner: token.owner, at: new Date().toISOString() });
       return { spent };
     } finally {
-      await this.store.release(leaseKey(b.tokenId));
+      if (!spent) await this.store.release(leaseKey(b.tokenId));
     }
   }
 
