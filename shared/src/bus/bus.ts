@@ -1,3 +1,4 @@
+import { newId } from '../ids.js';
 /**
  * The message bus: the seam between services. Same service code runs on the in-process
  * implementation (all-in-one) and on NATS (distributed); `test/contracts/bus.contract.ts`
@@ -73,3 +74,12 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return p.length === s.length;
 }
+
+/** The version of every event's payload (docs/events.md); a change that breaks a consumer makes it 2. */
+export const EVENT_VERSION = 1;
+
+/**
+ * What goes on the wire for an event: its payload with `v` (EVENT_VERSION) and `id` (unique per
+ * event: a consumer that may see a redelivery drops repeats by it). Both buses publish this.
+ */
+export const stamped = <T extends object>(event: T): T & { v: number; id: string } => ({ v: EVENT_VERSION, id: newId(), ...event });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { AppError, toAppError } from '../errors.js';
 import type { FileshareProtocol } from '../protocol.js';
 import {
+  stamped,
   subjectMatches,
   type Bus,
   type CommandHandler,
@@ -55,11 +56,12 @@ export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> 
 
   async publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void> {
     if (this.closed) throw new AppError('unavailable');
+    const wire = stamped(event);
     for (const g of this.groups.values()) {
       if (!subjectMatches(g.subject, subject) || g.handlers.length === 0) continue;
       const h = g.handlers[g.next++ % g.handlers.length];
       const p = Promise.resolve()
-        .then(() => h(event, subject))
+        .then(() => h(wire, subject))
         .catch((err) => this.log?.error({ err, subject }, 'event handler failed'))
         .finally(() => this.inFlight.delete(p));
       this.inFlight.add(p);

@@ -15,7 +15,7 @@ import { AppError, errorFromWire, toAppError } from '../errors.js';
 import { EVENT_PREFIX, EVENT_STREAM } from '../protocol.js';
 import type { FileshareProtocol } from '../protocol.js';
 import { Requests } from './nats-requests.js';
-import type { Bus, CommandHandler, CommandSubject, EventHandler, EventSubject, Protocol, ReplyOf, RequestOf } from './bus.js';
+import { stamped, type Bus, type CommandHandler, type CommandSubject, type EventHandler, type EventSubject, type Protocol, type ReplyOf, type RequestOf } from './bus.js';
 
 const ERROR_CODE_HEADER = 'Fileshare-Error-Code';
 const ERROR_MESSAGE_HEADER = 'Fileshare-Error-Message';
@@ -151,7 +151,7 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
   async publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void> {
     let ack: { stream?: string; error?: { description?: string } } | undefined;
     try {
-      ack = decode((await this.exchange(subject, encode(event), this.opts.requestTimeout)).data) as typeof ack;
+      ack = decode((await this.exchange(subject, encode(stamped(event)), this.opts.requestTimeout)).data) as typeof ack;
     } catch (err) {
       this.opts.log.error({ err: String(err), subject }, 'event publish failed');
       throw new AppError('unavailable');
