@@ -73,6 +73,20 @@ test.serial('maxDownloads: a cut download, a Range piece, HEAD and 304 do not co
   t.is(sha(whole.body), sha(content));
   t.is((await http(url)).status, 410);
   for (const bad of ['0', '-1', 'x', '1001', '1.5']) t.is((await withLimit(Buffer.from('x'), bad)).json?.code, 'invalid_max_downloads', bad);
+  // A resumable upload takes it as metadata.
+  const b64 = (v: string) => Buffer.from(v).toString('base64');
+  const tus = { 'tus-resumable': '1.0.0', 'content-type': 'application/offset+octet-stream' };
+  const once = await http(`${A}/uploads`, {
+    method: 'POST',
+    auth: d.user,
+    headers: { ...tus, 'upload-length': '5', 'upload-metadata': `maxDownloads ${b64('1')}` },
+    body: Buffer.from('hello'),
+  });
+  t.is(once.status, 201);
+  t.is((await http(once.headers.location)).body.toString(), 'hello');
+  t.is((await http(`${B}/uploads/${once.json.id}`)).status, 410);
+  const bad = await http(`${A}/uploads`, { method: 'POST', auth: d.user, headers: { ...tus, 'upload-length': '5', 'upload-metadata': `maxDownloads ${b64('0')}` } });
+  t.is(bad.json?.code, 'invalid_max_downloads');
 });
 
 test.serial('Repr-Digest: every download carries it; uploads announcing another digest are refused before anything is kept', async (t) => {
