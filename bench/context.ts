@@ -50,6 +50,8 @@ export interface Bench {
   nginx: { url: string; www: string };
   node: { url: string };
   tus: { url: string; restart(): Promise<void> };
+  /** The benchmark's certificate, and the references serving it: nginx (same server) and Node `https`. */
+  tls: { key: string; cert: string; nginxUrl: string; nodeUrl: string };
   files: { big: string; small: string; mid: string };
 }
 

@@ -22,22 +22,26 @@ import { growth } from './workloads/growth.js';
 import { largeTransfers } from './workloads/large-transfers.js';
 import { concurrentUploadRss } from './workloads/memory.js';
 import { s3Transfers } from './workloads/s3.js';
+import { benchCertificate, httpsTransfers } from './workloads/https.js';
 import { resumableUploads } from './workloads/resumable.js';
 import { smallRequests } from './workloads/small-requests.js';
 import { tokenRoundTrips } from './workloads/tokens.js';
 
-/** nginx, the fsyncing Node server and @tus/server, on free ports. */
+/** nginx (HTTP and HTTPS), the fsyncing Node server (http and https) and @tus/server, on free ports. */
 async function startReferences(): Promise<Omit<Bench, 'systems' | 'files'>> {
-  const ngxPort = await freePort();
+  const cert = benchCertificate();
+  const [ngxPort, ngxTlsPort] = [await freePort(), await freePort()];
   const ngxDir = join(WORK, 'nginx');
-  spawnReference('nginx', ['-c', nginxConfig(ngxDir, ngxPort), '-p', ngxDir, '-g', 'daemon off;']);
-  const nodePort = await freePort();
+  spawnReference('nginx', ['-c', nginxConfig(ngxDir, ngxPort, { port: ngxTlsPort, ...cert }), '-p', ngxDir, '-g', 'daemon off;']);
+  const [nodePort, nodeTlsPort] = [await freePort(), await freePort()];
   spawnReference(process.execPath, ['--import', 'tsx', join(HERE, 'references/node-server.ts'), String(nodePort), join(WORK, 'node-ref')]);
+  spawnReference(process.execPath, ['--import', 'tsx', join(HERE, 'references/node-server.ts'), String(nodeTlsPort), join(WORK, 'node-ref-tls'), cert.key, cert.cert]);
   const tusPort = await freePort();
   const startTus = () => spawnReference(process.execPath, ['--import', 'tsx', join(HERE, 'references/tus-server.ts'), String(tusPort), join(WORK, 'tus')]);
   let tus = startTus();
-  await Promise.all([waitForPort(ngxPort), waitForPort(nodePort), waitForPort(tusPort)]);
+  await Promise.all([waitForPort(ngxPort), waitForPort(ngxTlsPort), waitForPort(nodePort), waitForPort(nodeTlsPort), waitForPort(tusPort)]);
   return {
+    tls: { ...cert, nginxUrl: `https://127.0.0.1:${ngxTlsPort}`, nodeUrl: `https://127.0.0.1:${nodeTlsPort}` },
     nginx: { url: `http://127.0.0.1:${ngxPort}`, www: join(ngxDir, 'www') },
     node: { url: `http://127.0.0.1:${nodePort}` },
     tus: {
@@ -59,7 +63,7 @@ async function startReferences(): Promise<Omit<Bench, 'systems' | 'files'>> {
 }
 
 async function main(): Promise<void> {
-  requireTools(['curl', 'wrk', 'nginx']);
+  requireTools(['curl', 'wrk', 'nginx', 'openssl']);
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   const files = { big: join(WORK, 'big.bin'), small: join(WORK, 'small.bin'), mid: join(WORK, 'mid.bin') };
@@ -88,11 +92,12 @@ async function main(): Promise<void> {
   const small = await smallRequests(b);
   const tokens = await tokenRoundTrips(b);
   const concurrentRss = await concurrentUploadRss(b);
+  const https = await httpsTransfers(b, b.tls);
   await cleanUp();
   const grown = await growth(files);
   const sweeps = await expirySweeps();
 
-  const figures: Figures = { large, resumable, small, tokens, concurrentRss, growth: grown };
+  const figures: Figures = { large, resumable, small, tokens, concurrentRss, growth: grown, https };
   const rows = targets(figures);
   const out = { date: new Date().toISOString(), quick, params: P, machine: { cpus: cpus().length, node: process.version }, figures: { ...figures, s3, sweeps }, targets: rows };
   writeFileSync(join(HERE, 'results.json'), JSON.stringify(out, null, 2) + '\n');

@@ -6,6 +6,7 @@
 import { P, SYSTEMS, round } from './context.js';
 import type { GrowthFigures } from './workloads/growth.js';
 import type { LargeFigures } from './workloads/large-transfers.js';
+import type { HttpsFigures } from './workloads/https.js';
 import type { ResumableFigures } from './workloads/resumable.js';
 import type { Rate, SmallFigures } from './workloads/small-requests.js';
 import type { PerSystem } from './context.js';
@@ -17,6 +18,7 @@ export interface Figures {
   tokens: PerSystem<Rate>;
   concurrentRss: PerSystem<number>;
   growth: PerSystem<GrowthFigures>;
+  https: HttpsFigures;
 }
 
 export interface Target {
@@ -50,6 +52,15 @@ export function targets(f: Figures): Target[] {
     row(`6 peak RSS MB per process, large upload, vs a 150 MB budget (${s})`, f.large.uploadRss[s], 150, '<=1.0');
     row(`6 peak RSS MB per process, ${P.memN}x${P.memSize / 1e6} MB uploads, vs a 400 MB budget (${s})`, f.concurrentRss[s], 400, '<=1.0');
     row(`7 small GET p99, random keys, at ${P.big} vs ${P.small} records, clean store (${s})`, f.growth[s].many, f.growth[s].few, '<=1.3');
+    // Round two (the performance issue's targets): the small-request path near uWS's own speed, and HTTPS.
+    row(`8 small GET vs nginx static, HTTP, round two (${s})`, f.small.get[s].rps, f.small.ref.nginxGet.rps, aio ? '>=0.6' : '>=0.4');
+    row(`8 small GET vs nginx static, HTTPS (${s})`, f.https.get[s].rps, f.https.ref.nginxGet.rps, aio ? '>=0.6' : '>=0.4');
+    row(`8 small GET p99 vs nginx p99, HTTP, 64 connections (${s})`, f.small.get[s].p99, f.small.ref.nginxGet.p99, aio ? '<=3' : '<=4');
+    row(`8 small uploads vs node PUT+fsync each, round two (${s})`, f.small.post[s].rps, f.small.ref.nodePut.rps, aio ? '>=1.2' : '>=0.8');
+    row(`8 token round trip ops/s vs small uploads req/s (${s})`, f.tokens[s].rps, f.small.post[s].rps, aio ? '>=1.0' : '>=0.8');
+    row(`8 large download vs nginx sendfile, HTTP, round two (${s})`, f.large.download[s], f.large.ref.nginxGet, aio ? '>=0.8' : '>=0.7');
+    row(`8 large download vs nginx, HTTPS (${s})`, f.https.download[s], f.https.ref.nginxDownload, aio ? '>=0.8' : '>=0.6');
+    row(`8 large raw PUT vs node https PUT+fsync, HTTPS (${s})`, f.https.put[s], f.https.ref.nodePut, aio ? '>=1.0' : '>=0.8');
   }
   return rows;
 }

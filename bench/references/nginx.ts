@@ -4,8 +4,9 @@ import { join } from 'node:path';
 /**
  * nginx from Debian as the static-file and WebDAV reference: GET with sendfile, PUT through
  * the DAV module (written to the page cache; no fsync). One worker per core, access log off.
+ * With `tls`, the same server also listens with TLS (the benchmark's certificate, as fileshare's).
  */
-export function nginxConfig(dir: string, port: number): string {
+export function nginxConfig(dir: string, port: number, tls?: { port: number; cert: string; key: string }): string {
   const root = join(dir, 'www');
   for (const d of ['www/dav', 'tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
   // nginx's workers run as nobody when the master is root: the DAV and temp dirs must be theirs to
@@ -30,6 +31,14 @@ http {
   scgi_temp_path ${join(dir, 'tmp')};
   server {
     listen 127.0.0.1:${port};
+    ${
+      tls
+        ? `listen 127.0.0.1:${tls.port} ssl;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    ssl_session_cache shared:SSL:10m;`
+        : ''
+    }
     root ${root};
     client_max_body_size 0;
     location /dav/ {

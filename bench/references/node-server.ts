@@ -4,10 +4,13 @@
  * not sync strategies): the body written to a new file with an fdatasync started every 32 MiB
  * (one in flight, not awaited), then a final fsync, and the directory fsynced, then 201. It does
  * not hash, parse multipart, authenticate or keep records. GET: stat + read stream.
- * Run: node --import tsx bench/references/node-server.ts <port> <dir>
+ * Run: node --import tsx bench/references/node-server.ts <port> <dir> [<key.pem> <cert.pem>]
+ * (with a key and certificate: the same over Node's `https`).
  */
 import { createReadStream, promises as fsp } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 
@@ -63,4 +66,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
 }
 
-createServer((req, res) => void handle(req, res)).listen(port, '127.0.0.1');
+const [keyFile, certFile] = [process.argv[4], process.argv[5]];
+const server = keyFile
+  ? createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => void handle(req, res))
+  : createServer((req, res) => void handle(req, res));
+server.listen(port, '127.0.0.1');

@@ -163,14 +163,16 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
     specs.push({ name: `expiry${i + 1}`, args: ['start', 'expiry'], env: { ...base, FILESHARE_EXPIRY_PORT: String(port) }, ready: `http://127.0.0.1:${port}/readyz` });
   }
   const roots: string[] = [];
+  // Plain HTTP unless the caller's env turns TLS on (the benchmark's HTTPS rows).
+  const scheme = base.FILESHARE_HTTP_TLS_ENABLED === 'false' ? 'http' : 'https';
   for (let i = 0; i < (o.gateways ?? 2); i++) {
     const port = await freePort();
-    roots.push(`http://127.0.0.1:${port}`);
+    roots.push(`${scheme}://127.0.0.1:${port}`);
     specs.push({
       name: `gateway${i + 1}`,
       args: ['start', 'gateway'],
       env: { ...base, FILESHARE_HTTP_PORT: String(port), FILESHARE_HTTP_HOST: '127.0.0.1' },
-      ready: `http://127.0.0.1:${port}/readyz`,
+      ready: `${scheme}://127.0.0.1:${port}/readyz`,
     });
   }
   const d = deployment(
