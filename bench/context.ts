@@ -15,7 +15,7 @@ import { MB, median, wrk } from './lib.js';
 
 export const quick = process.argv.includes('--quick');
 export const P = quick
-  ? { large: 64 * MB, runs: 1, wrkSecs: 2, memN: 20, memSize: 5 * MB, small: 1_000, big: 50_000, sweepDue: 1_000, sweepLive: 50_000 }
+  ? { large: 64 * MB, runs: 1, wrkSecs: 1, memN: 10, memSize: 5 * MB, small: 1_000, big: 20_000, sweepDue: 1_000, sweepLive: 20_000 }
   : { large: 900 * MB, runs: 3, wrkSecs: 10, memN: 100, memSize: 50 * MB, small: 1_000, big: 1_000_000, sweepDue: 10_000, sweepLive: 1_000_000 };
 export type Params = typeof P;
 
