@@ -239,10 +239,12 @@ async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableS
       if (resumes >= RESUMES || !etag || !Number.isFinite(total)) throw new ClientError(`download broke after ${written} bytes: ${(err as Error).message}`, EXIT.failure);
       await new Promise((r) => setTimeout(r, 200 * 2 ** resumes));
       res = await send(cfg, 'GET', url, { auth: false, headers: { range: `bytes=${written}-`, 'if-range': etag } });
-      if (res.statusCode !== 206)
-        await expectJson(res, []).then(() => {
-          throw new ClientError(`the file changed while it was downloaded (${res.statusCode ?? 0}); nothing kept`, EXIT.failure);
-        });
+      if (res.statusCode === 200) {
+        // If-Range did not match: the whole of another file is coming. Not mixed with what we have.
+        res.destroy();
+        throw new ClientError('the file changed while it was downloaded; nothing kept', EXIT.failure);
+      }
+      if (res.statusCode !== 206) await expectJson(res, []); // throws the API's error (410, 404…)
     }
   }
   bar.finish();
