@@ -29,15 +29,14 @@ import type { UploadRecords } from './uploads.js';
 export const MAX_CHUNKS = 10_000;
 
 /**
- * Resumable uploads (tus, IETF resumable uploads) over any blob store: every chunk a client sends
- * is stored as a blob of its own (durable as any blob: fsync + rename, or a completed S3 upload)
- * and appended to the record's chunk list in the same round trip that clears its orphan guard.
- * When the last byte is in, Completion assembles the chunks into the upload (or session file).
- *
- * Why chunk blobs and not appends to one file: it is the same on the fs and S3 backends, any
- * storage replica can take the next chunk, a chunk that fails leaves nothing to trim, and a
- * concatenation (tus `Upload-Concat`) is a list of lists. The cost is one copy of the bytes at
- * completion (docs/resumable-uploads.md has the figures).
+ * Resumable uploads (tus, IETF resumable uploads) over any blob store. On a store that grows blobs
+ * in place (fs, `Appendable`) a chunk is appended to the upload's one growing blob (cut back to the
+ * acknowledged offset first, synced before the offset moves) and completion seals it with a rename:
+ * no copy. Elsewhere (S3) every chunk is a blob of its own (a completed upload), appended to the
+ * record's chunk list in the same round trip that clears its orphan guard, and completion copies
+ * the chunks into one blob. Either way any storage replica can take the next chunk, and the record
+ * in the store is the truth about the durable offset. Completion: resumable-completion.ts;
+ * figures: docs/resumable-uploads.md.
  *
  * One writer per upload at a time, across replicas: a store claim with a lease, renewed while the
  * chunk streams; a second writer gets `upload_locked` (409) at once.
