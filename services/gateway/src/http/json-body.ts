@@ -86,3 +86,16 @@ export const optionalSize =
     if (value > max) throw new AppError('file_too_large');
     return value;
   };
+
+/**
+ * The optional `maxDownloads` of a simple upload (form field, tus metadata): digits, 1 to the
+ * server's cap; absent: as many downloads as wanted (the handbook's rule).
+ */
+export const downloadLimit =
+  (cap: number) =>
+  (value: string | undefined): { maxDownloads?: number } => {
+    if (value === undefined) return {};
+    const n = /^\d{1,9}$/.test(value) ? Number(value) : 0;
+    if (n < 1 || n > cap) throw new AppError('invalid_max_downloads', `invalid max downloads: 1 to ${cap}`);
+    return { maxDownloads: n };
+  };

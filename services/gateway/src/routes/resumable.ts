@@ -1,12 +1,11 @@
 import { AppError, COMMANDS, isId, type ResumableRef } from '@fileshare/shared';
 import type { GatewayContext } from '../context.js';
 import type { Exchange } from '../http/exchange.js';
-import { ttl } from '../http/json-body.js';
+import { downloadLimit, ttl } from '../http/json-body.js';
 import { answer, protocolOf, TUS, type ResumableProtocol } from '../http/resumable-protocol.js';
 import { TUS_CHECKSUMS, TUS_EXTENSIONS, TUS_VERSION, byteCount, parseMetadata, uploadChecksum } from '../http/tus.js';
 import { renderResumable } from '../render.js';
 import { id, route, type Route } from '../router.js';
-import { downloadLimit } from './uploads.js';
 
 /** Parts a tus final upload may name. */
 const MAX_PARTS = 100;

@@ -3,7 +3,7 @@ import type { Exchange } from '../http/exchange.js';
 import { countedDownload } from '../http/counted-download.js';
 import { uploadSha256 } from '../http/digest.js';
 import type { GatewayContext } from '../context.js';
-import { ttl } from '../http/json-body.js';
+import { downloadLimit, ttl } from '../http/json-body.js';
 import { isMultipart, receiveMultipart } from '../http/multipart.js';
 import { protocolOf, resumableHead } from '../http/resumable-protocol.js';
 import { renderUpload } from '../render.js';
@@ -12,19 +12,6 @@ import { createResumable, headResumable } from './resumable.js';
 
 /** Multipart framing allowed on top of limits.maxFileSize before a Content-Length is refused. */
 export const MULTIPART_OVERHEAD = 64 * 1024;
-
-/**
- * The optional `maxDownloads` of a simple upload (form field, tus metadata): digits, 1 to the
- * server's cap; absent: as many downloads as wanted (the handbook's rule).
- */
-export const downloadLimit =
-  (cap: number) =>
-  (value: string | undefined): { maxDownloads?: number } => {
-    if (value === undefined) return {};
-    const n = /^\d{1,9}$/.test(value) ? Number(value) : 0;
-    if (n < 1 || n > cap) throw new AppError('invalid_max_downloads', `invalid max downloads: 1 to ${cap}`);
-    return { maxDownloads: n };
-  };
 
 /** Simple identification: POST /uploads, GET|HEAD /uploads/:id, DELETE /uploads/:id. */
 export function uploadRoutes(ctx: GatewayContext): Route[] {
