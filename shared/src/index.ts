@@ -20,3 +20,4 @@ export * from './lifecycle.js';
 export * from './deferred.js';
 export { pump, sendReadable, watchWrite } from './streams.js';
 export { BoundedMap } from './bounded-map.js';
+export { announcedSha256, reprDigest } from './digest.js';

@@ -9,3 +9,6 @@ const QUOTED = '"(?:[\\t !#-\\[\\]-~]|\\\\[\\t -~])*"';
 const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*${TOKEN}=(?:${TOKEN}|${QUOTED}))*$`);
 
 export const isMediaType = (s: string): boolean => MEDIA_TYPE.test(s);
+
+/** A Content-Type header's `type/subtype`, lowercase, without parameters ('' when absent). */
+export const mediaTypeOf = (header: string | undefined): string => (header ?? '').split(';')[0].trim().toLowerCase();

@@ -144,6 +144,8 @@ export interface TokenGrant {
  * 304, 416, an error before the body).
  */
 export type Sent = { start: number; bytes: number; complete: boolean } | null;
+/** Whether one response delivered the whole of a file of `size` bytes (a complete 200, or a 206 of every byte). */
+export const deliveredWhole = (sent: Sent, size: number): boolean => !!sent && sent.complete && sent.start === 0 && sent.bytes >= size;
 /** A counted delivery's lease (a token's, a download-limited upload's): the gateway renews it every third while it streams, so a dead gateway's lapses. */
 export const DELIVERY_LEASE_MS = 30_000;
 /** The end of a delivery of a token (`tokens.finish`): what was sent of the file's `size` bytes. */

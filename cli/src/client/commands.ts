@@ -4,7 +4,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { basename, dirname, extname, join } from 'node:path';
-import { UNSAFE_NAME_CHARS } from '@fileshare/shared';
+import { UNSAFE_NAME_CHARS, announcedSha256 } from '@fileshare/shared';
 import type { Parsed } from './args.js';
 import { ClientError, EXIT, expectJson, failure, send, type ClientConfig } from './http.js';
 import { progress } from './progress.js';
@@ -220,7 +220,7 @@ async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableS
   if (res.statusCode !== 200) await expectJson(res, []); // throws the API's error
   const total = Number(res.headers['content-length']);
   const etag = res.headers.etag;
-  const announced = announcedSha256(res.headers['repr-digest']);
+  const announced = serverSha256(res.headers['repr-digest']);
   const bar = progress('download', total || undefined);
   const hash = createHash('sha256');
   let written = 0;
@@ -256,8 +256,11 @@ async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableS
   out(target, { file: target, bytes: written, sha256, verified: !!announced });
 }
 
-/** The sha-256 (hex) of an RFC 9530 digest header, if it has one. */
-function announcedSha256(header: string | string[] | undefined): string | undefined {
-  const m = typeof header === 'string' ? /(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):/i.exec(header) : null;
-  return m ? Buffer.from(m[1], 'base64').toString('hex') : undefined;
+/** The sha-256 (hex) a server's RFC 9530 header announces; none (nothing to check) when it names none or is malformed. */
+function serverSha256(header: string | string[] | undefined): string | undefined {
+  try {
+    return typeof header === 'string' ? announcedSha256(header) : undefined;
+  } catch {
+    return undefined;
+  }
 }

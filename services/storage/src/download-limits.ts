@@ -1,4 +1,4 @@
-import { AppError, DELIVERY_LEASE_MS, EVENTS, newId, type Bus, type DeliveryRef, type Sent, type Store, type UploadRecord } from '@fileshare/shared';
+import { AppError, DELIVERY_LEASE_MS, EVENTS, deliveredWhole, newId, type Bus, type DeliveryRef, type Sent, type Store, type UploadRecord } from '@fileshare/shared';
 import { keys } from './keys.js';
 import { Locker } from './locker.js';
 import type { UploadRecords } from './uploads.js';
@@ -61,7 +61,7 @@ export class DownloadLimits {
   /** The slot is given back; a response that delivered the whole file counts. */
   async finish(b: DeliveryRef & { sent: Sent; size: number }): Promise<{ downloads: number }> {
     const rec = await this.uploads.get(b.id);
-    const whole = !!b.sent && b.sent.complete && b.sent.start === 0 && b.sent.bytes === b.size;
+    const whole = deliveredWhole(b.sent, b.size);
     const downloads = await this.ledger(rec, (l) => {
       delete l.inflight[b.lease];
       if (whole) l.done++;

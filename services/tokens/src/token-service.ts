@@ -1,6 +1,7 @@
 import {
   AppError,
   BoundedMap,
+  deliveredWhole,
   COMMANDS,
   EVENTS,
   isAppError,
@@ -164,11 +165,11 @@ export class TokenService {
       const token = begun?.token ?? (await this.store.get<TokenRecord>(tokenKey(b.tokenId)));
       if (!token || !b.sent) return { spent };
       // The usual case, one complete response of a fresh token, needs no delivery record at all.
-      const whole = b.sent.complete && b.sent.start === 0 && b.sent.bytes >= b.size;
+      const whole = deliveredWhole(b.sent, b.size);
       const d = whole && begun?.fresh ? undefined : ((await this.store.get<Delivery>(deliveryKey(token.id))) ?? { attempts: 0, covered: [] });
       if (d && !b.sent.complete) d.attempts++;
       if (d && b.sent.bytes > 0) d.covered = mergeRange(d.covered, [b.sent.start, b.sent.start + b.sent.bytes - 1]);
-      spent = whole || (b.size === 0 ? b.sent.complete : covers(d!.covered, b.size));
+      spent = whole || covers(d!.covered, b.size);
       if (!spent) {
         await this.store.set(deliveryKey(token.id), d, this.keep(token));
         if (!token.pieces) await this.store.set(tokenKey(token.id), { ...token, pieces: true }, this.keep(token));

@@ -1,6 +1,5 @@
-import { AppError, isAppError, metrics, type BlobSink, type BlobTransfer, type DataPlane, type ErrorCode, type Sent } from '@fileshare/shared';
+import { AppError, isAppError, metrics, reprDigest, type BlobSink, type BlobTransfer, type DataPlane, type ErrorCode, type Sent } from '@fileshare/shared';
 import type { BlobCache } from './blob-cache.js';
-import { reprDigest } from './digest.js';
 import { contentDisposition } from './disposition.js';
 import type { Exchange } from './exchange.js';
 import { parseRange } from './range.js';
@@ -32,7 +31,9 @@ export class Downloads {
    * 416 and errors before the body; else the bytes handed to the socket and whether the response
    * completed. It may be told after this resolves (a streamed body ends later).
    */
-  async send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}, sent: (s: Sent) => void = () => undefined): Promise<void> {
+  async send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}, sent?: (s: Sent) => void): Promise<void> {
+    // Downloads nobody counts (the hot path) watch nothing.
+    if (!sent) return this.respond(ex, f, gone, extraHeaders);
     let told = false;
     const watch: Watch = { streaming: false, tell: (s: Sent) => void (told || ((told = true), sent(s))) };
     try {
@@ -43,8 +44,7 @@ export class Downloads {
     }
   }
 
-  private async respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch: Watch): Promise<void> {
-    const tell = watch.tell;
+  private async respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch?: Watch): Promise<void> {
     const etag = `"${f.sha256}"`;
     const headers: Record<string, string | number> = {
       'Content-Type': f.contentType || 'application/octet-stream',
@@ -73,19 +73,18 @@ export class Downloads {
       const bytes = await this.smallBlob(f, gone);
       const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
       metrics.bytesOut.inc(part.length);
-      if (ex.open) tell({ start: range?.start ?? 0, bytes: part.length, complete: true });
+      if (ex.open) watch?.tell({ start: range?.start ?? 0, bytes: part.length, complete: true });
       return ex.send(status, headers, part);
     }
     if (ex.req.method === 'HEAD') return ex.send(status, { ...headers, 'Content-Length': length });
     if (length === 0) {
-      if (ex.open) tell({ start: 0, bytes: 0, complete: true });
+      if (ex.open) watch?.tell({ start: 0, bytes: 0, complete: true });
       return ex.send(status, headers, Buffer.alloc(0));
     }
     // Always an exact range: the backend then reads no more than it must. The data plane hands
     // over views of its own read buffer (no allocation or copy per chunk).
     const start = range?.start ?? 0;
-    const onEnd = (bytes: number, complete: boolean) => tell({ start, bytes, complete });
-    const sink = bodySink(ex, status, headers, length, onEnd, () => (watch.streaming = true));
+    const sink = bodySink(ex, status, headers, length, watch && { start, watch });
     await this.dataPlane.sendBlob(f.blob, range ?? { start, end: f.size - 1 }, sink).catch(blobGone(gone));
   }
 
@@ -144,7 +143,7 @@ class BodySender {
     /** Called once the kept chunk has been sent: the source may go on. */
     private readonly resume: () => void,
     /** Told once, when the response is over: body bytes handed to the socket, and whether all were. */
-    private readonly onEnd: (bytes: number, complete: boolean) => void,
+    private readonly onEnd?: (bytes: number, complete: boolean) => void,
   ) {
     metrics.downloadsInFlight.inc();
   }
@@ -208,7 +207,7 @@ class BodySender {
   settle(complete = false): void {
     if (this.settled) return;
     this.settled = true;
-    this.onEnd(this.ex.bytesOut, complete);
+    this.onEnd?.(this.ex.bytesOut, complete);
     metrics.downloadsInFlight.dec();
     metrics.bytesOut.inc(this.ex.bytesOut);
     this.ex.finish();
@@ -224,8 +223,8 @@ function bodySink(
   status: number,
   headers: Record<string, string | number>,
   size: number,
-  onEnd: (bytes: number, complete: boolean) => void,
-  onStart: () => void,
+  /** A counted download's watch, and where its body starts. */
+  counted?: { start: number; watch: Watch },
 ): BlobSink {
   let transfer: BlobTransfer | undefined;
   let sender: BodySender | undefined;
@@ -236,7 +235,12 @@ function bodySink(
   return {
     start(t) {
       transfer = t;
-      onStart();
+      let onEnd: ((bytes: number, complete: boolean) => void) | undefined;
+      if (counted) {
+        const { start, watch } = counted;
+        watch.streaming = true;
+        onEnd = (bytes, complete) => watch.tell({ start, bytes, complete });
+      }
       sender = new BodySender(ex, size, () => t.resume(), onEnd);
       if (!sender.begin(status, headers)) t.cancel();
     },

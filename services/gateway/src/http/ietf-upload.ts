@@ -1,4 +1,4 @@
-import { AppError, type ResumableState } from '@fileshare/shared';
+import { AppError, mediaTypeOf, type ResumableState } from '@fileshare/shared';
 import type { Exchange } from './exchange.js';
 
 /**
@@ -29,8 +29,7 @@ export function uploadComplete(ex: Exchange): boolean | undefined {
 
 /** An append's body is `application/partial-upload`, or 415. */
 export function checkPartialUpload(ex: Exchange): void {
-  const type = (ex.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== PARTIAL_UPLOAD) throw new AppError('partial_upload_required');
+  if (mediaTypeOf(ex.req.headers['content-type']) !== PARTIAL_UPLOAD) throw new AppError('partial_upload_required');
 }
 
 /** The headers every IETF answer about an upload carries. */

@@ -1,4 +1,4 @@
-import { AppError, isAppError, isMediaType, type ResumableState } from '@fileshare/shared';
+import { AppError, isAppError, isMediaType, mediaTypeOf, type ResumableState } from '@fileshare/shared';
 import type { Exchange } from './exchange.js';
 import { checkInterop, checkPartialUpload, ietfStateHeaders, INTEROP_VERSION, isIetf, uploadComplete } from './ietf-upload.js';
 import { byteCount, checkOffsetStream, checkVersion, isTus, stateHeaders, TUS_VERSION } from './tus.js';
@@ -59,7 +59,7 @@ export const IETF: ResumableProtocol = {
     return { length: byteCount(ex.req.headers['upload-length'], 'invalid_upload_length') ?? null, complete };
   },
   bodyType(ex) {
-    const type = ex.req.headers['content-type']?.split(';')[0].trim().toLowerCase();
+    const type = mediaTypeOf(ex.req.headers['content-type']);
     return ex.body && type && type.length <= 255 && isMediaType(type) ? type : undefined;
   },
   appendCompletes(ex) {

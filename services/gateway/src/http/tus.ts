@@ -1,4 +1,4 @@
-import { AppError, CHECKSUM_ALGORITHMS, isMediaType, parseChecksum, type ChunkChecksum, type ResumableState } from '@fileshare/shared';
+import { AppError, CHECKSUM_ALGORITHMS, isMediaType, mediaTypeOf, parseChecksum, type ChunkChecksum, type ResumableState } from '@fileshare/shared';
 import { cleanFileName } from './disposition.js';
 import type { Exchange } from './exchange.js';
 
@@ -35,8 +35,7 @@ export function uploadChecksum(ex: Exchange): ChunkChecksum | undefined {
 
 /** A PATCH body (and a creation-with-upload one) is `application/offset+octet-stream`, or 415. */
 export function checkOffsetStream(ex: Exchange): void {
-  const type = (ex.req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== OFFSET_STREAM) throw new AppError('offset_stream_required');
+  if (mediaTypeOf(ex.req.headers['content-type']) !== OFFSET_STREAM) throw new AppError('offset_stream_required');
 }
 
 export interface UploadMetadata {
