@@ -86,6 +86,18 @@ export const SCHEMA = {
     doc: 'Memory the gateway may use to keep small files (blobs are immutable, so a cached copy is never stale); 0 turns the cache off.',
   },
   'cache.maxItemBytes': { kind: 'int', default: 64 * 1024, min: 0, doc: 'Largest file kept in the small-file cache, bytes.' },
+  'cache.records': {
+    kind: 'int',
+    default: 10_000,
+    min: 0,
+    doc: 'Upload records each gateway keeps to answer downloads without asking storage (forgotten at once on delete and expiry events, and when the bus connection drops); 0 turns it off.',
+  },
+  'cache.recordMaxAge': {
+    kind: 'int',
+    default: 2,
+    min: 1,
+    doc: 'Seconds a kept upload record is trusted before it is read again: the bound for a gateway that missed a delete event without noticing.',
+  },
   dataDir: { kind: 'string', default: './data', doc: 'Where the fs blob backend, SQLite database, users file and TLS pair live.' },
   'store.kind': { kind: 'enum', values: ['sqlite', 'redis'], default: 'sqlite', doc: 'Metadata and token store.' },
   'store.sqlitePath': { kind: 'string', default: '', doc: 'SQLite file; empty means <dataDir>/fileshare.db.' },

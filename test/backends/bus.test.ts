@@ -1,3 +1,4 @@
+import test from 'ava';
 import { LocalBus, createLogger } from '@fileshare/shared';
 import { NatsBus } from '@fileshare/shared/implementations';
 import { busContract, type TestProtocol } from '../contracts/bus.contract.js';
@@ -24,4 +25,42 @@ busContract('nats bus', async () => {
       await nats.proc.stop();
     },
   };
+});
+
+test('local bus: watchers are told before publish returns (a delete is forgotten before it is answered)', async (t) => {
+  const bus = new LocalBus<TestProtocol>(log);
+  const seen: number[] = [];
+  await bus.watch('fileshare.evt.sync', (e) => void seen.push(e.i));
+  bus.announce('fileshare.evt.sync', { i: 1 });
+  t.deepEqual(seen, [1]);
+  await bus.close();
+});
+
+test('nats bus: a watcher is told of the gap when the connection drops and when it is back, then sees events again', async (t) => {
+  const nats = await startNats();
+  const opts = { servers: [nats.url], requestTimeout: 2000, log };
+  const a = await NatsBus.connect<TestProtocol>({ ...opts, name: 'gap-a' });
+  const b = await NatsBus.connect<TestProtocol>({ ...opts, name: 'gap-b' });
+  try {
+    const seen: number[] = [];
+    let gaps = 0;
+    await b.watch(
+      'fileshare.evt.gap',
+      (e) => void seen.push(e.i),
+      () => gaps++,
+    );
+    await nats.restart();
+    for (let i = 0; i < 200 && gaps < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    t.true(gaps >= 2, `told ${gaps} times`);
+    // Back: events reach the watcher again (publish fails while the stream is being recreated: retried).
+    for (let i = 0; i < 100 && seen.length === 0; i++) {
+      await a.publish('fileshare.evt.gap', { i: 7 }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    t.true(seen.includes(7));
+  } finally {
+    await a.close();
+    await b.close();
+    await nats.proc.stop();
+  }
 });

@@ -106,4 +106,34 @@ export function busContract(label: string, make: () => Promise<{ a: TestBus; b: 
     for (let i = 0; i < 50 && got.length < 5; i++) await sleep(50);
     t.deepEqual([...got].sort(), [0, 1, 2, 3, 4]);
   });
+
+  test(`${label}: every watcher sees every event published after watch() resolved (not one per group)`, async (t) => {
+    // Its own subtree: the other tests' wildcards must not see these events, nor this one theirs.
+    const s = `fileshare.evt.watch${tag}${++n}.one`;
+    const seenA: number[] = [];
+    const seenB: number[] = [];
+    const seenWild: number[] = [];
+    await a.watch(s, (e) => void seenA.push(e.i));
+    await b.watch(s, (e) => void seenB.push(e.i));
+    await b.watch(s.replace(/\.one$/, '.*'), (e) => void seenWild.push(e.i));
+    for (let i = 0; i < 5; i++) await a.publish(s, { i });
+    a.announce(s, { i: 5 });
+    for (let i = 0; i < 50 && seenB.length + seenA.length + seenWild.length < 18; i++) await sleep(20);
+    const all = [0, 1, 2, 3, 4, 5];
+    t.deepEqual([...seenA].sort(), all);
+    t.deepEqual([...seenB].sort(), all);
+    t.deepEqual([...seenWild].sort(), all);
+  });
+
+  test(`${label}: a watcher that throws is logged; the publisher and the other watchers go on`, async (t) => {
+    const s = `fileshare.evt.watch${tag}${++n}.one`;
+    const seen: number[] = [];
+    await a.watch(s, () => {
+      throw new Error('watcher broke');
+    });
+    await b.watch(s, (e) => void seen.push(e.i));
+    await a.publish(s, { i: 1 });
+    for (let i = 0; i < 50 && seen.length < 1; i++) await sleep(20);
+    t.deepEqual(seen, [1]);
+  });
 }

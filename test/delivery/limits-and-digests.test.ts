@@ -114,7 +114,12 @@ test.serial('Repr-Digest: every download carries it; uploads announcing another 
 });
 
 /** A TCP proxy to `target` that cuts the first connection after `cutAfter` bytes towards the client. */
-async function cuttingProxy(target: URL, cutAfter: number): Promise<{ url: string; server: Server }> {
+/**
+ * Forwards to `target`, cutting the first connection's client side after `cutAfter` bytes. The
+ * upstream side is closed `upstreamLingerMs` later (paused meanwhile): a server that has not yet
+ * noticed the cut.
+ */
+async function cuttingProxy(target: URL, cutAfter: number, upstreamLingerMs = 0): Promise<{ url: string; server: Server }> {
   const port = await freePort();
   let cut = false;
   const server = createServer((client: Socket) => {
@@ -125,35 +130,39 @@ async function cuttingProxy(target: URL, cutAfter: number): Promise<{ url: strin
     upstream.on('data', (c: Buffer) => {
       sent += c.length;
       client.write(c);
-      if (cutThis && sent > cutAfter) {
+      if (cutThis && sent > cutAfter && !client.destroyed) {
         client.destroy();
-        upstream.destroy();
+        upstream.pause();
+        setTimeout(() => upstream.destroy(), upstreamLingerMs);
       }
     });
     client.on('data', (c) => upstream.write(c));
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
+    client.on('close', () => void (cutThis ? undefined : upstream.destroy()));
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return { url: `${target.protocol}//127.0.0.1:${port}${target.pathname}`, server };
 }
 
-test.serial('the CLI resumes a download the network cut, verifies its digest, and spends the token once', async (t) => {
-  const content = randomBytes(8 * 1024 * 1024);
-  const f = await readyFile(A, d.user, content);
-  const tk = await token(A, d.user, f.sid, f.fid);
-  const proxy = await cuttingProxy(new URL(A), 2 * 1024 * 1024);
-  try {
-    const link = `${proxy.url}/sessions/${f.sid}/files/${f.fid}/tokens/${tk.json.id}`;
-    const dir = tempDir('fs-cli-dl-');
-    const env = { ...process.env, HOME: dir, FILESHARE_INSECURE: 'true' };
-    const r = await promisify(execFile)(process.execPath, [CLI, 'download', link, '-o', join(dir, 'got.bin'), '--json'], { env, cwd: dir });
-    t.like(JSON.parse(r.stdout), { bytes: content.length, sha256: sha(content), verified: true });
-    t.regex(r.stderr, /sha-256 verified/);
-    t.is(sha(readFileSync(join(dir, 'got.bin'))), sha(content));
-    t.is((await http(`${B}/sessions/${f.sid}/files/${f.fid}/tokens/${tk.json.id}`)).status, 410, 'spent by the two pieces together');
-  } finally {
-    proxy.server.close();
-  }
-});
+for (const linger of [0, 3000]) {
+  const what = linger ? ', after waiting out the broken attempt (409 while the server has not noticed the cut)' : '';
+  test.serial(`the CLI resumes a download the network cut${what}, verifies its digest, and spends the token once`, async (t) => {
+    const content = randomBytes(8 * 1024 * 1024);
+    const f = await readyFile(A, d.user, content);
+    const tk = await token(A, d.user, f.sid, f.fid);
+    const proxy = await cuttingProxy(new URL(A), 2 * 1024 * 1024, linger);
+    try {
+      const link = `${proxy.url}/sessions/${f.sid}/files/${f.fid}/tokens/${tk.json.id}`;
+      const dir = tempDir('fs-cli-dl-');
+      const env = { ...process.env, HOME: dir, FILESHARE_INSECURE: 'true' };
+      const r = await promisify(execFile)(process.execPath, [CLI, 'download', link, '-o', join(dir, 'got.bin'), '--json'], { env, cwd: dir });
+      t.like(JSON.parse(r.stdout), { bytes: content.length, sha256: sha(content), verified: true });
+      t.regex(r.stderr, /sha-256 verified/);
+      t.is(sha(readFileSync(join(dir, 'got.bin'))), sha(content));
+      t.is((await http(`${B}/sessions/${f.sid}/files/${f.fid}/tokens/${tk.json.id}`)).status, 410, 'spent by the two pieces together');
+    } finally {
+      proxy.server.close();
+    }
+  });
+}

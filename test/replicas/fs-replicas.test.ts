@@ -14,7 +14,7 @@ test.before(async () => {
 });
 test.after.always(async () => d?.stop());
 
-test('concurrent uploads through two gateways and two storage replicas: every byte intact, each blob stored once', async (t) => {
+test.serial('concurrent uploads through two gateways and two storage replicas: every byte intact, each blob stored once', async (t) => {
   // Small ones become rows of blobs.db, the 200 KB ones files.
   const files = Array.from({ length: 120 }, (_, i) => randomBytes(i % 10 === 0 ? 200_000 : 100 + i * 53));
   const before = storedBlobs(d).length;
@@ -28,4 +28,29 @@ test('concurrent uploads through two gateways and two storage replicas: every by
   t.is(storedBlobs(d).length, before + files.length);
   const intact = await Promise.all(ids.map(async (id, i) => sha256((await http(`${d.gateways[(i + 1) % 2]}/uploads/${id}`)).body) === sha256(files[i])));
   t.is(intact.filter(Boolean).length, files.length);
+});
+
+test.serial('gateways keep upload records, yet a delete through one is a 404 through the other at once, and expiry a 410', async (t) => {
+  const [A, B] = d.gateways;
+  // Each round: both gateways have just served it (so both keep its record), then A deletes it and
+  // B, asked right after the 204, must not serve it from what it kept.
+  for (let round = 0; round < 25; round++) {
+    const r = await upload(A, ALICE, `round ${round}`);
+    t.is(r.status, 201, r.text);
+    const id = r.json.id as string;
+    for (const g of [A, B, A, B]) t.is((await http(`${g}/uploads/${id}`)).status, 200);
+    t.is((await http(`${A}/uploads/${id}`, { method: 'DELETE', auth: ALICE })).status, 204);
+    const after = await Promise.all([http(`${B}/uploads/${id}`), http(`${A}/uploads/${id}`)]);
+    t.deepEqual(
+      after.map((x) => x.status),
+      [404, 404],
+      `round ${round}`,
+    );
+  }
+  const short = await upload(A, ALICE, 'short-lived', { ttl: '1' });
+  const id = short.json.id as string;
+  for (const g of [A, B]) t.is((await http(`${g}/uploads/${id}`)).status, 200);
+  await new Promise((r) => setTimeout(r, 1100));
+  // Before any expiry sweep ran: the kept record's own expiry time says it is gone.
+  for (const g of [A, B]) t.is((await http(`${g}/uploads/${id}`)).status, 410);
 });

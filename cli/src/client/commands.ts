@@ -238,7 +238,7 @@ async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableS
     } catch (err) {
       if (resumes >= RESUMES || !etag || !Number.isFinite(total)) throw new ClientError(`download broke after ${written} bytes: ${(err as Error).message}`, EXIT.failure);
       await new Promise((r) => setTimeout(r, 200 * 2 ** resumes));
-      res = await send(cfg, 'GET', url, { auth: false, headers: { range: `bytes=${written}-`, 'if-range': etag } });
+      res = await resumeAt(cfg, url, written, etag);
       if (res.statusCode === 200) {
         // If-Range did not match: the whole of another file is coming. Not mixed with what we have.
         res.destroy();
@@ -254,6 +254,21 @@ async function downloadTo(cfg: ClientConfig, url: string, sink: NodeJS.WritableS
   await commit?.();
   if (announced) process.stderr.write(`sha-256 verified: ${sha256}\n`);
   out(target, { file: target, bytes: written, sha256, verified: !!announced });
+}
+
+/**
+ * Asks for the rest from `offset`. A one-time link answers 409 while the server still holds the
+ * broken attempt's delivery (it has not noticed the cut yet; its lease lapses within 30 s): asked
+ * again every second for up to 40 s.
+ */
+async function resumeAt(cfg: ClientConfig, url: string, offset: number, etag: string): Promise<Awaited<ReturnType<typeof send>>> {
+  const until = Date.now() + 40_000;
+  for (;;) {
+    const res = await send(cfg, 'GET', url, { auth: false, headers: { range: `bytes=${offset}-`, 'if-range': etag } });
+    if (res.statusCode !== 409 || Date.now() >= until) return res;
+    res.resume();
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 /** The sha-256 (hex) a server's RFC 9530 header announces; none (nothing to check) when it names none or is malformed. */

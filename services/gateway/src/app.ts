@@ -1,4 +1,4 @@
-import { AppError, checkReady, registry, type ReadyCheck } from '@fileshare/shared';
+import { AppError, accessLog, checkReady, registry, type ReadyCheck } from '@fileshare/shared';
 import type { Authenticator } from './auth/authenticator.js';
 import type { GatewayContext } from './context.js';
 import { Exchange, type RequestInfo } from './http/exchange.js';
@@ -35,6 +35,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
   const inFlight = new Set<Exchange>();
   const maxUrl = cfg['limits.maxUrlLength'];
   const maxHeaders = cfg['limits.maxHeaderBytes'];
+  const access = accessLog(log);
 
   const ops: Record<string, (ex: Exchange) => Promise<void> | void> = {
     '/healthz': (ex) => ex.json(200, { status: 'ok' }),
@@ -63,7 +64,7 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
     if (!problem && info.path.length + info.query.length > maxUrl) problem = new AppError('uri_too_long');
     if (!problem && info.headerBytes > maxHeaders) problem = new AppError('headers_too_large');
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
-    const ex = new Exchange(res, info, log, !problem && hasBody, base);
+    const ex = new Exchange(res, info, log, !problem && hasBody, base, access);
     if (problem) {
       // The framing is suspect: nothing after this request may be read from the connection. uWS
       // parses pipelined requests in the same pass and does not stop at a close asked for from
@@ -104,7 +105,43 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
   return { inFlight };
 }
 
-function snapshot(req: HttpRequest, res: HttpResponse): RequestInfo & { problem: AppError | null; headerBytes: number } {
+/**
+ * What is read from the uWS request before any await. The peer's address costs a getpeername and
+ * a formatted string, so it is read when asked (authentication, before the response ends: uWS
+ * refuses access to a response that is gone).
+ */
+class Snapshot implements RequestInfo {
+  private address: string | undefined;
+  readonly startedAt = performance.now();
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly query: string,
+    readonly headers: Record<string, string>,
+    readonly problem: AppError | null,
+    readonly headerBytes: number,
+    private readonly res: HttpResponse,
+  ) {}
+
+  get remote(): string {
+    if (this.address === undefined) {
+      try {
+        this.address = Buffer.from(this.res.getRemoteAddressAsText()).toString();
+      } catch {
+        this.address = '';
+      }
+    }
+    return this.address;
+  }
+
+  /** A trusted proxy's `X-Forwarded-For` names the client instead. */
+  set remote(address: string) {
+    this.address = address;
+  }
+}
+
+function snapshot(req: HttpRequest, res: HttpResponse): Snapshot {
   // No prototype: a header named "constructor" or "toString" is just a header.
   const headers = Object.create(null) as Record<string, string>;
   let problem: AppError | null = null;
@@ -116,14 +153,5 @@ function snapshot(req: HttpRequest, res: HttpResponse): RequestInfo & { problem:
       else headers[k] += `, ${v}`;
     } else headers[k] = v;
   });
-  return {
-    method: req.getCaseSensitiveMethod().toUpperCase(),
-    path: req.getUrl(),
-    query: req.getQuery() ?? '',
-    headers,
-    remote: Buffer.from(res.getRemoteAddressAsText()).toString(),
-    startedAt: performance.now(),
-    problem,
-    headerBytes,
-  };
+  return new Snapshot(req.getCaseSensitiveMethod().toUpperCase(), req.getUrl(), req.getQuery() ?? '', headers, problem, headerBytes, res);
 }

@@ -1,4 +1,5 @@
 import type { Bus, Config, DataPlane, Logger } from '@fileshare/shared';
+import type { UploadRecordCache } from './cache/upload-records.js';
 import type { Downloads } from './http/download.js';
 import type { MultipartLimits } from './http/multipart.js';
 import type { PublicUrls } from './http/public-url.js';
@@ -14,6 +15,8 @@ export interface GatewayContext {
   readonly dataPlane: DataPlane;
   readonly log: Logger;
   readonly downloads: Downloads;
+  /** Upload records for downloads, kept until deleted or expired (cache/upload-records.ts). */
+  readonly uploadRecords: UploadRecordCache;
   readonly urls: PublicUrls;
   readonly uploadSlots: UploadSlots;
   /** What a multipart upload may hold besides its file (limits.*). */

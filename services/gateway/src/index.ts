@@ -4,7 +4,8 @@ import { COMMANDS, dataPaths, type Bus, type Config, type DataPlane, type Logger
 import { mountRoutes } from './app.js';
 import { Authenticator } from './auth/authenticator.js';
 import type { GatewayContext } from './context.js';
-import { BlobCache } from './http/blob-cache.js';
+import { BlobCache } from './cache/blob-cache.js';
+import { UploadRecordCache } from './cache/upload-records.js';
 import { Downloads } from './http/download.js';
 import { PublicUrls } from './http/public-url.js';
 import { UploadSlots } from './http/upload-slots.js';
@@ -55,11 +56,14 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
     app = uWS.SSLApp({ key_file_name: paths.tlsKey, cert_file_name: paths.tlsCert, ssl_ciphers: TLS_CIPHERS });
   } else app = uWS.App();
 
+  const uploadRecords = new UploadRecordCache(bus, cfg['cache.records'], cfg['cache.recordMaxAge'] * 1000);
+  await uploadRecords.start();
   const ctx: GatewayContext = {
     cfg,
     bus,
     dataPlane,
     log,
+    uploadRecords,
     downloads: new Downloads(dataPlane, new BlobCache(cfg['cache.maxBytes'], cfg['cache.maxItemBytes'])),
     urls: new PublicUrls(cfg, tls),
     uploadSlots: new UploadSlots(cfg['limits.maxUploadsPerUser']),

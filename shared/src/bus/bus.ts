@@ -27,9 +27,13 @@ export type EventOf<P extends Protocol, S extends string> = S extends EventSubje
 export type CommandHandler<P extends Protocol, S extends CommandSubject<P>> = (body: RequestOf<P, S>) => Promise<ReplyOf<P, S>>;
 export type EventHandler<P extends Protocol, S extends string> = (event: EventOf<P, S>, subject: EventSubject<P>) => Promise<void>;
 
+/** Told each watched event as it passes (synchronous: a watcher keeps no work, it updates state). */
+export type EventWatcher<P extends Protocol, S extends string> = (event: EventOf<P, S>, subject: EventSubject<P>) => void;
+
 /** How implementations keep handlers: the wire carries untyped JSON, `Bus` types both ends. */
 export type WireHandler = (body: unknown) => Promise<unknown>;
 export type WireEventHandler = (event: unknown, subject: string) => Promise<void>;
+export type WireWatcher = (event: unknown, subject: string) => void;
 
 export interface Bus<P extends Protocol = FileshareProtocol> {
   /**
@@ -57,6 +61,14 @@ export interface Bus<P extends Protocol = FileshareProtocol> {
    * Only events published after the group first subscribed are delivered.
    */
   subscribe<S extends string>(subject: S, group: string, handler: EventHandler<P, S>): Promise<void>;
+  /**
+   * Watch events matching `subject` as they are published: every watcher gets every event from
+   * the time `watch` resolves, while it is connected, and nothing is kept for a watcher that is
+   * away; `onGap` is told when some may have been missed (the connection dropped or came back).
+   * For caches that must forget what other processes delete, not for work (that is `subscribe`).
+   * The in-process bus tells watchers before `publish`/`announce` returns.
+   */
+  watch<S extends string>(subject: S, watcher: EventWatcher<P, S>, onGap?: () => void): Promise<void>;
   /** Rejects when the bus is not usable (for /readyz). */
   ping(): Promise<void>;
   /** Stop receiving, let in-flight handlers answer and announcements go out, then disconnect. */

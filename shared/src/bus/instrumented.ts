@@ -20,6 +20,7 @@ export function instrumented<P extends Protocol>(bus: Bus<P>): Bus<P> {
     publish: (s, e) => bus.publish(s, e),
     announce: (s, e) => bus.announce(s, e),
     subscribe: (s, g, h) => bus.subscribe(s, g, h),
+    watch: (s, w, gap) => bus.watch(s, w, gap),
     ping: () => bus.ping(),
     close: () => bus.close(),
   };

@@ -9,22 +9,25 @@ import {
   type CommandSubject,
   type EventHandler,
   type EventSubject,
+  type EventWatcher,
   type Protocol,
   type ReplyOf,
   type RequestOf,
   type WireEventHandler,
   type WireHandler,
+  type WireWatcher,
 } from './bus.js';
 
 /**
  * In-process bus for the all-in-one mode. Commands call the handler directly (round robin
  * among handlers of one subject); events are delivered after the current tick to one handler
- * per group. Nothing is persisted: in this mode the process is the whole system.
+ * per group; watchers are told at once, before `publish` returns. Nothing is persisted: in this mode the process is the whole system.
  */
 export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
   private readonly handlers = new Map<string, WireHandler[]>();
   private readonly next = new Map<string, number>();
   private readonly groups = new Map<string, { subject: string; handlers: WireEventHandler[]; next: number }>();
+  private readonly watchers: { subject: string; watcher: WireWatcher }[] = [];
   private inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
@@ -57,6 +60,14 @@ export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> 
   async publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void> {
     if (this.closed) throw new AppError('unavailable');
     const wire = stamped(event);
+    for (const w of this.watchers) {
+      if (!subjectMatches(w.subject, subject)) continue;
+      try {
+        w.watcher(wire, subject);
+      } catch (err) {
+        this.log?.error({ err, subject }, 'event watcher failed');
+      }
+    }
     for (const g of this.groups.values()) {
       if (!subjectMatches(g.subject, subject) || g.handlers.length === 0) continue;
       const h = g.handlers[g.next++ % g.handlers.length];
@@ -77,6 +88,11 @@ export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> 
     const g = this.groups.get(key) ?? { subject, handlers: [], next: 0 };
     g.handlers.push(handler as WireEventHandler);
     this.groups.set(key, g);
+  }
+
+  /** Nothing is ever missed in one process: `onGap` is never told. */
+  async watch<S extends string>(subject: S, watcher: EventWatcher<P, S>): Promise<void> {
+    this.watchers.push({ subject, watcher: watcher as WireWatcher });
   }
 
   async ping(): Promise<void> {

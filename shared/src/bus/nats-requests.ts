@@ -29,8 +29,12 @@ export class Requests {
     nc.subscribe(`${this.inbox}*`, { callback: (_err, msg) => this.settle(msg) });
   }
 
-  /** Sends on the next turn of the loop with the others of this turn; rejects 503 on timeout or when nobody listens. */
-  send(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+  /**
+   * Sends on the next turn of the loop with the others of this turn (`now`: at once, so that it
+   * precedes whatever this connection publishes next, such as a command's reply); rejects 503 on
+   * timeout or when nobody listens.
+   */
+  send(subject: string, data: Uint8Array, timeoutMs: number, now = false): Promise<Msg> {
     const id = (this.next++).toString(36);
     return new Promise<Msg>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -38,7 +42,9 @@ export class Requests {
         reject(new AppError('unavailable'));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      if (this.outbox.push({ subject, data, reply: this.inbox + id }) === 1) setImmediate(() => this.flush());
+      const request = { subject, data, reply: this.inbox + id };
+      if (now) this.publish(request);
+      else if (this.outbox.push(request) === 1) setImmediate(() => this.flush());
     });
   }
 
@@ -65,18 +71,20 @@ export class Requests {
   private flush(): void {
     const batch = this.outbox;
     this.outbox = [];
-    for (const r of batch) {
-      try {
-        this.nc.publish(r.subject, r.data, { reply: r.reply });
-      } catch (err) {
-        const id = r.reply.slice(this.inbox.length);
-        const p = this.pending.get(id);
-        this.pending.delete(id);
-        if (p) {
-          clearTimeout(p.timer);
-          this.log.warn({ err: String(err), subject: r.subject }, 'bus request failed');
-          p.reject(new AppError('unavailable'));
-        }
+    for (const r of batch) this.publish(r);
+  }
+
+  private publish(r: { subject: string; data: Uint8Array; reply: string }): void {
+    try {
+      this.nc.publish(r.subject, r.data, { reply: r.reply });
+    } catch (err) {
+      const id = r.reply.slice(this.inbox.length);
+      const p = this.pending.get(id);
+      this.pending.delete(id);
+      if (p) {
+        clearTimeout(p.timer);
+        this.log.warn({ err: String(err), subject: r.subject }, 'bus request failed');
+        p.reject(new AppError('unavailable'));
       }
     }
   }

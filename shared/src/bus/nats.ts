@@ -15,7 +15,18 @@ import { AppError, errorFromWire, toAppError } from '../errors.js';
 import { EVENT_PREFIX, EVENT_STREAM } from '../protocol.js';
 import type { FileshareProtocol } from '../protocol.js';
 import { Requests } from './nats-requests.js';
-import { stamped, type Bus, type CommandHandler, type CommandSubject, type EventHandler, type EventSubject, type Protocol, type ReplyOf, type RequestOf } from './bus.js';
+import {
+  stamped,
+  type Bus,
+  type CommandHandler,
+  type CommandSubject,
+  type EventHandler,
+  type EventSubject,
+  type EventWatcher,
+  type Protocol,
+  type ReplyOf,
+  type RequestOf,
+} from './bus.js';
 
 const ERROR_CODE_HEADER = 'Fileshare-Error-Code';
 const ERROR_MESSAGE_HEADER = 'Fileshare-Error-Message';
@@ -45,6 +56,8 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
   private readonly consumers: ConsumerMessages[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly requests: Requests;
+  /** Watchers' `onGap`: told when the connection drops and when it comes back. */
+  private readonly gaps: (() => void)[] = [];
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -96,17 +109,19 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
       if (s.type === Events.Disconnect) {
         this.connected = false;
         this.opts.log.warn({ server: s.data }, 'nats disconnected');
+        this.tellGaps();
       } else if (s.type === Events.Reconnect) {
         this.connected = true;
         this.opts.log.info({ server: s.data }, 'nats reconnected');
+        this.tellGaps();
       }
     }
   }
 
   /** One request; rejects 503 on timeout, when nobody listens, or while disconnected. */
-  private exchange(subject: string, data: Uint8Array, timeoutMs: number): Promise<Msg> {
+  private exchange(subject: string, data: Uint8Array, timeoutMs: number, now = false): Promise<Msg> {
     if (!this.connected || this.nc.isClosed()) return Promise.reject(new AppError('unavailable'));
-    return this.requests.send(subject, data, timeoutMs);
+    return this.requests.send(subject, data, timeoutMs, now);
   }
 
   async request<S extends CommandSubject<P>>(subject: S, body: RequestOf<P, S>, timeoutMs?: number): Promise<ReplyOf<P, S>> {
@@ -146,12 +161,14 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
 
   /**
    * A JetStream publish is a request whose reply is the stream's acknowledgement
-   * (`{"stream","seq"}` or `{"error"}`); sent on the shared inbox like every request.
+   * (`{"stream","seq"}` or `{"error"}`); sent on the shared inbox like every request, but at once:
+   * an event goes out before the reply of the command that caused it, so a gateway watching it
+   * (a delete) hears it before the client who asked can ask that gateway anything.
    */
   async publish<S extends EventSubject<P>>(subject: S, event: P['events'][S]): Promise<void> {
     let ack: { stream?: string; error?: { description?: string } } | undefined;
     try {
-      ack = decode((await this.exchange(subject, encode(stamped(event)), this.opts.requestTimeout)).data) as typeof ack;
+      ack = decode((await this.exchange(subject, encode(stamped(event)), this.opts.requestTimeout, true)).data) as typeof ack;
     } catch (err) {
       this.opts.log.error({ err: String(err), subject }, 'event publish failed');
       throw new AppError('unavailable');
@@ -195,6 +212,40 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
         }
       }
     })();
+  }
+
+  /**
+   * A core subscription (no queue group, no consumer): every watcher gets every event the stream
+   * is sent while it is connected. Resolves once the server has the subscription.
+   */
+  async watch<S extends string>(subject: S, watcher: EventWatcher<P, S>, onGap?: () => void): Promise<void> {
+    const sub = this.nc.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err) {
+          this.opts.log.error({ err: String(err), subject }, 'watch subscription error');
+          onGap?.();
+          return;
+        }
+        try {
+          (watcher as (e: unknown, s: string) => void)(decode(msg.data), msg.subject);
+        } catch (e) {
+          this.opts.log.error({ err: e, subject: msg.subject }, 'event watcher failed');
+        }
+      },
+    });
+    this.subs.push(sub);
+    if (onGap) this.gaps.push(onGap);
+    await this.nc.flush();
+  }
+
+  private tellGaps(): void {
+    for (const g of this.gaps) {
+      try {
+        g();
+      } catch (err) {
+        this.opts.log.error({ err }, 'event watcher failed');
+      }
+    }
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,5 @@
 import { AppError, isAppError, metrics, reprDigest, type BlobSink, type BlobTransfer, type DataPlane, type ErrorCode, type Sent } from '@fileshare/shared';
-import type { BlobCache } from './blob-cache.js';
+import type { BlobCache } from '../cache/blob-cache.js';
 import { contentDisposition } from './disposition.js';
 import type { Exchange } from './exchange.js';
 import { parseRange } from './range.js';
@@ -20,6 +20,8 @@ export interface Downloadable {
  * data plane with backpressure, as views of its read buffer (BodySender).
  */
 export class Downloads {
+  private readonly headersOf = new WeakMap<Downloadable, { extra: Record<string, string>; headers: Record<string, string | number> }>();
+
   constructor(
     private readonly dataPlane: DataPlane,
     private readonly cache: BlobCache,
@@ -44,12 +46,18 @@ export class Downloads {
     }
   }
 
-  private async respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch?: Watch): Promise<void> {
-    const etag = `"${f.sha256}"`;
-    const headers: Record<string, string | number> = {
+  /**
+   * The headers every response of `f` carries, built once per (representation, extra headers)
+   * object pair: a record kept by a cache is downloaded many times, and dates, the digest and the
+   * disposition cost more to format than to send. Shared: callers copy before adding to it.
+   */
+  private representation(f: Downloadable, extraHeaders: Record<string, string>): Readonly<Record<string, string | number>> {
+    const memo = this.headersOf.get(f);
+    if (memo?.extra === extraHeaders) return memo.headers;
+    const headers = {
       'Content-Type': f.contentType || 'application/octet-stream',
       'Content-Disposition': contentDisposition(f.name),
-      ETag: etag,
+      ETag: `"${f.sha256}"`,
       'Last-Modified': new Date(f.modifiedAt).toUTCString(),
       'Accept-Ranges': 'bytes',
       'Repr-Digest': reprDigest(f.sha256),
@@ -57,6 +65,13 @@ export class Downloads {
       'X-Content-Type-Options': 'nosniff',
       ...extraHeaders,
     };
+    this.headersOf.set(f, { extra: extraHeaders, headers });
+    return headers;
+  }
+
+  private async respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch?: Watch): Promise<void> {
+    const etag = `"${f.sha256}"`;
+    let headers = this.representation(f, extraHeaders);
     const inm = ex.req.headers['if-none-match'];
     if (inm && ex.req.method !== 'HEAD' && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
       return ex.send(304, { ETag: etag });
@@ -67,7 +82,7 @@ export class Downloads {
     const range = parseRange(rangeAsked, f.size);
     if (range === 'unsatisfiable') throw new AppError('range_not_satisfiable', undefined, { 'Content-Range': `bytes */${f.size}` });
     const length = range ? range.end - range.start + 1 : f.size;
-    if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${f.size}`;
+    if (range) headers = { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${f.size}` };
     const status = range ? 206 : 200;
     if (ex.req.method !== 'HEAD' && this.cache.fits(f.size)) {
       const bytes = await this.smallBlob(f, gone);

@@ -16,12 +16,14 @@ export function redactPath(path: string): string {
   let changed = false;
   let afterTokens = false;
   for (let i = 1; i < segs.length; i++) {
-    const decoded = decodeLoosely(segs[i]);
-    if ((afterTokens && segs[i] !== '') || (TOKEN_LIKE.test(decoded) && !isId(decoded))) {
+    const seg = segs[i];
+    // Shorter than a token and not encoded: neither a token nor (unless 6 long) `tokens`.
+    const decoded = seg.length < 32 && !seg.includes('%') ? seg : decodeLoosely(seg);
+    if ((afterTokens && seg !== '') || (decoded.length >= 32 && TOKEN_LIKE.test(decoded) && !isId(decoded))) {
       segs[i] = ':token';
       changed = true;
     }
-    afterTokens = decoded.toLowerCase() === 'tokens';
+    afterTokens = decoded.length === 6 && decoded.toLowerCase() === 'tokens';
   }
   return changed ? segs.join('/') : path;
 }

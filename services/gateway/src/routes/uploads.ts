@@ -1,4 +1,5 @@
 import { AppError, COMMANDS, DELIVERY_LEASE_MS, deferred, type UploadMeta, type UploadRecord } from '@fileshare/shared';
+import type { Downloadable } from '../http/download.js';
 import type { Exchange } from '../http/exchange.js';
 import { countedDownload } from '../http/counted-download.js';
 import { uploadSha256 } from '../http/digest.js';
@@ -74,7 +75,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       async handler({ ex, user, params }) {
         const resumable = resumableHead(ex);
         if (resumable) return headResumable(ctx, ex, resumable, { owner: user, id: params.id });
-        await sendUpload(ctx, ex, await bus.request(COMMANDS.uploadGet, { id: params.id }));
+        await sendUpload(ctx, ex, await ctx.uploadRecords.get(params.id));
       },
     }),
     route({
@@ -91,14 +92,24 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
   ];
 }
 
+/** A kept record's download form, made once (Downloads memoizes its headers by this object). */
+const downloadForms = new WeakMap<UploadRecord, { d: Downloadable; headers: Record<string, string> }>();
+function asDownload(rec: UploadRecord): { d: Downloadable; headers: Record<string, string> } {
+  let form = downloadForms.get(rec);
+  if (!form) {
+    form = { d: { ...rec, modifiedAt: rec.createdAt }, headers: { 'Cache-Control': 'private, no-cache', Expires: new Date(rec.expiresAt).toUTCString() } };
+    downloadForms.set(rec, form);
+  }
+  return form;
+}
+
 /**
  * A simple upload's download. With `maxDownloads`, a slot is taken first (410 once the limit is
  * reached; storage's download-limits.ts) and the delivery counted when the response ends.
  */
 async function sendUpload(ctx: GatewayContext, ex: Exchange, rec: UploadRecord): Promise<void> {
   const { bus, downloads } = ctx;
-  const d = { ...rec, modifiedAt: rec.createdAt };
-  const headers = { 'Cache-Control': 'private, no-cache', Expires: new Date(rec.expiresAt).toUTCString() };
+  const { d, headers } = asDownload(rec);
   if (!rec.maxDownloads || ex.req.method === 'HEAD') return downloads.send(ex, d, 'upload_not_found', headers);
   const slot = await bus.request(COMMANDS.uploadDeliveryBegin, { id: rec.id });
   await countedDownload(
