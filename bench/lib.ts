@@ -17,7 +17,10 @@ export async function curl(args: string[]): Promise<{ status: number; seconds: n
 }
 
 /** wrk for `seconds` at `connections`; req/s and p99 latency (ms). */
-export async function wrk(url: string, opts: { connections: number; seconds: number; script?: string; threads?: number }): Promise<{ rps: number; p99: number; errors: number }> {
+export async function wrk(
+  url: string,
+  opts: { connections: number; seconds: number; script?: string; threads?: number },
+): Promise<{ rps: number; p99: number; errors: number; stdout: string }> {
   const args = [`-t${opts.threads ?? 2}`, `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '--timeout', '10s'];
   if (opts.script) args.push('-s', opts.script);
   const { stdout } = await exec('wrk', [...args, url], { maxBuffer: 4 * 1024 * 1024 });
@@ -27,7 +30,7 @@ export async function wrk(url: string, opts: { connections: number; seconds: num
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p99, errors };
+  return { rps, p99, errors, stdout };
 }
 
 export const MB = 1_000_000;

@@ -2,9 +2,9 @@
  * A SQLite file (better-sqlite3, WAL) whose writes are group-committed and acknowledged only
  * once on disk. Used by the all-in-one record store and by the fs blob store for small blobs.
  *
- * Group commit: every write queued during one turn of the event loop runs in one transaction;
- * every transaction committed while a WAL fsync is running shares the next one. A write resolves
- * only after its transaction is committed and the WAL holding it is fsynced.
+ * Group commit: every write queued during one turn of the event loop, or during one WAL fsync,
+ * runs in one transaction, and the next fsync makes it durable. A write resolves only after its
+ * transaction is committed and the WAL holding it is fsynced.
  *
  * SQLite runs with synchronous=NORMAL, so it does not fsync the WAL itself on commit (that would
  * block the event loop once per commit); this class fsyncs the WAL on the libuv thread pool
@@ -150,10 +150,16 @@ export class DurableSqlite {
     }
   }
 
-  /** Runs `op` (synchronous statements) in the next group commit; resolves once durable. */
+  /**
+   * Runs `op` (synchronous statements) in the next group commit; resolves once durable. While a
+   * WAL fsync runs, writes wait for it to end and then commit together: committing them at once
+   * would not make them durable any sooner (they need the next fsync either way), and each commit
+   * costs its WAL frames, locks and page writes on the event loop (16 % of the all-in-one
+   * process's samples on token round trips when every loop turn committed).
+   */
   write<T>(op: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.queue.push({ op, resolve: (v) => resolve(v as T), reject }) === 1) setImmediate(() => this.commit());
+      if (this.queue.push({ op, resolve: (v) => resolve(v as T), reject }) === 1 && !this.syncing) setImmediate(() => this.commit());
     });
   }
 
@@ -208,7 +214,9 @@ export class DurableSqlite {
       // Not durable: these writes fail (the caller answers 503) rather than being acknowledged.
       const failure = err ? new Error(`sqlite WAL fsync failed: ${err.message}`, { cause: err }) : undefined;
       for (const done of waiting) done(failure);
-      if (this.unsynced.length) this.syncWal(fd);
+      // The writes that waited for this fsync commit now, as one group (then their own fsync).
+      if (this.queue.length && this.db.open) this.commit();
+      else if (this.unsynced.length) this.syncWal(fd);
     });
   }
 

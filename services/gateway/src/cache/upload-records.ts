@@ -18,6 +18,11 @@ export class UploadRecordCache {
   private readonly items = new Map<string, { rec: UploadRecord; keptAt: number }>();
   /** Bumped by every drop: a read started before it must not be kept. */
   private drops = 0;
+  /**
+   * Reads from storage in flight: concurrent misses of one id share one (64 connections on a hot
+   * file refresh it once). Only those begun after the last drop are joined.
+   */
+  private readonly reading = new Map<string, { read: Promise<UploadRecord>; drops: number }>();
 
   constructor(
     private readonly bus: Bus,
@@ -42,6 +47,15 @@ export class UploadRecordCache {
       if (now < hit.rec.expiresAt && now - hit.keptAt < this.maxAgeMs) return hit.rec;
       this.forget(id);
     }
+    const joined = this.reading.get(id);
+    if (joined && joined.drops === this.drops) return joined.read;
+    const entry = { read: this.read(id, now), drops: this.drops };
+    this.reading.set(id, entry);
+    void entry.read.catch(() => undefined).finally(() => this.reading.get(id) === entry && this.reading.delete(id));
+    return entry.read;
+  }
+
+  private async read(id: string, now: number): Promise<UploadRecord> {
     const drops = this.drops;
     const rec = await this.bus.request(COMMANDS.uploadGet, { id });
     if (this.maxItems > 0 && drops === this.drops) this.keep(id, rec, now);
