@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http } from '../../test/helpers/http.js';
-import { AUTH, P, USER, WORK, checked, idOf, round, say, type Bench, type PerSystem } from '../context.js';
+import { AUTH, P, USER, WORK, checked, idOf, quick, round, say, type Bench, type PerSystem } from '../context.js';
 import { fmt, median, wrk } from '../lib.js';
 import type { Rate } from './small-requests.js';
 
@@ -53,8 +53,10 @@ export async function tokenRoundTrips(b: Bench): Promise<PerSystem<Rate>> {
     const lua = join(WORK, `tokens-${s.name}.lua`);
     writeFileSync(lua, script(tokensPath));
     const runs: Rate[] = [];
+    const url = new URL(s.base).origin + tokensPath;
+    if (!quick) await wrk(url, { connections: 32, seconds: 1, script: lua }); // warm, uncounted (as wrkMedian)
     for (let run = 0; run < P.runs; run++) {
-      const w = await wrk(new URL(s.base).origin + tokensPath, { connections: 32, seconds: P.wrkSecs, script: lua });
+      const w = await wrk(url, { connections: 32, seconds: P.wrkSecs, script: lua });
       const m = /round trips: (\d+) bad: (\d+) duration_us: (\d+)/.exec(w.stdout);
       if (!m) throw new Error(`bench: ${s.name} token round trip: wrk printed no count:\n${w.stdout}`);
       checked(`${s.name} token round trip`, { errors: w.errors + Number(m[2]) });

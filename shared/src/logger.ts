@@ -59,6 +59,9 @@ export function accessLog(log: Logger): (line: AccessLine) => void {
   const bindings = internals[pino.symbols.chindingsSym] as string;
   const q = JSON.stringify;
   let pending = '';
+  // The time as pino writes it, formatted once per millisecond.
+  let ms = 0;
+  let iso = '';
   const flush = () => {
     const lines = pending;
     pending = '';
@@ -68,6 +71,8 @@ export function accessLog(log: Logger): (line: AccessLine) => void {
     const user = l.user === undefined ? '' : `,"user":${q(l.user)}`;
     const aborted = l.aborted ? ',"aborted":true' : '';
     if (pending === '') setImmediate(flush);
-    pending += `{"level":30,"time":"${new Date().toISOString()}"${bindings},"method":${q(l.method)},"path":${q(l.path)},"status":${l.status},"bytesIn":${l.bytesIn},"bytesOut":${l.bytesOut},"ms":${l.ms}${user}${aborted},"msg":"request"}\n`;
+    const now = Date.now();
+    if (now !== ms) iso = new Date((ms = now)).toISOString();
+    pending += `{"level":30,"time":"${iso}"${bindings},"method":${q(l.method)},"path":${q(l.path)},"status":${l.status},"bytesIn":${l.bytesIn},"bytesOut":${l.bytesOut},"ms":${l.ms}${user}${aborted},"msg":"request"}\n`;
   };
 }

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { parseBasic } from '../../services/gateway/src/auth/authenticator.js';
 import { FailureThrottle } from '../../services/gateway/src/auth/throttle.js';
+import { BlobCache } from '../../services/gateway/src/cache/blob-cache.js';
 import { cleanFileName, contentDisposition } from '../../services/gateway/src/http/disposition.js';
 import { parseRange } from '../../services/gateway/src/http/range.js';
 import { splitPath } from '../../services/gateway/src/router.js';
@@ -95,4 +96,26 @@ test('FailureThrottle counts attempts in flight before they fail: a concurrent b
   th.begin('1.1.1.1', 'u3');
   for (const u of ['u1', 'u2', 'u3']) th.end('1.1.1.1', u, true);
   t.true(th.blockedFor('1.1.1.1').client > 1, 'three failures: blocked for the window');
+});
+
+test('the small-file cache stays within its bytes, keeps what is read over what is not, and refuses what does not fit', (t) => {
+  const kib = (n: number) => Buffer.alloc(n * 1024, n);
+  const cache = new BlobCache(10 * 1024, 4 * 1024);
+  t.false(cache.fits(5 * 1024), 'larger than an item may be');
+  cache.set('big', kib(5));
+  t.is(cache.get('big'), undefined);
+  for (const k of ['a', 'b', 'c']) cache.set(k, kib(3)); // 9 KiB
+  t.is(cache.get('a')?.length, 3 * 1024); // read: a second chance
+  cache.set('d', kib(3)); // 12 KiB: b, the oldest never read, goes
+  t.is(cache.get('b'), undefined);
+  t.truthy(cache.get('a'));
+  t.truthy(cache.get('c'));
+  t.truthy(cache.get('d'));
+  t.true(cache.size <= 10 * 1024);
+  // Everything read: eviction still ends, and still within bounds.
+  for (let i = 0; i < 50; i++) {
+    cache.set(`k${i}`, kib(1 + (i % 4)));
+    for (const k of ['a', 'c', 'd', `k${i}`]) cache.get(k);
+    t.true(cache.size <= 10 * 1024, `after ${i}: ${cache.size}`);
+  }
 });

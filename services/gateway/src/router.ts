@@ -106,25 +106,26 @@ export class Router {
   }
 
   match(method: string, segments: string[]): Match {
-    const allowed = new Set<string>();
+    let allowed: Set<string> | undefined;
     for (const r of this.routes) {
-      if (r.segments.length !== segments.length) continue;
-      const params: string[] = [];
-      let ok = true;
-      for (let i = 0; i < segments.length; i++) {
-        if (r.segments[i][0] === ':') params.push(segments[i]);
-        else if (r.segments[i] !== segments[i]) {
-          ok = false;
-          break;
-        }
+      if (r.segments.length !== segments.length || !sameLiterals(r.segments, segments)) continue;
+      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) {
+        const params: string[] = [];
+        for (let i = 0; i < segments.length; i++) if (r.segments[i][0] === ':') params.push(segments[i]);
+        return { kind: 'route', route: r, params };
       }
-      if (!ok) continue;
-      if (r.method === method || (method === 'HEAD' && r.method === 'GET')) return { kind: 'route', route: r, params };
+      allowed ??= new Set<string>();
       allowed.add(r.method);
       if (r.method === 'GET') allowed.add('HEAD');
     }
-    return allowed.size ? { kind: 'method', allow: [...allowed].join(', ') } : { kind: 'none' };
+    return allowed ? { kind: 'method', allow: [...allowed].join(', ') } : { kind: 'none' };
   }
+}
+
+/** Whether `path` has `pattern`'s literal segments (`:name` matches any); same lengths. */
+function sameLiterals(pattern: string[], path: string[]): boolean {
+  for (let i = 0; i < path.length; i++) if (pattern[i][0] !== ':' && pattern[i] !== path[i]) return false;
+  return true;
 }
 
 /** Split a raw path into decoded segments; null when it is not a clean path (404). */

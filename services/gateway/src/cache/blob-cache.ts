@@ -6,7 +6,8 @@
  * open/read/close round trip through the thread pool (all-in-one) for every small download.
  */
 export class BlobCache {
-  private readonly items = new Map<string, Buffer>();
+  /** `used`: read since it was last passed over by eviction (a second chance, CLOCK-style). */
+  private readonly items = new Map<string, { bytes: Buffer; used: boolean }>();
   private bytes = 0;
 
   constructor(
@@ -18,23 +19,33 @@ export class BlobCache {
     return this.maxBytes > 0 && size <= this.maxItemBytes && size <= this.maxBytes;
   }
 
+  /**
+   * A hit only marks the item used: moving it to the young end on every read (delete + set) was
+   * 1.6 % of a 4 KiB download's samples. Eviction gives used items a second chance instead.
+   */
   get(key: string): Buffer | undefined {
-    const b = this.items.get(key);
-    if (b) {
-      this.items.delete(key);
-      this.items.set(key, b);
-    }
-    return b;
+    const item = this.items.get(key);
+    if (!item) return undefined;
+    item.used = true;
+    return item.bytes;
   }
 
   set(key: string, value: Buffer): void {
     if (!this.fits(value.length) || this.items.has(key)) return;
-    this.items.set(key, value);
+    this.items.set(key, { bytes: value, used: false });
     this.bytes += value.length;
-    for (const [k, v] of this.items) {
+    // Oldest first; a used one goes to the young end unused, once per pass (so this ends).
+    let passes = this.items.size;
+    for (const [k, item] of this.items) {
       if (this.bytes <= this.maxBytes) break;
+      if (item.used && passes-- > 0) {
+        item.used = false;
+        this.items.delete(k);
+        this.items.set(k, item);
+        continue;
+      }
       this.items.delete(k);
-      this.bytes -= v.length;
+      this.bytes -= item.bytes.length;
     }
   }
 

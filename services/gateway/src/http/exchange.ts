@@ -104,9 +104,13 @@ export class Exchange {
   /** Writes status and headers (must be first). Call inside `cork`. */
   writeHead(status: number, headers: Record<string, string | number> = {}): void {
     this.status = status;
-    this.res.writeStatus(statusLine(status));
-    for (const [k, v] of COMMON_HEADERS) if (!(k in headers)) this.res.writeHeader(k, v);
-    for (const k in headers) this.res.writeHeader(k, String(headers[k]));
+    const res = this.res;
+    res.writeStatus(statusLine(status));
+    for (let i = 0; i < COMMON_HEADERS.length; i++) if (!(COMMON_HEADERS[i][0] in headers)) res.writeHeader(COMMON_HEADERS[i][0], COMMON_HEADERS[i][1]);
+    for (const k in headers) {
+      const v = headers[k];
+      res.writeHeader(k, typeof v === 'string' ? v : String(v));
+    }
   }
 
   /**
