@@ -13,7 +13,9 @@ import { addUser, randomPassword, readUsers } from './users.js';
 export async function startAllInOne(cfg: Config, log: Logger): Promise<Running & { port: number }> {
   await ensureFirstUser(cfg, log);
   const bus = await createBus(cfg, log, 'all');
-  const store = await createStore(cfg, log);
+  // On the in-process bus nothing outside this process can be part of the system: the SQLite
+  // file has no other writer (with NATS, standalone services might share it).
+  const store = await createStore(cfg, log, { allInOne: cfg['bus.kind'] === 'local' });
   const storage = await startStorage(cfg, { bus, store, log }, false);
   startTokens(cfg, { bus, store, log });
   const expiry = startExpiry(cfg, { bus, store, log });

@@ -13,12 +13,15 @@ export async function createBus(cfg: Config, log: Logger, service: string): Prom
   return instrumented(await NatsBus.connect({ servers: cfg['bus.natsUrl'], name: `fileshare-${service}`, requestTimeout: cfg['bus.requestTimeout'], log }));
 }
 
-/** The store the config names. */
-export async function createStore(cfg: Config, log: Logger): Promise<Store> {
+/**
+ * The store the config names. `allInOne`: every service of the system shares this one store
+ * object, so a SQLite file has no other writer and may keep recent records in memory.
+ */
+export async function createStore(cfg: Config, log: Logger, opts: { allInOne?: boolean } = {}): Promise<Store> {
   // Drivers load only when named: a Redis deployment never maps better-sqlite3, and so on.
   if (cfg['store.kind'] === 'redis') return (await import('./store/redis.js')).RedisStore.connect(cfg['store.redisUrl'], log);
   const { SqliteStore } = await import('./store/sqlite.js');
-  return new SqliteStore(dataPaths(cfg).sqlite);
+  return new SqliteStore(dataPaths(cfg).sqlite, { soleWriter: opts.allInOne });
 }
 
 /** A service started on its own must reach the others: the in-process bus cannot. */

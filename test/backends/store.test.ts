@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import test from 'ava';
 import { createLogger } from '@fileshare/shared';
 import { RedisStore, SqliteStore } from '@fileshare/shared/implementations';
 import { storeContract } from '../contracts/store.contract.js';
@@ -10,6 +11,37 @@ const log = createLogger({ 'log.level': 'silent' }, 'test');
 storeContract('sqlite store', async () => {
   const store = new SqliteStore(join(tempDir('fs-sqlite-'), 'test.db'));
   return { store, close: () => store.close() };
+});
+
+storeContract('sqlite store, sole writer (recent records in memory)', async () => {
+  const store = new SqliteStore(join(tempDir('fs-sqlite-'), 'test.db'), { soleWriter: true, recentRows: 50 });
+  return { store, close: () => store.close() };
+});
+
+test('sqlite store, sole writer: what is kept in memory is what the file holds — after overwrites, deletes, expiry, eviction and a reopen', async (t) => {
+  const path = join(tempDir('fs-sqlite-'), 'test.db');
+  const store = new SqliteStore(path, { soleWriter: true, recentRows: 8 });
+  const truth = new Map<string, number>();
+  for (let i = 0; i < 400; i++) {
+    const key = `k${i % 23}`;
+    if (i % 7 === 0) {
+      await store.delete(key);
+      truth.delete(key);
+    } else {
+      await store.set(key, { i });
+      truth.set(key, i);
+    }
+    const probe = `k${(i * 5) % 23}`;
+    t.deepEqual(await store.get(probe), truth.has(probe) ? { i: truth.get(probe) } : undefined, `after step ${i}, ${probe}`);
+  }
+  await store.set('short', { v: 1 }, 30);
+  t.deepEqual(await store.get('short'), { v: 1 });
+  await new Promise((r) => setTimeout(r, 60));
+  t.is(await store.get('short'), undefined, 'a kept row past its TTL is gone');
+  await store.close();
+  const reopened = new SqliteStore(path);
+  for (const [k, v] of truth) t.deepEqual(await reopened.get(k), { i: v });
+  await reopened.close();
 });
 
 storeContract('redis store', async () => {

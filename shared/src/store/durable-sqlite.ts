@@ -130,10 +130,14 @@ export class DurableSqlite {
   /** Back to SQLite's own checkpoints in commits, should the worker fail (slower, never unbounded). */
   private readonly fallback = () => this.db.open && this.db.pragma('wal_autocheckpoint = 1000');
 
-  /** Opens (creating) the file and runs `schema` (idempotent DDL). */
+  /**
+   * Opens (creating) the file and runs `schema` (idempotent DDL). `onRollback` runs when a group's
+   * transaction fails as a whole (its writes' effects are gone: whatever mirrored them must go too).
+   */
   constructor(
     private readonly path: string,
     schema: string,
+    private readonly onRollback?: () => void,
   ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
@@ -182,6 +186,7 @@ export class DurableSqlite {
         })
         .immediate();
     } catch (err) {
+      this.onRollback?.();
       for (const w of batch) w.reject(err);
       return;
     }
