@@ -1,7 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
-/** A child process whose stdout+stderr go to a log file, killed when the test run ends. */
+/**
+ * A child process whose stdout+stderr go to a log file, killed when the test run ends. The child
+ * writes the file itself (its descriptors are the file's): piped through this process, a busy
+ * server's access lines cost the test or benchmark process CPU on the same cores.
+ */
 export class Proc {
   readonly child: ChildProcess;
   private exited: Promise<number | null>;
@@ -14,10 +18,12 @@ export class Proc {
     env: NodeJS.ProcessEnv = {},
     cwd?: string,
   ) {
-    const out = createWriteStream(logFile, { flags: 'a' });
-    this.child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.pipe(out);
-    this.child.stderr!.pipe(out);
+    const out = openSync(logFile, 'a');
+    try {
+      this.child = spawn(cmd, args, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', out, out] });
+    } finally {
+      closeSync(out);
+    }
     this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
     live.add(this);
     void this.exited.then(() => live.delete(this));
