@@ -20,7 +20,7 @@ export async function curl(args: string[]): Promise<{ status: number; seconds: n
 export async function wrk(
   url: string,
   opts: { connections: number; seconds: number; script?: string; threads?: number },
-): Promise<{ rps: number; p99: number; errors: number; stdout: string }> {
+): Promise<{ rps: number; p99: number; errors: number; requests: number; stdout: string }> {
   const args = [`-t${opts.threads ?? 2}`, `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '--timeout', '10s'];
   if (opts.script) args.push('-s', opts.script);
   const { stdout } = await exec('wrk', [...args, url], { maxBuffer: 4 * 1024 * 1024 });
@@ -30,7 +30,8 @@ export async function wrk(
   const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
   const sockErr = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   const errors = non2xx + (sockErr ? sockErr.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p99, errors, stdout };
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
+  return { rps, p99, errors, requests, stdout };
 }
 
 export const MB = 1_000_000;

@@ -20,6 +20,7 @@ import { met, targets, type Figures } from './targets.js';
 import { expirySweeps } from './workloads/expiry-sweep.js';
 import { growth } from './workloads/growth.js';
 import { largeTransfers } from './workloads/large-transfers.js';
+import { ceilings } from './workloads/ceilings.js';
 import { concurrentUploadRss } from './workloads/memory.js';
 import { s3Transfers } from './workloads/s3.js';
 import { benchCertificate, httpsTransfers } from './workloads/https.js';
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
   const s3 = await s3Transfers(b);
   const small = await smallRequests(b);
   const tokens = await tokenRoundTrips(b);
+  const perProcess = await ceilings(b);
   const concurrentRss = await concurrentUploadRss(b);
   const https = await httpsTransfers(b, b.tls);
   await cleanUp();
@@ -99,7 +101,14 @@ async function main(): Promise<void> {
 
   const figures: Figures = { large, resumable, small, tokens, concurrentRss, growth: grown, https };
   const rows = targets(figures);
-  const out = { date: new Date().toISOString(), quick, params: P, machine: { cpus: cpus().length, node: process.version }, figures: { ...figures, s3, sweeps }, targets: rows };
+  const out = {
+    date: new Date().toISOString(),
+    quick,
+    params: P,
+    machine: { cpus: cpus().length, node: process.version },
+    figures: { ...figures, s3, sweeps, ceilings: perProcess },
+    targets: rows,
+  };
   writeFileSync(join(HERE, 'results.json'), JSON.stringify(out, null, 2) + '\n');
 
   const w = Math.max(...rows.map((t) => t.name.length));

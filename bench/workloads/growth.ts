@@ -20,7 +20,11 @@ export interface GrowthFigures {
 export async function growth(files: Bench['files']): Promise<PerSystem<GrowthFigures>> {
   const out = {} as PerSystem<GrowthFigures>;
   for (const name of SYSTEMS) {
-    const d = name === 'all-in-one' ? await startAllInOne(FILESHARE_ENV) : await startDistributed({ gateways: 1, env: FILESHARE_ENV });
+    // The gateways' record cache off: this row is about the store growing. With it, the 1,000
+    // records all sit in the gateway and only the 1,000,000 are read from the store (measured:
+    // distributed p99 12.96 ms at 1,000 vs 19.76 ms at 1,000,000, where the store alone did 22.2).
+    const env = { ...FILESHARE_ENV, FILESHARE_CACHE_RECORDS: '0' };
+    const d = name === 'all-in-one' ? await startAllInOne(env) : await startDistributed({ gateways: 1, env });
     try {
       const base = d.gateways[0];
       const up = JSON.parse(expect(`${name} small upload`, await curl(['-u', USER.join(':'), '--form', `file=@${files.small}`, `${base}/uploads`]), [201]).body) as {

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http } from '../../test/helpers/http.js';
-import { AUTH, P, USER, WORK, checked, idOf, quick, round, say, type Bench, type PerSystem } from '../context.js';
+import { AUTH, P, USER, WORK, checked, idOf, quick, round, say, type Bench, type PerSystem, type System } from '../context.js';
 import { fmt, median, wrk } from '../lib.js';
 import type { Rate } from './small-requests.js';
 
@@ -41,27 +41,34 @@ function done(summary, latency, requests)
 end
 `;
 
+/** A session file to issue tokens for, and wrk's script and URL for round trips on it. */
+export async function tokenLoad(s: System): Promise<{ url: string; lua: string }> {
+  const sid = idOf((await http(`${s.base}/sessions`, { method: 'POST', auth: USER })).text);
+  const fid = idOf((await http(`${s.base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: '{"name":"t.bin"}' })).text);
+  await http(`${s.base}/sessions/${sid}/files/${fid}`, { method: 'PUT', auth: USER, body: randomBytes(4096) });
+  const tokensPath = `${new URL(s.base).pathname}/sessions/${sid}/files/${fid}/tokens`;
+  const lua = join(WORK, `tokens-${s.name}.lua`);
+  writeFileSync(lua, script(tokensPath));
+  return { url: new URL(s.base).origin + tokensPath, lua };
+}
+
+/** One wrk run of token round trips: round trips per second, p99 of single requests, and the count. */
+export async function roundTrips(load: { url: string; lua: string }, seconds: number, what: string): Promise<Rate & { count: number }> {
+  const w = await wrk(load.url, { connections: 32, seconds, script: load.lua });
+  const m = /round trips: (\d+) bad: (\d+) duration_us: (\d+)/.exec(w.stdout);
+  if (!m) throw new Error(`bench: ${what}: wrk printed no count:\n${w.stdout}`);
+  checked(what, { errors: w.errors + Number(m[2]) });
+  return { rps: Number(m[1]) / (Number(m[3]) / 1e6), p99: w.p99, count: Number(m[1]) };
+}
+
 export async function tokenRoundTrips(b: Bench): Promise<PerSystem<Rate>> {
   const out = {} as PerSystem<Rate>;
   for (const s of b.systems) {
-    const sid = idOf((await http(`${s.base}/sessions`, { method: 'POST', auth: USER })).text);
-    const fid = idOf(
-      (await http(`${s.base}/sessions/${sid}/files`, { method: 'POST', auth: USER, headers: { 'content-type': 'application/json' }, body: '{"name":"t.bin"}' })).text,
-    );
-    await http(`${s.base}/sessions/${sid}/files/${fid}`, { method: 'PUT', auth: USER, body: randomBytes(4096) });
-    const tokensPath = `${new URL(s.base).pathname}/sessions/${sid}/files/${fid}/tokens`;
-    const lua = join(WORK, `tokens-${s.name}.lua`);
-    writeFileSync(lua, script(tokensPath));
+    const load = await tokenLoad(s);
+    const what = `${s.name} token round trip`;
+    if (!quick) await roundTrips(load, 1, what); // warm, uncounted (as wrkMedian)
     const runs: Rate[] = [];
-    const url = new URL(s.base).origin + tokensPath;
-    if (!quick) await wrk(url, { connections: 32, seconds: 1, script: lua }); // warm, uncounted (as wrkMedian)
-    for (let run = 0; run < P.runs; run++) {
-      const w = await wrk(url, { connections: 32, seconds: P.wrkSecs, script: lua });
-      const m = /round trips: (\d+) bad: (\d+) duration_us: (\d+)/.exec(w.stdout);
-      if (!m) throw new Error(`bench: ${s.name} token round trip: wrk printed no count:\n${w.stdout}`);
-      checked(`${s.name} token round trip`, { errors: w.errors + Number(m[2]) });
-      runs.push({ rps: Number(m[1]) / (Number(m[3]) / 1e6), p99: w.p99 });
-    }
+    for (let run = 0; run < P.runs; run++) runs.push(await roundTrips(load, P.wrkSecs, what));
     out[s.name] = { rps: round(median(runs.map((r) => r.rps))), p99: round(median(runs.map((r) => r.p99)), 3) };
     say(`8 tokens ${s.name}: ${fmt(out[s.name].rps)} ops/s, p99 of single requests ${fmt(out[s.name].p99, 2)} ms (median of ${P.runs})`);
   }
