@@ -45,7 +45,8 @@ export class UploadRecordCache {
     const hit = this.items.get(id);
     if (hit) {
       if (now < hit.rec.expiresAt && now - hit.keptAt < this.maxAgeMs) return hit.rec;
-      this.forget(id);
+      // Aged out, not dropped: reads in flight (of this id or others) may still be kept.
+      this.items.delete(id);
     }
     const joined = this.reading.get(id);
     if (joined && joined.drops === this.drops) return joined.read;
@@ -60,10 +61,6 @@ export class UploadRecordCache {
     const rec = await this.bus.request(COMMANDS.uploadGet, { id });
     if (this.maxItems > 0 && drops === this.drops) this.keep(id, rec, now);
     return rec;
-  }
-
-  get size(): number {
-    return this.items.size;
   }
 
   private keep(id: string, rec: UploadRecord, keptAt: number): void {
