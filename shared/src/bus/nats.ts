@@ -26,6 +26,7 @@ import {
   type Protocol,
   type ReplyOf,
   type RequestOf,
+  type WireWatcher,
 } from './bus.js';
 
 const ERROR_CODE_HEADER = 'Fileshare-Error-Code';
@@ -227,7 +228,7 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
           return;
         }
         try {
-          (watcher as (e: unknown, s: string) => void)(decode(msg.data), msg.subject);
+          (watcher as WireWatcher)(decode(msg.data), msg.subject);
         } catch (e) {
           this.opts.log.error({ err: e, subject: msg.subject }, 'event watcher failed');
         }
