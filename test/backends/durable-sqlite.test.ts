@@ -3,6 +3,7 @@
  * commits acknowledged once on disk, and checkpoints done by the worker thread, never inside a
  * commit on the event loop.
  */
+import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
@@ -47,4 +48,44 @@ test('two files in one process share the worker; closing one leaves the other ch
   while (statSync(join(dir, 'b.db')).size < 4 * 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   t.true(statSync(join(dir, 'b.db')).size >= 4 * 1024 * 1024);
   await b.close();
+});
+
+test('replicas opening the same new files at the same moment all start (SQLITE_BUSY while opening is waited out)', async (t) => {
+  // Two storage replicas on one data directory open one blobs.db. Eight processes here, each opening
+  // the same 40 new files in step (at shared instants 30 ms apart): before the fix, about one
+  // opening in twenty died with "database is locked".
+  const dir = tempDir('fs-durable-');
+  const at = Date.now() + 1500;
+  const child = `
+    const { DurableSqlite } = await import('@fileshare/shared/durable-sqlite');
+    let failed = 0;
+    for (let k = 0; k < 40; k++) {
+      while (Date.now() < ${at} + k * 30);
+      try {
+        const f = new DurableSqlite(${JSON.stringify(dir)} + '/f' + k + '.db', ${JSON.stringify(SCHEMA)});
+        f.db.prepare('INSERT INTO t (k, v) VALUES (?, ?)').run(process.pid * 100 + k, Buffer.from('x'));
+        f.db.close();
+      } catch (err) { failed++; console.log(err.message); }
+    }
+    process.exit(failed ? 1 : 0);`;
+  const runs = await Promise.all(
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const p = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'pipe', 'inherit'] });
+          let out = '';
+          p.stdout.on('data', (c) => (out += c));
+          p.on('exit', (code) => resolve({ code, out }));
+        }),
+    ),
+  );
+  t.deepEqual(
+    runs.map((r) => r.code),
+    [0, 0, 0, 0, 0, 0, 0, 0],
+    runs.map((r) => r.out).join(''),
+  );
+  const db = new Database(join(dir, 'f39.db'), { readonly: true });
+  t.is(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM t').get()!.n, 8, 'every replica wrote its row');
+  db.close();
 });

@@ -117,6 +117,29 @@ class Checkpointer {
   }
 }
 
+/** Sleeps the thread (the opening steps are synchronous, like the constructor they run in). */
+const pause = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const OPEN_BUSY_MS = 10_000;
+
+/**
+ * Runs the opening steps again while another connection holds the lock they need. Replicas on one
+ * data directory (two storage processes sharing blobs.db) start at the same moment: both read the
+ * file, then both want to write it (into WAL mode, the schema), and SQLite answers one of them
+ * SQLITE_BUSY at once instead of waiting (waiting could deadlock) — "database is locked", the
+ * replica died at start. Every step is idempotent.
+ */
+function whileBusy(steps: () => void): void {
+  const until = Date.now() + OPEN_BUSY_MS;
+  for (;;) {
+    try {
+      return steps();
+    } catch (err) {
+      if (!String((err as { code?: unknown }).code).startsWith('SQLITE_BUSY') || Date.now() > until) throw err;
+      pause(5 + Math.random() * 20);
+    }
+  }
+}
+
 export class DurableSqlite {
   readonly db: Database.Database;
   private queue: QueuedWrite[] = [];
@@ -141,10 +164,12 @@ export class DurableSqlite {
   ) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Database(path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    db.exec(schema);
+    whileBusy(() => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(schema);
+    });
     this.db = db;
     // SQLite keeps the WAL (same inode: it is reset, not deleted) while the database is open.
     if (path !== ':memory:') {
