@@ -17,7 +17,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<Running &
   // file has no other writer (with NATS, standalone services might share it).
   const store = await createStore(cfg, log, { allInOne: cfg['bus.kind'] === 'local' });
   const storage = await startStorage(cfg, { bus, store, log }, false);
-  startTokens(cfg, { bus, store, log });
+  await startTokens(cfg, { bus, store, log });
   const expiry = startExpiry(cfg, { bus, store, log });
   const gateway = await startGateway(cfg, { bus, dataPlane: storage.dataPlane, log });
   return {

@@ -20,4 +20,5 @@ export * from './lifecycle.js';
 export * from './deferred.js';
 export { pump, sendReadable, watchWrite } from './streams.js';
 export { BoundedMap } from './bounded-map.js';
+export { WatchedRecords, type WatchedRecordsOptions } from './watched-records.js';
 export { announcedSha256, reprDigest } from './digest.js';

@@ -103,4 +103,27 @@ export function oneTimeLinkSuite(label: string, start: (env: Record<string, stri
     t.true(results.every((r) => r.status === 200 || r.status === 409 || r.status === 410));
     for (const base of [A, B]) t.is((await http(`${base}${path}`)).status, 410);
   });
+
+  test.serial(`${label}: the tokens service keeps ready files, yet deleting the file or its session takes its links at once`, async (t) => {
+    // Each round: tokens issued and one downloaded (so every tokens replica has read the file),
+    // then the owner deletes the file — or its whole session — and, right after the 204, the other
+    // link and a new issue must not be answered from what was kept.
+    for (let round = 0; round < 12; round++) {
+      const f = await readyFile(A, d.user, `round ${round}`);
+      const path = (id: string) => `/sessions/${f.sid}/files/${f.fid}/tokens/${id}`;
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await token(i % 2 ? B : A, d.user, f.sid, f.fid)).json.id);
+      t.is((await http(`${A}${path(ids[0])}`)).status, 200);
+      t.is((await http(`${B}${path(ids[1])}`)).status, 200);
+      const whole = round % 2 === 1;
+      const gone = await http(`${B}/sessions/${f.sid}${whole ? '' : `/files/${f.fid}`}`, { method: 'DELETE', auth: d.user });
+      t.is(gone.status, 204);
+      const after = await Promise.all([http(`${A}${path(ids[2])}`), http(`${B}${path(ids[3])}`), token(A, d.user, f.sid, f.fid), token(B, d.user, f.sid, f.fid)]);
+      t.deepEqual(
+        after.map((r) => r.status),
+        [404, 404, 404, 404],
+        `round ${round} (${whole ? 'session' : 'file'} deleted)`,
+      );
+    }
+  });
 }

@@ -6,7 +6,7 @@ export async function main(cfg: Config, log: Logger): Promise<Running> {
   requireNetworkBus(cfg, 'tokens');
   const bus = await createBus(cfg, log, 'tokens');
   const store = await createStore(cfg, log);
-  startTokens(cfg, { bus, store, log });
+  await startTokens(cfg, { bus, store, log });
   await bus.ping();
   const server = await startOpsServer({ host: cfg['internal.host'], port: cfg['tokens.port'], checks: { bus: () => bus.ping(), store: () => store.ping() } });
   log.info({ port: cfg['tokens.port'] }, 'tokens ready');

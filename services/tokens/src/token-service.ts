@@ -8,6 +8,7 @@ import {
   metrics,
   newTokenId,
   DELIVERY_LEASE_MS,
+  WatchedRecords,
   type Bus,
   type FileRecord,
   type Logger,
@@ -17,6 +18,7 @@ import {
   type TokenIssue,
   type TokenRecord,
   type TokenRef,
+  type FileRef,
 } from '@fileshare/shared';
 import { covers, mergeRange, type Coverage } from './coverage.js';
 
@@ -42,6 +44,9 @@ export interface TokenOptions {
   tombstoneTtl: number;
   /** Deliveries that may start and not complete before the token is refused (410). */
   maxAttempts: number;
+  /** Ready session files kept in memory (0: none), and for how long (ms) at most: see `fileOf`. */
+  fileRecords: number;
+  fileRecordMaxAge: number;
 }
 
 /**
@@ -60,15 +65,44 @@ export class TokenService {
    * asks both; a finish on another replica reads the record instead). Bounded like a cache.
    */
   private readonly begun = new BoundedMap<string, { token: TokenRecord; fresh: boolean }>(10_000);
+  /**
+   * Ready session files, as storage answered them: a file is shared through many tokens (a chat
+   * attachment, one link per recipient), and every issue and every download checks it. A ready
+   * file never changes; it is dropped when its file or session is deleted (the events name it),
+   * and a hit past its expiresAt (its session's) asks storage again.
+   */
+  private readonly files: WatchedRecords<FileRecord>;
 
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
     private readonly log: Logger,
     private readonly opts: TokenOptions,
-  ) {}
+  ) {
+    this.files = new WatchedRecords(bus, {
+      maxItems: opts.fileRecords,
+      maxAgeMs: opts.fileRecordMaxAge,
+      expiresAt: (f) => f.expiresAt,
+      keeps: (f) => f.state === 'ready',
+    });
+  }
 
-  serve(): void {
+  /** Starts watching what drops kept files; before `serve`. */
+  async start(): Promise<void> {
+    await this.files.watch(EVENTS.fileDeleted, (e) => (f) => f.id === e.fileId);
+    await this.files.watch(EVENTS.sessionDeleted, (e) => (f) => f.sessionId === e.sessionId);
+    this.serve();
+  }
+
+  /**
+   * The session file, as storage's `file.get` answers it: with `owner`, the owner's only (the
+   * same errors for anyone else); kept apart from internal lookups for that reason.
+   */
+  private fileOf(ref: FileRef): Promise<FileRecord> {
+    return this.files.get(`${ref.owner ?? ''}/${ref.sessionId}/${ref.fileId}`, () => this.bus.request(COMMANDS.fileGet, ref));
+  }
+
+  private serve(): void {
     this.bus.serve(COMMANDS.tokenIssue, 'tokens', (b) => this.issue(b));
     this.bus.serve(COMMANDS.tokenBegin, 'tokens', (b) => this.begin(b));
     this.bus.serve(COMMANDS.tokenRenew, 'tokens', async (b) => void (await this.store.renew(leaseKey(b.tokenId), DELIVERY_LEASE_MS)));
@@ -78,7 +112,7 @@ export class TokenService {
   }
 
   async issue(b: TokenIssue): Promise<TokenRecord> {
-    const file = await this.bus.request(COMMANDS.fileGet, { owner: b.owner, sessionId: b.sessionId, fileId: b.fileId });
+    const file = await this.fileOf({ owner: b.owner, sessionId: b.sessionId, fileId: b.fileId });
     if (file.state !== 'ready') throw new AppError('file_not_ready');
     const now = Date.now();
     const rec: TokenRecord = {
@@ -108,7 +142,7 @@ export class TokenService {
     if (!token || token.sessionId !== b.sessionId || token.fileId !== b.fileId) throw new AppError('token_not_found');
     let file: FileRecord;
     try {
-      file = await this.bus.request(COMMANDS.fileGet, { sessionId: b.sessionId, fileId: b.fileId });
+      file = await this.fileOf({ sessionId: b.sessionId, fileId: b.fileId });
     } catch (err) {
       // The session's own state wins; a file or session deleted by its owner takes its tokens along.
       if (isAppError(err) && err.code === 'session_expired') throw err;
