@@ -44,6 +44,20 @@ test('sqlite store, sole writer: what is kept in memory is what the file holds â
   await reopened.close();
 });
 
+test('sqlite store, sole writer: leases live in memory (the work they guard dies with the process), claims in the file', async (t) => {
+  const path = join(tempDir('fs-sqlite-'), 'test.db');
+  const store = new SqliteStore(path, { soleWriter: true });
+  t.true(await store.lease('delivery', 60_000));
+  t.true(await store.claim('spent', 60_000));
+  t.true(await store.claimed('delivery'));
+  await store.close();
+  const reopened = new SqliteStore(path, { soleWriter: true });
+  t.false(await reopened.claimed('delivery'), 'no lease outlives the process that held it');
+  t.true(await reopened.claimed('spent'));
+  t.true(await reopened.lease('delivery', 60_000));
+  await reopened.close();
+});
+
 storeContract('redis store', async () => {
   const redis = await startRedis();
   const store = await RedisStore.connect(redis.url, log);

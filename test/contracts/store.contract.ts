@@ -32,39 +32,45 @@ export function storeContract(label: string, make: () => Promise<{ store: Store;
     t.is(await s.get(k), undefined);
   });
 
-  test(`${label}: of 100 concurrent claims of one key exactly one wins`, async (t) => {
-    const k = key('claim');
-    const results = await Promise.all(Array.from({ length: 100 }, () => s.claim(k, 60_000)));
-    t.is(results.filter(Boolean).length, 1);
-    t.true(await s.claimed(k));
-    t.false(await s.claimed(key('never')));
-  });
+  // Leases (Store.lease: locks, deliveries in flight) behave as claims while the store lives.
+  for (const kind of ['claim', 'lease'] as const) {
+    const take = (k: string, ttlMs?: number) => (kind === 'claim' ? s.claim(k, ttlMs) : s.lease(k, ttlMs ?? 60_000));
 
-  test(`${label}: a claim ends with its TTL or its release`, async (t) => {
-    const k = key('claim-ttl');
-    t.true(await s.claim(k, 200));
-    t.false(await s.claim(k, 200));
-    await sleep(300);
-    t.false(await s.claimed(k));
-    t.true(await s.claim(k));
-    await s.release(k);
-    t.true(await s.claim(k));
-  });
+    test(`${label}: of 100 concurrent ${kind}s of one key exactly one wins`, async (t) => {
+      const k = key(kind);
+      const results = await Promise.all(Array.from({ length: 100 }, () => take(k, 60_000)));
+      t.is(results.filter(Boolean).length, 1);
+      t.true(await s.claimed(k));
+      t.false(await s.claimed(key('never')));
+    });
 
-  test(`${label}: a live claim's lease is renewed; a lapsed or released one is not`, async (t) => {
-    const k = key('claim-renew');
-    t.true(await s.claim(k, 300));
-    await sleep(200);
-    t.true(await s.renew(k, 300));
-    await sleep(200);
-    t.true(await s.claimed(k), 'renewed: still held past its first lease');
-    await sleep(250);
-    t.false(await s.claimed(k));
-    t.false(await s.renew(k, 300), 'lapsed: not renewed');
-    t.true(await s.claim(k, 300));
-    await s.release(k);
-    t.false(await s.renew(k, 300), 'released: not renewed');
-  });
+    test(`${label}: a ${kind} ends with its TTL or its release`, async (t) => {
+      const k = key(`${kind}-ttl`);
+      t.true(await take(k, 200));
+      t.false(await take(k, 200));
+      await sleep(300);
+      t.false(await s.claimed(k));
+      t.true(await take(k));
+      await s.release(k);
+      t.false(await s.claimed(k));
+      t.true(await take(k));
+    });
+
+    test(`${label}: a live ${kind} is renewed; a lapsed or released one is not`, async (t) => {
+      const k = key(`${kind}-renew`);
+      t.true(await take(k, 300));
+      await sleep(200);
+      t.true(await s.renew(k, 300));
+      await sleep(200);
+      t.true(await s.claimed(k), 'renewed: still held past its first lease');
+      await sleep(250);
+      t.false(await s.claimed(k));
+      t.false(await s.renew(k, 300), 'lapsed: not renewed');
+      t.true(await take(k, 300));
+      await s.release(k);
+      t.false(await s.renew(k, 300), 'released: not renewed');
+    });
+  }
 
   test(`${label}: claims and records live in separate key spaces`, async (t) => {
     const k = key('space');

@@ -1,8 +1,8 @@
 import { AppError, type Store } from '@fileshare/shared';
 
 /**
- * Mutual exclusion across every replica that shares the store, by key: a store claim with a
- * lease, so the lock of a replica that died lapses by itself.
+ * Mutual exclusion across every replica that shares the store, by key: a store lease (Store.lease,
+ * a claim that lapses), so the lock of a replica that died lapses by itself.
  *
  * Contract: `run(key, fn)` calls `fn` only while holding the lock and releases it when `fn`
  * settles. Waiting polls the claim every 5–15 ms; a lock not acquired within `waitMs` fails with
@@ -20,7 +20,7 @@ export class Locker {
   async run<T>(key: string, fn: () => Promise<T>, busy?: AppError): Promise<T> {
     const { waitMs, leaseMs, renew } = this.opts;
     const until = Date.now() + waitMs;
-    while (!(await this.store.claim(key, leaseMs))) {
+    while (!(await this.store.lease(key, leaseMs))) {
       if (busy) throw busy;
       if (Date.now() > until) throw new AppError('unavailable');
       await new Promise((r) => setTimeout(r, 5 + Math.random() * 10));

@@ -164,7 +164,7 @@ export class TokenService {
       const token = await this.store.get<TokenRecord>(tokenKey(b.tokenId));
       if (!token || token.sessionId !== b.sessionId || token.fileId !== b.fileId) throw new AppError('token_not_found');
       const until = Date.now() + WAIT_MS;
-      while (!(await this.store.claim(leaseKey(token.id), DELIVERY_LEASE_MS))) {
+      while (!(await this.store.lease(leaseKey(token.id), DELIVERY_LEASE_MS))) {
         if (await this.store.claimed(usedKey(token.id))) throw this.refused(token, 'used');
         if (Date.now() > until) throw new AppError('token_in_use');
         await new Promise((r) => setTimeout(r, 20));

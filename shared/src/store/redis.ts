@@ -65,6 +65,9 @@ export class RedisStore extends KeyvRecords implements Store {
     if (ttlMs) args.push('PX', String(Math.max(1, Math.ceil(ttlMs))));
     return (await this.cmd<string | null>(args)) === 'OK';
   }
+  lease(key: string, ttlMs: number): Promise<boolean> {
+    return this.claim(key, ttlMs);
+  }
   async release(key: string): Promise<void> {
     await this.cmd(['DEL', `fs:claim:${key}`]);
   }

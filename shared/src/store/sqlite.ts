@@ -7,13 +7,14 @@
  *   schedule(item, due)       the expiry index, indexed by due time
  * It is meant for one process: several processes on one file would work (SQLite locks) but
  * are not what the distributed mode uses — that is Redis. Only a sole writer (`soleWriter`, the
- * all-in-one process) keeps recent records in memory.
+ * all-in-one process) keeps recent records in memory, and its leases (Store.lease) only there.
  */
 import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
 import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
 import { BoundedMap } from '../bounded-map.js';
 import { DurableSqlite } from './durable-sqlite.js';
+import { InProcessLeases } from './in-process-leases.js';
 import { KeyvRecords, guarded } from './keyv-records.js';
 import type { Store } from './store.js';
 
@@ -98,6 +99,8 @@ export class SqliteStore extends KeyvRecords implements Store {
   private readonly stmts;
   private readonly claimDueTx;
   private readonly purgeTimer: NodeJS.Timeout;
+  /** Only as the sole writer: leases live in memory (InProcessLeases). */
+  private readonly leases?: InProcessLeases;
 
   /**
    * `soleWriter`: no other connection writes this file (the all-in-one process), so recently
@@ -111,6 +114,7 @@ export class SqliteStore extends KeyvRecords implements Store {
     super(new Keyv({ store: new SqliteKeyvAdapter(db, write, recent), namespace: 'fs', throwOnErrors: true }));
     this.file = file;
     this.write = write;
+    if (opts.soleWriter) this.leases = new InProcessLeases();
     this.db = db;
     this.stmts = {
       claim: db.prepare(
@@ -151,14 +155,20 @@ export class SqliteStore extends KeyvRecords implements Store {
     const now = Date.now();
     return guarded(() => this.write(() => this.stmts.claim.run(key, ttlMs ? now + ttlMs : null, now).changes === 1));
   }
+  lease(key: string, ttlMs: number): Promise<boolean> {
+    return this.leases ? Promise.resolve(this.leases.take(key, ttlMs)) : this.claim(key, ttlMs);
+  }
   release(key: string): Promise<void> {
+    if (this.leases?.has(key)) return Promise.resolve(this.leases.release(key));
     return guarded(() => this.write(() => void this.stmts.release.run(key)));
   }
   renew(key: string, ttlMs: number): Promise<boolean> {
+    if (this.leases?.has(key)) return Promise.resolve(this.leases.renew(key, ttlMs));
     const now = Date.now();
     return guarded(() => this.write(() => this.stmts.renew.run(now + ttlMs, key, now).changes === 1));
   }
   claimed(key: string): Promise<boolean> {
+    if (this.leases?.held(key)) return Promise.resolve(true);
     return guarded(() => this.stmts.claimed.get(key, Date.now()) !== undefined);
   }
   addMember(set: string, member: string): Promise<void> {

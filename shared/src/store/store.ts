@@ -19,6 +19,13 @@ export interface Store {
    * space: `get` does not see them.
    */
   claim(key: string, ttlMs?: number): Promise<boolean>;
+  /**
+   * A claim that guards work in flight (a lock, a delivery): exactly `claim`, except that a store
+   * which is its file's only writer (the all-in-one SQLite store) keeps it in memory — the work
+   * it guards dies with that process, so a durable write would protect nothing. `release`,
+   * `renew` and `claimed` take leases and claims alike; a key is used as one or the other, never both.
+   */
+  lease(key: string, ttlMs: number): Promise<boolean>;
   release(key: string): Promise<void>;
   /**
    * Extend a live claim's lease to `ttlMs` from now (a lock held through a long transfer); false
