@@ -3,6 +3,7 @@ import { startExpiry } from '@fileshare/expiry';
 import { startGateway } from '@fileshare/gateway';
 import { startStorage } from '@fileshare/storage';
 import { startTokens } from '@fileshare/tokens';
+import type { SqliteStore } from '@fileshare/shared/implementations';
 import { addUser, randomPassword, readUsers } from './users.js';
 
 /**
@@ -15,8 +16,11 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<Running &
   const bus = await createBus(cfg, log, 'all');
   // On the in-process bus nothing outside this process can be part of the system: the SQLite
   // file has no other writer (with NATS, standalone services might share it).
-  const store = await createStore(cfg, log, { allInOne: cfg['bus.kind'] === 'local' });
-  const storage = await startStorage(cfg, { bus, store, log }, false);
+  const alone = cfg['bus.kind'] === 'local';
+  const store = await createStore(cfg, log, { allInOne: alone });
+  // Alone, small blobs live in the store's own file: an upload's bytes and record commit together.
+  const inlineFile = alone && cfg['store.kind'] === 'sqlite' ? (store as SqliteStore).file : undefined;
+  const storage = await startStorage(cfg, { bus, store, log, inlineFile }, false);
   await startTokens(cfg, { bus, store, log });
   const expiry = startExpiry(cfg, { bus, store, log });
   const gateway = await startGateway(cfg, { bus, dataPlane: storage.dataPlane, log });

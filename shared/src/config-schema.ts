@@ -111,7 +111,7 @@ export const SCHEMA = {
     default: 64 * 1024,
     min: 0,
     max: MiB,
-    doc: 'fs blobs up to this size are kept in <dataDir>/blobs.db (SQLite) instead of one file each: one shared fsync per batch instead of a file, a rename and two fsyncs per blob. 0: every blob is a file.',
+    doc: "fs blobs up to this size are kept in SQLite instead of one file each (all-in-one: in the record store's fileshare.db, so an upload's bytes and record are one transaction; a storage process: <dataDir>/blobs.db): one shared fsync per batch instead of a file, a rename and two fsyncs per blob. 0: every blob is a file.",
   },
   'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
   'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },

@@ -111,6 +111,12 @@ export interface StoredBlob {
   key: string;
   size: number;
   sha256: string;
+  /**
+   * Set only when the writer was asked to leave a small blob to its caller (`deferSmall`, all-in-one):
+   * the bytes are not written yet. Calling it queues them in the same SQLite transaction as the
+   * caller's record writes issued in the same turn (one file holds both), durable with them.
+   */
+  pending?: () => Promise<void>;
 }
 
 /**

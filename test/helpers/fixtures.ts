@@ -38,15 +38,24 @@ export function filesUnder(dir: string): string[] {
 /** What an fs blob store under `root` holds: blob files, temp files and the rows of blobs.db. */
 export function fsBlobs(root: string): string[] {
   const files = [...filesUnder(join(root, 'blobs')), ...filesUnder(join(root, 'tmp'))];
-  const dbPath = join(root, 'blobs.db');
-  if (!existsSync(dbPath)) return files;
-  const db = new Database(dbPath);
-  try {
-    const rows = db.prepare<[], { key: string }>('SELECT key FROM blobs').all();
-    return [...files, ...rows.map((r) => `blobs.db:${r.key}`)];
-  } finally {
-    db.close();
+  // Small blobs: rows of blobs.db, or (all-in-one) of the record store's fileshare.db.
+  for (const file of ['blobs.db', 'fileshare.db']) {
+    const dbPath = join(root, file);
+    if (!existsSync(dbPath)) continue;
+    const db = new Database(dbPath);
+    try {
+      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'blobs'").get()) continue;
+      files.push(
+        ...db
+          .prepare<[], { key: string }>('SELECT key FROM blobs')
+          .all()
+          .map((r) => `${file}:${r.key}`),
+      );
+    } finally {
+      db.close();
+    }
   }
+  return files;
 }
 
 /** Every stored blob of a deployment: fs blobs (files, temp files, blobs.db rows), or the S3 bucket's objects (s3rver's dir). */

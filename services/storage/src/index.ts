@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { dataPaths, startOpsServer, type Bus, type Config, type Logger, type Store } from '@fileshare/shared';
+import type { DurableSqlite } from '@fileshare/shared/durable-sqlite';
 import type { BlobStore } from './blob/blob-store.js';
 import { FsBlobStore } from './blob/fs-blob-store.js';
 import { serveStorageCommands } from './commands.js';
@@ -19,13 +20,16 @@ export type { BlobStore, CreateBlobOptions, RangeSender } from './blob/blob-stor
 export { appends, sendsRanges } from './blob/blob-store.js';
 export { FsBlobStore, type FsBlobStoreOptions } from './blob/fs-blob-store.js';
 
-/** The blob backend the config names, checked (directories made / bucket found) before use. */
-export async function createBlobStore(cfg: Config, log: Logger): Promise<BlobStore> {
+/**
+ * The blob backend the config names, checked (directories made / bucket found) before use.
+ * `inlineFile`: the record store's SQLite file, for the fs backend's small blobs (all-in-one).
+ */
+export async function createBlobStore(cfg: Config, log: Logger, inlineFile?: DurableSqlite): Promise<BlobStore> {
   if (cfg['blob.kind'] === 's3') {
     const { S3BlobStore } = await import('./blob/s3-blob-store.js');
     return S3BlobStore.fromConfig(cfg, log);
   }
-  const fs = new FsBlobStore(dataPaths(cfg).dataDir, { inlineMaxBytes: cfg['blob.fs.inlineMaxBytes'], minFreeBytes: cfg['storage.minFreeBytes'] });
+  const fs = new FsBlobStore(dataPaths(cfg).dataDir, { inlineMaxBytes: cfg['blob.fs.inlineMaxBytes'], minFreeBytes: cfg['storage.minFreeBytes'], inlineFile });
   await fs.init();
   return fs;
 }
@@ -64,10 +68,12 @@ export interface RunningStorage {
 
 /**
  * Wire the storage service onto a bus and store owned by the caller. `standalone` also serves
- * the data plane and the health endpoints over HTTP on `storage.port`.
+ * the data plane and the health endpoints over HTTP on `storage.port`. `inlineFile`: the
+ * store's own SQLite file, when no other process stores blobs (all-in-one on the in-process bus):
+ * small blobs are kept there, and a simple upload's bytes, record and expiry entry commit together.
  */
-export async function startStorage(cfg: Config, deps: { bus: Bus; store: Store; log: Logger }, standalone: boolean): Promise<RunningStorage> {
-  const blobs = await createBlobStore(cfg, deps.log);
+export async function startStorage(cfg: Config, deps: { bus: Bus; store: Store; log: Logger; inlineFile?: DurableSqlite }, standalone: boolean): Promise<RunningStorage> {
+  const blobs = await createBlobStore(cfg, deps.log, deps.inlineFile);
   const dataPlane = serveStorage(deps.store, blobs, deps.bus, deps.log, {
     tombstoneTtl: cfg['expiry.tombstoneTtl'],
     orphanGrace: cfg['expiry.orphanGrace'],

@@ -41,8 +41,13 @@ export class StorageDataPlane implements DataPlane {
   }
 
   createBlob(opts: { maxBytes: number }): BlobWriter {
+    return this.guardedBlob(opts.maxBytes, false);
+  }
+
+  /** A new blob under an orphan guard; `deferSmall`: see CreateBlobOptions (a small one may need no guard at all). */
+  private guardedBlob(maxBytes: number, deferSmall: boolean): BlobWriter {
     const key = newId();
-    const writer = this.blobs.create(key, { maxBytes: opts.maxBytes, onStart: () => this.orphans.guard(key) });
+    const writer = this.blobs.create(key, { maxBytes, deferSmall, onStart: () => this.orphans.guard(key) });
     // An aborted write removed its bytes itself; drop the guard too.
     const settled = writer.done.then(
       () => undefined,
@@ -59,11 +64,13 @@ export class StorageDataPlane implements DataPlane {
 
   /**
    * `POST /uploads`: the blob, then, once it is durable and the gateway has read the whole form
-   * (`meta`), its record. Bytes that get no record are discarded.
+   * (`meta`), its record. Bytes that get no record are discarded (a deferred small blob was never written).
    */
   createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
     opts.meta.catch(() => undefined); // awaited once the bytes are durable; a refusal before must not go unhandled
-    const writer = this.createBlob({ maxBytes: opts.maxBytes });
+    // A small blob may be left to the record (all-in-one): bytes, record and expiry entry then
+    // commit as one transaction, under one fsync, with no orphan guard (UploadRecords.record).
+    const writer = this.guardedBlob(opts.maxBytes, true);
     const record = writer.done.then((blob) =>
       opts.meta
         .then((meta) => this.uploads.record(meta, blob))

@@ -38,7 +38,19 @@ export class UploadRecords {
     // item without a record deletes the blob of the same id), so nothing here may be lost by a
     // crash at any point.
     const key = keys.upload(rec.id);
-    await Promise.all([this.store.schedule(key, rec.expiresAt), this.store.set(key, rec), this.orphans.clear(rec.blob)]);
+    if (blob.pending) {
+      // A small blob left to this record (all-in-one: the blob's row and the records share one
+      // SQLite file): the row is queued first, in this same turn, so one group commit holds all
+      // three — the upload is durable whole or not at all, under one fsync, and no guard was
+      // ever needed (none was written). Should the row alone fail (a statement, not the commit),
+      // the record must not stay behind pointing at nothing.
+      const [row, ...records] = await Promise.allSettled([blob.pending(), this.store.schedule(key, rec.expiresAt), this.store.set(key, rec)]);
+      if (row.status === 'rejected') {
+        await Promise.allSettled([this.store.delete(key), this.store.unschedule(key)]);
+        throw row.reason;
+      }
+      for (const r of records) if (r.status === 'rejected') throw r.reason;
+    } else await Promise.all([this.store.schedule(key, rec.expiresAt), this.store.set(key, rec), this.orphans.clear(rec.blob)]);
     this.bus.announce(EVENTS.uploadStored, {
       uploadId: rec.id,
       owner: rec.owner,

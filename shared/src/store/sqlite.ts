@@ -92,7 +92,8 @@ class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
 }
 
 export class SqliteStore extends KeyvRecords implements Store {
-  private readonly file: DurableSqlite;
+  /** The file: another table whose rows must commit with the records may share it (all-in-one small blobs). */
+  readonly file: DurableSqlite;
   private readonly db: Database.Database;
   /** Runs a write in the next group commit; resolves once it is durable. */
   private readonly write: <T>(op: () => T) => Promise<T>;

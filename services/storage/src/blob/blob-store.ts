@@ -6,6 +6,13 @@ export interface CreateBlobOptions {
   maxBytes: number;
   /** Awaited before the first byte is written (storage schedules the orphan guard here). */
   onStart?: () => Promise<void>;
+  /**
+   * The caller writes a record pointing at the blob next and can take a small blob's bytes into
+   * that record's transaction: a store whose small blobs share the record store's SQLite file
+   * (FsBlobStore with `inlineFile`) then writes nothing for a blob that ends small — no guard, no
+   * row — and `done` resolves with `pending` set (StoredBlob). Other stores ignore it.
+   */
+  deferSmall?: boolean;
 }
 
 /**
@@ -16,8 +23,8 @@ export interface CreateBlobOptions {
 export interface BlobStore {
   /**
    * A writer for a new blob under `key` (a fresh UUID). `done` resolves with size and sha256
-   * once durable; until then the blob is invisible to `open`. Destroying the writer, an error
-   * or exceeding `maxBytes` leaves nothing behind.
+   * once durable (or with `pending`: see `deferSmall`); until then the blob is invisible to
+   * `open`. Destroying the writer, an error or exceeding `maxBytes` leaves nothing behind.
    */
   create(key: string, opts: CreateBlobOptions): BlobWriter;
   /** Stream the blob (or an inclusive range of it). Rejects `AppError('not_found')` when absent. */

@@ -8,11 +8,14 @@
  * never a file: it is one row of blobs.db, group-committed with the others of its moment under
  * one fsync (creating a file, renaming it and two fsyncs cost the kernel ~6× more per 4 KiB
  * upload, measured). The writer holds up to `inlineMaxBytes` in memory, then spills to tmp.
+ * Given `inlineFile` (the all-in-one process: the record store's SQLite file), small blobs are
+ * rows of a table there instead, so that a blob and its record can be one transaction
+ * (`deferSmall`); rows an earlier version left in blobs.db are still read and deleted.
  * It does not deduplicate, compress or encrypt, and it never builds a path from user input
  * (keys are UUIDs made by storage). blobs.db needs a local file system (SQLite locking).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError, isId, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
@@ -21,6 +24,7 @@ import { FsAppendWriter } from './fs-append-writer.js';
 import { placeDurably } from './fs-durable.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
 import { InlineBlobs } from './inline-blobs.js';
+import type { DurableSqlite } from '@fileshare/shared/durable-sqlite';
 
 export interface FsBlobStoreOptions {
   /** Blobs up to this many bytes live in blobs.db; 0 keeps every blob a file. */
@@ -30,6 +34,8 @@ export interface FsBlobStoreOptions {
    * uploads elsewhere; downloads are still served). 0: no floor.
    */
   minFreeBytes?: number;
+  /** Keep small blobs in this file (the record store's; all-in-one only) instead of blobs.db. */
+  inlineFile?: DurableSqlite;
 }
 
 const READ_CHUNK = 512 * 1024;
@@ -39,7 +45,10 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   private readonly tmpDir: string;
   private readonly inlineMaxBytes: number;
   private readonly minFreeBytes: number;
+  private readonly inlineFile?: DurableSqlite;
   private inline?: InlineBlobs;
+  /** blobs.db left by an earlier version while small blobs now live in `inlineFile`: read and deleted, never written. */
+  private legacy?: InlineBlobs;
 
   constructor(
     private readonly root: string,
@@ -49,6 +58,7 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
     this.tmpDir = join(root, 'tmp');
     this.inlineMaxBytes = opts.inlineMaxBytes ?? 0;
     this.minFreeBytes = opts.minFreeBytes ?? 0;
+    this.inlineFile = opts.inlineFile;
   }
 
   /** Creates the directories; fails with a clear message when the data dir is unusable. */
@@ -57,11 +67,12 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
       await fsp.mkdir(this.blobsDir, { recursive: true });
       await fsp.mkdir(this.tmpDir, { recursive: true });
       await fsp.access(this.tmpDir, 2 /* W_OK */);
-      if (this.inlineMaxBytes > 0) {
-        // Loaded only when used: the driver is a native module.
-        const { DurableSqlite } = await import('@fileshare/shared/durable-sqlite');
-        this.inline = new InlineBlobs(new DurableSqlite(join(this.root, 'blobs.db'), 'CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, data BLOB NOT NULL)'));
-      }
+      const own = join(this.root, 'blobs.db');
+      if (this.inlineFile) {
+        this.inline = new InlineBlobs(this.inlineFile, false);
+        if (existsSync(own)) this.legacy = await InlineBlobs.open(own);
+        // Rows written with a limit since set to 0 are still read.
+      } else if (this.inlineMaxBytes > 0 || existsSync(own)) this.inline = await InlineBlobs.open(own);
     } catch (err) {
       throw new Error(`data directory not usable: ${(err as Error).message}`);
     }
@@ -73,7 +84,9 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   }
 
   create(key: string, opts: CreateBlobOptions): BlobWriter {
-    return new FsBlobWriter(this.pathOf(key), join(this.tmpDir, `${key}.part`), key, opts, this.inline, this.inlineMaxBytes);
+    // A small blob is left to the caller only where its row can join the caller's record transaction.
+    const inline = this.inline && this.inlineMaxBytes > 0 ? { rows: this.inline, maxBytes: this.inlineMaxBytes, defer: !!this.inlineFile && !!opts.deferSmall } : undefined;
+    return new FsBlobWriter(this.pathOf(key), join(this.tmpDir, `${key}.part`), key, opts, inline);
   }
 
   append(key: string, at: number, opts: CreateBlobOptions): GrowingBlobWriter {
@@ -120,7 +133,7 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
 
   async open(key: string, range?: ByteRange): Promise<Readable> {
     const path = this.pathOf(key);
-    const small = this.inline?.get(key);
+    const small = this.small(key);
     if (small) return bufferStream(range ? small.subarray(range.start, range.end + 1) : small);
     const fh = await fsp.open(path, 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new AppError('not_found') : err;
@@ -133,7 +146,7 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   }
 
   async sendRange(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
-    const small = this.inline?.get(key);
+    const small = this.small(key);
     if (small) return void sendViews(sink, async (buf, pos) => small.copy(buf, 0, pos, Math.min(small.length, pos + buf.length)), range);
     const fh = await fsp.open(this.pathOf(key), 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new AppError('not_found') : err;
@@ -141,9 +154,14 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
     void sendViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
   }
 
+  /** A small blob's bytes, when it is one. */
+  private small(key: string): Buffer | undefined {
+    return this.inline?.get(key) ?? this.legacy?.get(key);
+  }
+
   async delete(key: string): Promise<number> {
     const path = this.pathOf(key);
-    const inlineSize = await this.inline?.delete(key);
+    const inlineSize = (await this.inline?.delete(key)) ?? (await this.legacy?.delete(key));
     // A blob is a row or a file, never both (written once under a fresh key).
     if (inlineSize !== undefined) return inlineSize;
     let size = 0;
@@ -174,6 +192,7 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
 
   async close(): Promise<void> {
     await this.inline?.close();
+    await this.legacy?.close();
   }
 }
 

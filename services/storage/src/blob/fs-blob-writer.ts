@@ -4,9 +4,18 @@ import { HashingBlobWriter } from './hashing-writer.js';
 import type { InlineBlobs } from './inline-blobs.js';
 import { SyncBehind, placeDurably, writeAll } from './fs-durable.js';
 
+/** Where a blob that ends small goes: a row of `rows`; with `defer`, left to the caller (StoredBlob.pending). */
+export interface InlineTarget {
+  rows: InlineBlobs;
+  maxBytes: number;
+  defer: boolean;
+}
+
 /**
  * sha256 while streaming; bytes held in memory while the blob may still be inline, then
- * temp file -> fsync -> rename -> fsync dir; or, when it ends small enough, one blobs.db row.
+ * temp file -> fsync -> rename -> fsync dir; or, when it ends small enough, one row of small
+ * blobs. The orphan guard (`onStart`) is taken before the first byte reaches the disk: when the
+ * first file write or the row is due, not for a deferred row (its record's transaction writes it).
  */
 export class FsBlobWriter extends HashingBlobWriter {
   private fh?: fsp.FileHandle;
@@ -21,17 +30,21 @@ export class FsBlobWriter extends HashingBlobWriter {
     private readonly tmpPath: string,
     key: string,
     opts: CreateBlobOptions,
-    private readonly inline: InlineBlobs | undefined,
-    private readonly inlineMaxBytes: number,
+    private readonly inline: InlineTarget | undefined,
   ) {
     super(key, opts);
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    (async () => {
-      await this.opts.onStart?.();
-      if (!this.inline) this.fh = await fsp.open(this.tmpPath, 'wx', 0o640);
-    })().then(() => cb(), cb);
+    if (this.inline) return cb();
+    this.openFile().then(() => cb(), cb);
+  }
+
+  /** The guard, then the temp file. */
+  private async openFile(): Promise<fsp.FileHandle> {
+    await this.opts.onStart?.();
+    this.fh = await fsp.open(this.tmpPath, 'wx', 0o640);
+    return this.fh;
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
@@ -39,7 +52,7 @@ export class FsBlobWriter extends HashingBlobWriter {
     const err = this.account(bufs);
     if (err) return cb(err);
     const len = bufs.reduce((n, b) => n + b.length, 0);
-    if (!this.fh && this.heldBytes + len <= this.inlineMaxBytes) {
+    if (!this.fh && this.heldBytes + len <= (this.inline?.maxBytes ?? 0)) {
       // Held past the callback: copied, since the caller may reuse a chunk once it returns.
       this.held.push(Buffer.concat(bufs, len));
       this.heldBytes += len;
@@ -48,22 +61,26 @@ export class FsBlobWriter extends HashingBlobWriter {
     (async () => {
       if (!this.fh) {
         // Too big to be inline: from here on it is a file.
-        this.fh = await fsp.open(this.tmpPath, 'wx', 0o640);
+        const fh = await this.openFile();
         bufs.unshift(...this.held);
         this.held = [];
-        await writeAll(this.fh, bufs, this.heldBytes + len);
+        await writeAll(fh, bufs, this.heldBytes + len);
         this.heldBytes = 0;
       } else await writeAll(this.fh, bufs, len);
-      this.syncBehind.wrote(this.fh, len);
+      this.syncBehind.wrote(this.fh!, len);
     })().then(() => cb(), cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
     (async () => {
       if (!this.fh) {
-        this.inlined = true;
-        await this.inline!.put(this.key, this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes));
+        const { rows, defer } = this.inline!;
+        const data = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes);
         this.held = [];
+        if (defer) return this.commit(() => rows.put(this.key, data));
+        await this.opts.onStart?.();
+        this.inlined = true;
+        await rows.put(this.key, data);
         return this.commit();
       }
       const fh = this.fh;
@@ -83,7 +100,7 @@ export class FsBlobWriter extends HashingBlobWriter {
     const fh = this.fh;
     this.fh = undefined;
     (async () => {
-      if (this.inlined) await this.inline!.delete(this.key).catch(() => undefined);
+      if (this.inlined) await this.inline!.rows.delete(this.key).catch(() => undefined);
       await fh?.close().catch(() => undefined);
       await fsp.unlink(this.tmpPath).catch(() => undefined);
       await fsp.unlink(this.finalPath).catch(() => undefined);

@@ -50,10 +50,10 @@ export abstract class HashingBlobWriter extends Writable implements BlobWriter {
     return null;
   }
 
-  /** The bytes are durable: resolve `done`. */
-  protected commit(): void {
+  /** The bytes are durable (or, given `pending`, left to the caller: StoredBlob.pending): resolve `done`. */
+  protected commit(pending?: () => Promise<void>): void {
     this.committed = true;
-    this.settle.resolve({ key: this.key, size: this.size, sha256: this.hash.digest('hex') });
+    this.settle.resolve({ key: this.key, size: this.size, sha256: this.hash.digest('hex'), ...(pending ? { pending } : {}) });
   }
 
   /** Not committed: reject `done` (the subclass removes what it wrote). */
