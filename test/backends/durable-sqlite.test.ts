@@ -89,3 +89,30 @@ test('replicas opening the same new files at the same moment all start (SQLITE_B
   t.is(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM t').get()!.n, 8, 'every replica wrote its row');
   db.close();
 });
+
+test('under writes that never pause, the WAL stays bounded: commits wait for a checkpoint to catch up, then it starts over', async (t) => {
+  // Before, a checkpoint on its own thread never found the WAL all copied when the next commit
+  // began, so the WAL only grew (2.3 GB after 30 s of 4 KiB uploads). Here: 96 MiB of rows, 64
+  // in flight at any time, against a 2 MiB bound: it starts over every ~20 MiB (a checkpoint
+  // cycle's worth of writes on this machine), where it grew to ~100 MiB before.
+  const path = join(tempDir('fs-durable-'), 'w.db');
+  const file = new DurableSqlite(path, SCHEMA, undefined, { walMaxBytes: 2 * 1024 * 1024 });
+  try {
+    const insert = file.db.prepare('INSERT INTO t (k, v) VALUES (?, ?)');
+    const row = Buffer.alloc(4096, 9);
+    let next = 0;
+    let largest = 0;
+    const writer = async () => {
+      while (next < 24_000) {
+        const k = next++;
+        await file.write(() => insert.run(k, row));
+        largest = Math.max(largest, statSync(`${path}-wal`).size);
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, writer));
+    t.is(file.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM t').get()!.n, 24_000, 'every write committed');
+    t.true(largest <= 40 * 1024 * 1024, `the WAL reached ${(largest / 1048576).toFixed(1)} MiB`);
+  } finally {
+    await file.close();
+  }
+});
