@@ -179,6 +179,8 @@ export class DurableSqlite {
   private readonly walMaxBytes: number;
   /** Commits wait while a checkpoint catches up with the WAL (see `heard`); the timer bounds the wait. */
   private holding?: NodeJS.Timeout;
+  /** Frames the last checkpoint reported copied. */
+  private lastCheckpointed = -1;
 
   /**
    * Opens (creating) the file and runs `schema` (idempotent DDL). `onRollback` runs when a group's
@@ -240,8 +242,13 @@ export class DurableSqlite {
     const wal = r.log * this.frameBytes;
     if (r.log < 0 || wal <= this.walMaxBytes || !this.db.open) return;
     const left = (r.log - r.checkpointed) * this.frameBytes;
-    if (left <= Math.min(this.walMaxBytes / 16, HOLD_LEFT_BYTES) || wal > 4 * this.walMaxBytes) this.holding = setTimeout(() => this.release(), HOLD_MAX_MS);
-    this.checkpointer!.checkpoint(this.path);
+    if (left <= Math.min(this.walMaxBytes / 16, HOLD_LEFT_BYTES) || wal > 4 * this.walMaxBytes) {
+      this.holding = setTimeout(() => this.release(), HOLD_MAX_MS);
+      this.checkpointer!.checkpoint(this.path);
+    } else if (r.checkpointed !== this.lastCheckpointed) this.checkpointer!.checkpoint(this.path);
+    // No progress (another process's reader holds old frames): not back to back, at the usual pace.
+    else this.checkpointSoon();
+    this.lastCheckpointed = r.checkpointed;
   }
 
   /** Commits go on (those that waited, as one group). */

@@ -27,7 +27,7 @@ import { InlineBlobs } from './inline-blobs.js';
 import type { DurableSqlite } from '@fileshare/shared/durable-sqlite';
 
 export interface FsBlobStoreOptions {
-  /** Blobs up to this many bytes live in blobs.db; 0 keeps every blob a file. */
+  /** Blobs up to this many bytes are SQLite rows (blobs.db, or `inlineFile`); 0 keeps every blob a file. */
   inlineMaxBytes?: number;
   /**
    * Free bytes below which `ping` fails (the process reports not ready, so a balancer sends
@@ -71,8 +71,9 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
       if (this.inlineFile) {
         this.inline = new InlineBlobs(this.inlineFile, false);
         if (existsSync(own)) this.legacy = await InlineBlobs.open(own);
-        // Rows written with a limit since set to 0 are still read.
-      } else if (this.inlineMaxBytes > 0 || existsSync(own)) this.inline = await InlineBlobs.open(own);
+      }
+      // An existing blobs.db is opened even with the limit since set to 0: its rows are still read.
+      else if (this.inlineMaxBytes > 0 || existsSync(own)) this.inline = await InlineBlobs.open(own);
     } catch (err) {
       throw new Error(`data directory not usable: ${(err as Error).message}`);
     }
