@@ -24,6 +24,8 @@ export class FsBlobWriter extends HashingBlobWriter {
   private held: Buffer[] = [];
   private heldBytes = 0;
   private inlined = false;
+  /** The temp file being opened (after the guard), which `_destroy` waits for. */
+  private opening?: Promise<fsp.FileHandle>;
 
   constructor(
     private readonly finalPath: string,
@@ -40,11 +42,18 @@ export class FsBlobWriter extends HashingBlobWriter {
     this.openFile().then(() => cb(), cb);
   }
 
-  /** The guard, then the temp file. */
-  private async openFile(): Promise<fsp.FileHandle> {
-    await this.opts.onStart?.();
-    this.fh = await fsp.open(this.tmpPath, 'wx', 0o640);
-    return this.fh;
+  /**
+   * The guard, then the temp file. A writer destroyed meanwhile opens nothing; one destroyed
+   * while the file opens has `_destroy` wait for it, then close and remove it.
+   */
+  private openFile(): Promise<fsp.FileHandle> {
+    this.opening = (async () => {
+      await this.opts.onStart?.();
+      if (this.destroyed) throw new Error('blob writer destroyed');
+      this.fh = await fsp.open(this.tmpPath, 'wx', 0o640);
+      return this.fh;
+    })();
+    return this.opening;
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
@@ -79,6 +88,7 @@ export class FsBlobWriter extends HashingBlobWriter {
         this.held = [];
         if (defer) return this.commit(() => rows.put(this.key, data));
         await this.opts.onStart?.();
+        if (this.destroyed) return;
         this.inlined = true;
         await rows.put(this.key, data);
         return this.commit();
@@ -97,9 +107,10 @@ export class FsBlobWriter extends HashingBlobWriter {
     if (this.committed) return cb(err);
     this.failed(err);
     this.held = [];
-    const fh = this.fh;
-    this.fh = undefined;
     (async () => {
+      await this.opening?.catch(() => undefined);
+      const fh = this.fh;
+      this.fh = undefined;
       if (this.inlined) await this.inline!.rows.delete(this.key).catch(() => undefined);
       await fh?.close().catch(() => undefined);
       await fsp.unlink(this.tmpPath).catch(() => undefined);
