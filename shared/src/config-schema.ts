@@ -90,7 +90,7 @@ export const SCHEMA = {
     kind: 'int',
     default: 10_000,
     min: 0,
-    doc: 'Records kept in memory by the processes that read them most, each: a gateway its upload records (downloads then need no storage round trip), the tokens service its ready session files (token issues and downloads check them). Forgotten at once on delete and expiry events, and when the bus connection drops; 0 turns both off.',
+    doc: 'Records kept in memory by the processes that read them most, each: a gateway its upload records (downloads then need no storage round trip), the tokens service its ready session files (token issues and downloads check them). Forgotten on delete and expiry events (a gateway serves a kept record only after a NATS ping, so a delete answered anywhere is never served from it), and when the bus connection drops; 0 turns both off.',
   },
   'cache.recordMaxAge': {
     kind: 'int',

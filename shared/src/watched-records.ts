@@ -10,6 +10,24 @@ export interface WatchedRecordsOptions<T> {
   expiresAt: (rec: T) => number;
   /** Whether a record read may be kept at all (default: every one). Only records that can no longer change may be. */
   keeps?: (rec: T) => boolean;
+  /**
+   * Whether every read serves a request that reached this process on the bus (a command). Such a
+   * request arrives behind every event published before it was sent (one connection, delivered
+   * in order, watchers told first), so what is kept is current for it at once. Otherwise (a
+   * gateway's HTTP clients) a kept record waits for `Bus.caughtUp` before it is served.
+   */
+  requestsOnBus?: boolean;
+}
+
+interface Kept<T> {
+  rec: T;
+  keptAt: number;
+}
+
+interface Reading<T> {
+  read: Promise<T>;
+  /** `drops` when the read began. */
+  drops: number;
 }
 
 /**
@@ -17,20 +35,21 @@ export interface WatchedRecordsOptions<T> {
  * records, the tokens service's session files). Sound only for records that never change once
  * kept — they are written once and then only deleted or expired. So an entry is dropped
  * - when its `expiresAt` has passed (checked on every read: the owner is asked again and answers why);
- * - when a watched event names it (Bus.watch): on the in-process bus the watcher runs before the
- *   deletion is answered; on NATS the owner publishes the event before it answers, so it reaches
- *   every watcher ahead of any client that heard the answer and asks next;
+ * - when a watched event names it (Bus.watch): the owner publishes the event before it answers
+ *   the deletion. On the in-process bus the watcher has run by then; on NATS the event is queued
+ *   for every watcher by then, yet may be read here after the request of a client who heard the
+ *   answer — so a kept record is served only once the bus has caught up (`Bus.caughtUp`);
  * - all at once when the bus says events may have been missed (connection dropped or back);
  * - after `maxAgeMs` regardless.
  * A read that was in flight while any entry was dropped is not kept (it may predate the drop).
  * Concurrent misses of one key share one read (64 connections on a hot record refresh it once).
  */
 export class WatchedRecords<T> {
-  private readonly items = new Map<string, { rec: T; keptAt: number }>();
+  private readonly items = new Map<string, Kept<T>>();
   /** Bumped by every drop: a read started before it must not be kept. */
   private drops = 0;
   /** Reads in flight; only those begun after the last drop are joined. */
-  private readonly reading = new Map<string, { read: Promise<T>; drops: number }>();
+  private readonly reading = new Map<string, Reading<T>>();
 
   constructor(
     private readonly bus: Bus,
@@ -54,18 +73,48 @@ export class WatchedRecords<T> {
     );
   }
 
-  /** The record kept under `key`, else what `read` (asking the record's owner) answers; its errors pass through and are never kept. */
+  /**
+   * The record kept under `key`, else what `read` (asking the record's owner) answers; its errors
+   * pass through and are never kept.
+   * Unless requests arrive on the bus (`requestsOnBus`), a kept record is served only once the
+   * bus has caught up (`Bus.caughtUp`): an event can reach this process after the request of a
+   * client who saw the delete answered. A read another caller began earlier is joined on the same
+   * terms, and used only if nothing was dropped since it began; a caller's own read needs no wait
+   * (it asks the owner after the request arrived).
+   */
   get(key: string, read: () => Promise<T>): Promise<T> {
     const now = Date.now();
     const hit = this.items.get(key);
     if (hit) {
-      if (now < this.opts.expiresAt(hit.rec) && now - hit.keptAt < this.opts.maxAgeMs) return Promise.resolve(hit.rec);
+      if (now < this.opts.expiresAt(hit.rec) && now - hit.keptAt < this.opts.maxAgeMs) {
+        return this.opts.requestsOnBus ? Promise.resolve(hit.rec) : this.served(key, hit, read);
+      }
       // Aged out, not dropped: reads in flight (of this key or others) may still be kept.
       this.items.delete(key);
     }
     const joined = this.reading.get(key);
-    if (joined && joined.drops === this.drops) return joined.read;
-    const entry = { read: this.read(key, read, now), drops: this.drops };
+    if (joined && joined.drops === this.drops) return this.opts.requestsOnBus ? joined.read : this.joined(key, joined, read);
+    return this.ownRead(key, read, now);
+  }
+
+  private async served(key: string, hit: Kept<T>, read: () => Promise<T>): Promise<T> {
+    await this.bus.caughtUp();
+    return this.items.get(key) === hit ? hit.rec : this.get(key, read);
+  }
+
+  private async joined(key: string, joined: Reading<T>, read: () => Promise<T>): Promise<T> {
+    await this.bus.caughtUp();
+    const outcome = await joined.read.then(
+      (rec) => ({ rec }),
+      (err: unknown) => ({ err }),
+    );
+    if (joined.drops !== this.drops) return this.get(key, read);
+    if ('err' in outcome) throw outcome.err;
+    return outcome.rec;
+  }
+
+  private ownRead(key: string, read: () => Promise<T>, now: number): Promise<T> {
+    const entry: Reading<T> = { read: this.read(key, read, now), drops: this.drops };
     this.reading.set(key, entry);
     void entry.read.catch(() => undefined).finally(() => this.reading.get(key) === entry && this.reading.delete(key));
     return entry.read;

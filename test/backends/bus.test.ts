@@ -1,5 +1,5 @@
 import test from 'ava';
-import { LocalBus, createLogger } from '@fileshare/shared';
+import { AppError, LocalBus, createLogger } from '@fileshare/shared';
 import { NatsBus } from '@fileshare/shared/implementations';
 import { busContract, type TestProtocol } from '../contracts/bus.contract.js';
 import { startNats } from '../helpers/engines.js';
@@ -61,6 +61,48 @@ test('nats bus: a watcher is told of the gap when the connection drops and when 
   } finally {
     await a.close();
     await b.close();
+    await nats.proc.stop();
+  }
+});
+
+test('nats bus: caughtUp() is 503 at once while the connection is down, and works again once it is back', async (t) => {
+  const nats = await startNats();
+  const bus = await NatsBus.connect<TestProtocol>({ servers: [nats.url], requestTimeout: 2000, log, name: 'caught-up' });
+  try {
+    await bus.caughtUp();
+    await nats.proc.stop();
+    for (
+      let i = 0;
+      i < 100 &&
+      (await bus.ping().then(
+        () => true,
+        () => false,
+      ));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    t.false(
+      await bus.ping().then(
+        () => true,
+        () => false,
+      ),
+      'the bus noticed the server is gone',
+    );
+    const started = Date.now();
+    await t.throwsAsync(bus.caughtUp(), { instanceOf: AppError, message: /unavailable/ });
+    t.true(Date.now() - started < 500);
+    await nats.restart();
+    let back = false;
+    for (let i = 0; i < 100 && !back; i++) {
+      back = await bus.caughtUp().then(
+        () => true,
+        () => false,
+      );
+      if (!back) await new Promise((r) => setTimeout(r, 50));
+    }
+    t.true(back);
+  } finally {
+    await bus.close();
     await nats.proc.stop();
   }
 });

@@ -125,6 +125,18 @@ export function busContract(label: string, make: () => Promise<{ a: TestBus; b: 
     t.deepEqual([...seenWild].sort(), all);
   });
 
+  test(`${label}: once caughtUp() resolves, watchers have been told every event whose publish had returned`, async (t) => {
+    const s = `fileshare.evt.watch${tag}${++n}.one`;
+    const seen: number[] = [];
+    await b.watch(s, (e) => void seen.push(e.i));
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => a.publish(s, { i: round * 10 + i })));
+      // Many callers at once, as a gateway's concurrent requests: every one of them sees all.
+      const told = await Promise.all(Array.from({ length: 8 }, () => b.caughtUp().then(() => seen.length)));
+      t.deepEqual(told, Array(8).fill((round + 1) * 10), `round ${round}`);
+    }
+  });
+
   test(`${label}: a watcher that throws is logged; the publisher and the other watchers go on`, async (t) => {
     const s = `fileshare.evt.watch${tag}${++n}.one`;
     const seen: number[] = [];

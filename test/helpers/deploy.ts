@@ -6,6 +6,7 @@ import { S3_ENV, startNats, startRedis, startS3 } from './engines.js';
 import { http } from './http.js';
 import { tempDir } from './tmp.js';
 import { freePort } from './ports.js';
+import { laggingLink } from './lagging-link.js';
 import { Proc } from './proc.js';
 
 export const CLI = fileURLToPath(new URL('../../cli/bin/fileshare.js', import.meta.url));
@@ -62,7 +63,15 @@ async function waitReady(url: string, timeoutMs = 30_000): Promise<void> {
 
 type Spec = { name: string; args: string[]; env: Record<string, string>; ready: string };
 
-function deployment(kind: Deployment['kind'], dataDir: string, specs: Spec[], gateways: string[], roots: string[], engines: Deployment['engines']): Deployment {
+function deployment(
+  kind: Deployment['kind'],
+  dataDir: string,
+  specs: Spec[],
+  gateways: string[],
+  roots: string[],
+  engines: Deployment['engines'],
+  closeLinks: () => Promise<unknown> = async () => undefined,
+): Deployment {
   const procs = new Map<string, Proc>();
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -93,7 +102,7 @@ function deployment(kind: Deployment['kind'], dataDir: string, specs: Spec[], ga
     },
     async stop() {
       await Promise.all([...procs.values()].map((p) => p.stop()));
-      await Promise.all([engines.nats?.proc.stop(), engines.redis?.proc.stop(), engines.s3?.proc.stop()]);
+      await Promise.all([engines.nats?.proc.stop(), engines.redis?.proc.stop(), engines.s3?.proc.stop(), closeLinks()]);
     },
   };
   for (const s of specs) launch(s);
@@ -125,6 +134,8 @@ export interface DistributedOptions {
   expiries?: number;
   blob?: 'fs' | 's3';
   env?: Record<string, string>;
+  /** Processes (by name, e.g. `gateway2`) that hear NATS this many ms late (laggingLink). */
+  natsLagMs?: Record<string, number>;
 }
 
 /**
@@ -175,6 +186,15 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
       ready: `${scheme}://127.0.0.1:${port}/readyz`,
     });
   }
+  const links = await Promise.all(
+    Object.entries(o.natsLagMs ?? {}).map(async ([name, lagMs]) => {
+      const spec = specs.find((s) => s.name === name);
+      if (!spec) throw new Error(`natsLagMs: no process named ${name}`);
+      const link = await laggingLink({ host: '127.0.0.1', port: nats.port }, lagMs);
+      spec.env = { ...spec.env, FILESHARE_BUS_NATS_URL: `nats://127.0.0.1:${link.port}` };
+      return link;
+    }),
+  );
   const d = deployment(
     'distributed',
     dataDir,
@@ -182,6 +202,7 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
     roots.map((r) => r + BASE_PATH),
     roots,
     { nats, redis, s3 },
+    () => Promise.all(links.map((l) => l.close())),
   );
   try {
     await Promise.all(specs.map((s) => waitReady(s.ready)));

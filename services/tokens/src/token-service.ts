@@ -84,6 +84,8 @@ export class TokenService {
       maxAgeMs: opts.fileRecordMaxAge,
       expiresAt: (f) => f.expiresAt,
       keeps: (f) => f.state === 'ready',
+      // Every issue and download reaches this service as a command, behind the events before it.
+      requestsOnBus: true,
     });
   }
 

@@ -69,6 +69,14 @@ export interface Bus<P extends Protocol = FileshareProtocol> {
    * The in-process bus tells watchers before `publish`/`announce` returns.
    */
   watch<S extends string>(subject: S, watcher: EventWatcher<P, S>, onGap?: () => void): Promise<void>;
+  /**
+   * Resolves once this process's watchers have been told every event whose `publish` had
+   * returned before the call: what a cache awaits before serving a kept record, so a delete
+   * whose answer a client has already seen is never served from it. Rejects (`unavailable`)
+   * when that cannot be known (the connection is down).
+   * The in-process bus tells watchers inside `publish`: at once.
+   */
+  caughtUp(): Promise<void>;
   /** Rejects when the bus is not usable (for /readyz). */
   ping(): Promise<void>;
   /** Stop receiving, let in-flight handlers answer and announcements go out, then disconnect. */

@@ -31,6 +31,7 @@ export function instrumented<P extends Protocol>(bus: Bus<P>): Bus<P> {
     announce: (s, e) => bus.announce(s, e),
     subscribe: (s, g, h) => bus.subscribe(s, g, h),
     watch: (s, w, gap) => bus.watch(s, w, gap),
+    caughtUp: () => bus.caughtUp(),
     ping: () => bus.ping(),
     close: () => bus.close(),
   };

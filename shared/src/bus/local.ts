@@ -95,6 +95,11 @@ export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> 
     this.watchers.push({ subject, watcher: watcher as WireWatcher });
   }
 
+  /** Watchers are told inside `publish`: nothing to wait for. */
+  caughtUp(): Promise<void> {
+    return this.closed ? Promise.reject(new AppError('unavailable')) : Promise.resolve();
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new AppError('unavailable');
   }

@@ -59,6 +59,9 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
   private readonly requests: Requests;
   /** Watchers' `onGap`: told when the connection drops and when it comes back. */
   private readonly gaps: (() => void)[] = [];
+  /** `caughtUp`: the PING out, and the one its callers' successors wait for. */
+  private pingOut: Promise<void> | undefined;
+  private pingNext: Promise<void> | undefined;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -247,6 +250,49 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
         this.opts.log.error({ err }, 'event watcher failed');
       }
     }
+  }
+
+  /**
+   * One PING to the server: its PONG is queued for this connection behind every message already
+   * queued for it, and a watched event is queued for every watcher before the server acknowledges
+   * the publish, hence before the publisher can answer anyone. Callers share PINGs: those who
+   * arrive while one is out wait for the next (one sent earlier may predate what they must see),
+   * so at most two are out whatever the load.
+   * Exact with one NATS server; across a cluster an event that crosses a route can still trail
+   * a PONG by the route's latency.
+   */
+  caughtUp(): Promise<void> {
+    if (!this.connected || this.nc.isClosed()) return Promise.reject(new AppError('unavailable'));
+    if (!this.pingOut) return (this.pingOut = this.pingOnce());
+    return (this.pingNext ??= this.pingOut.then(
+      () => this.nextPing(),
+      () => this.nextPing(),
+    ));
+  }
+
+  private nextPing(): Promise<void> {
+    this.pingNext = undefined;
+    return (this.pingOut = this.pingOnce());
+  }
+
+  private pingOnce(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const pong: Promise<void> = Promise.race([
+      this.nc.flush(),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('no PONG')), this.opts.requestTimeout))),
+    ]).then(
+      () => {
+        clearTimeout(timer);
+        if (this.pingOut === pong) this.pingOut = undefined;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (this.pingOut === pong) this.pingOut = undefined;
+        this.opts.log.warn({ err: String(err) }, 'nats ping for caught-up watchers failed');
+        throw new AppError('unavailable');
+      },
+    );
+    return pong;
   }
 
   async ping(): Promise<void> {
