@@ -98,6 +98,31 @@ test.serial('HEAD on every GET route of the OpenAPI document carries no body; th
   t.is((await http(`${base}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)).status, 200);
 });
 
+test('keep-alive answers say how long a connection may idle (Keep-Alive: timeout=5), and it lives that long plus a client’s margin', async (t) => {
+  const d = deployments.get('http')!;
+  const up = await upload(d.gateways[0], d.user, 'keep me alive');
+  const c = await RawConnection.open(d.roots[0]);
+  const hint = (r: Awaited<ReturnType<RawConnection['response']>>) => r?.headers.filter(([k]) => k === 'keep-alive').map(([, v]) => v);
+  c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+  t.deepEqual(hint(await c.response()), ['timeout=5'], 'an operational answer');
+  c.write(`GET ${path(d)}/uploads/${up.json.id} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  t.deepEqual(hint(await c.response()), ['timeout=5'], 'a download');
+  c.write(`GET ${path(d)}/uploads/nope HTTP/1.1\r\nHost: x\r\n\r\n`);
+  t.deepEqual(hint(await c.response()), ['timeout=5'], 'an error');
+  // undici closes its side 2 s before the hint: the server must not close first.
+  t.false(await c.closedWithin(7000), 'closed before the advertised time and a margin');
+  c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+  t.is((await c.response())?.status, 200, 'the idle connection still answers');
+  c.destroy();
+  // An answer that closes the connection promises nothing.
+  const refused = await RawConnection.open(d.roots[0]);
+  refused.write(`GET ${path(d)}/sessions HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n`);
+  const r = await refused.response();
+  t.is(r?.status, 400);
+  t.deepEqual(hint(r), []);
+  refused.destroy();
+});
+
 test.serial('204 and 304 carry no Content-Length (RFC 9110 §8.6)', async (t) => {
   const d = deployments.get('http')!;
   const base = d.gateways[0];

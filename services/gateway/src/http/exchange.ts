@@ -38,6 +38,16 @@ const COMMON_HEADERS: [string, string][] = [
 ];
 
 /**
+ * uWS closes a connection idle for 10 s, checked on a 4 s tick: 8–12 s after its last byte. A
+ * client that keeps connections longer (undici's default is 4 s, a test's or a proxy's can be
+ * 10 s or more) may send its next request just as the server closes: a reset, not an answer.
+ * So every response that keeps the connection says how long it may idle (`Keep-Alive`, RFC 2068
+ * §19.7.1; undici and Node's agent close their side 2 s / 1 s before it), well inside what uWS allows.
+ */
+export const KEEP_ALIVE_SECONDS = 5;
+const KEEP_ALIVE = `timeout=${KEEP_ALIVE_SECONDS}`;
+
+/**
  * One request/response pair. Wraps the uWS response so that nothing touches it after an abort
  * or after it ended, corks every write, and records status and bytes for the access log line
  * (one per request) and metrics. Error responses go through `fail`, the one place that maps
@@ -101,12 +111,13 @@ export class Exchange {
     return true;
   }
 
-  /** Writes status and headers (must be first). Call inside `cork`. */
-  writeHead(status: number, headers: Record<string, string | number> = {}): void {
+  /** Writes status and headers (must be first); `closing` when uWS will close the connection after it. Call inside `cork`. */
+  writeHead(status: number, headers: Record<string, string | number> = {}, closing = false): void {
     this.status = status;
     const res = this.res;
     res.writeStatus(statusLine(status));
     for (let i = 0; i < COMMON_HEADERS.length; i++) if (!(COMMON_HEADERS[i][0] in headers)) res.writeHeader(COMMON_HEADERS[i][0], COMMON_HEADERS[i][1]);
+    if (!closing && !('Connection' in headers)) res.writeHeader('Keep-Alive', KEEP_ALIVE);
     for (const k in headers) {
       const v = headers[k];
       res.writeHeader(k, typeof v === 'string' ? v : String(v));
@@ -136,7 +147,7 @@ export class Exchange {
         return;
       }
       // uWS writes `Connection: close` itself when it closes.
-      this.writeHead(status, softClose ? { ...headers, Connection: 'close' } : headers);
+      this.writeHead(status, softClose ? { ...headers, Connection: 'close' } : headers, hardClose);
       if (head || body === undefined) this.res.end(undefined, hardClose);
       else {
         this.bytesOut += Buffer.byteLength(body);
