@@ -59,7 +59,7 @@ function traffic(): { stop(): Promise<Tally> } {
 
 /** The tally's line for the log, and its assertions: nothing hung, cut, answered uncleanly or lost. */
 async function judge(t: import('ava').ExecutionContext, name: string, tally: Tally): Promise<void> {
-  const lostCount = await lost(tally);
+  const lostCount = await lost(t, tally);
   t.log(
     `${name}: tried ${tally.tried}, acknowledged ${tally.acked.length}, failed cleanly ${tally.failedCleanly}, cut ${tally.cut}, unclean ${tally.unclean.length}, hung ${tally.hung}, lost ${lostCount}`,
   );
@@ -70,13 +70,15 @@ async function judge(t: import('ava').ExecutionContext, name: string, tally: Tal
   t.true(tally.acked.length > 0, 'some uploads were acknowledged');
 }
 
-async function lost(t: Tally): Promise<number> {
-  let n = 0;
-  for (const a of t.acked) {
+/** Acknowledged uploads not downloadable with their sha256; what each answered instead is logged. */
+async function lost(t: import('ava').ExecutionContext, tally: Tally): Promise<number> {
+  const answers: string[] = [];
+  for (const a of tally.acked) {
     const r = await http(`${d.gateways[1]}/uploads/${a.id}`);
-    if (r.status !== 200 || sha256(r.body) !== a.sha) n++;
+    if (r.status !== 200 || sha256(r.body) !== a.sha) answers.push(`${a.id}: ${r.status} ${r.status === 200 ? 'other bytes' : r.text.slice(0, 80)}`);
   }
-  return n;
+  if (answers.length) t.log(`lost:\n${answers.join('\n')}`);
+  return answers.length;
 }
 
 test.serial('upload through gateway A, download through gateway B; a token raced from both gateways is served once', async (t) => {
