@@ -68,38 +68,23 @@ test('nats bus: a watcher is told of the gap when the connection drops and when 
 test('nats bus: caughtUp() is 503 at once while the connection is down, and works again once it is back', async (t) => {
   const nats = await startNats();
   const bus = await NatsBus.connect<TestProtocol>({ servers: [nats.url], requestTimeout: 2000, log, name: 'caught-up' });
+  const works = (p: Promise<void>) =>
+    p.then(
+      () => true,
+      () => false,
+    );
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
     await bus.caughtUp();
     await nats.proc.stop();
-    for (
-      let i = 0;
-      i < 100 &&
-      (await bus.ping().then(
-        () => true,
-        () => false,
-      ));
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
-    t.false(
-      await bus.ping().then(
-        () => true,
-        () => false,
-      ),
-      'the bus noticed the server is gone',
-    );
+    for (let i = 0; i < 100 && (await works(bus.ping())); i++) await sleep(50);
+    t.false(await works(bus.ping()), 'the bus noticed the server is gone');
     const started = Date.now();
     await t.throwsAsync(bus.caughtUp(), { instanceOf: AppError, message: /unavailable/ });
     t.true(Date.now() - started < 500);
     await nats.restart();
     let back = false;
-    for (let i = 0; i < 100 && !back; i++) {
-      back = await bus.caughtUp().then(
-        () => true,
-        () => false,
-      );
-      if (!back) await new Promise((r) => setTimeout(r, 50));
-    }
+    for (let i = 0; i < 100 && !back; i++) if (!(back = await works(bus.caughtUp()))) await sleep(50);
     t.true(back);
   } finally {
     await bus.close();

@@ -44,8 +44,7 @@ const COMMON_HEADERS: [string, string][] = [
  * So every response that keeps the connection says how long it may idle (`Keep-Alive`, RFC 2068
  * §19.7.1; undici and Node's agent close their side 2 s / 1 s before it), well inside what uWS allows.
  */
-export const KEEP_ALIVE_SECONDS = 5;
-const KEEP_ALIVE = `timeout=${KEEP_ALIVE_SECONDS}`;
+const KEEP_ALIVE = 'timeout=5';
 
 /**
  * One request/response pair. Wraps the uWS response so that nothing touches it after an abort
