@@ -98,7 +98,7 @@ test.serial('HEAD on every GET route of the OpenAPI document carries no body; th
   t.is((await http(`${base}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)).status, 200);
 });
 
-test('keep-alive answers say how long a connection may idle (Keep-Alive: timeout=5), and it lives that long plus a client’s margin', async (t) => {
+test('keep-alive answers say how long a connection may idle (Keep-Alive: timeout=5), and it lives longer than that', async (t) => {
   const d = deployments.get('http')!;
   const up = await upload(d.gateways[0], d.user, 'keep me alive');
   const c = await RawConnection.open(d.roots[0]);
@@ -109,8 +109,9 @@ test('keep-alive answers say how long a connection may idle (Keep-Alive: timeout
   t.deepEqual(hint(await c.response()), ['timeout=5'], 'a download');
   c.write(`GET ${path(d)}/uploads/nope HTTP/1.1\r\nHost: x\r\n\r\n`);
   t.deepEqual(hint(await c.response()), ['timeout=5'], 'an error');
-  // undici closes its side 2 s before the hint: the server must not close first.
-  t.false(await c.closedWithin(7000), 'closed before the advertised time and a margin');
+  // Clients close their side at or before the hint (undici 2 s, Node's agent 1 s before it); the
+  // server keeps it longer than it says (uWS: 8 s at the least), 6 s here leaving 2 s for a slow CI.
+  t.false(await c.closedWithin(6000), 'closed within a second of the advertised time');
   c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
   t.is((await c.response())?.status, 200, 'the idle connection still answers');
   c.destroy();
