@@ -242,10 +242,9 @@ export class DurableSqlite {
     const wal = r.log * this.frameBytes;
     if (r.log < 0 || wal <= this.walMaxBytes || !this.db.open) return;
     const left = (r.log - r.checkpointed) * this.frameBytes;
-    if (left <= Math.min(this.walMaxBytes / 16, HOLD_LEFT_BYTES) || wal > 4 * this.walMaxBytes) {
-      this.holding = setTimeout(() => this.release(), HOLD_MAX_MS);
-      this.checkpointer!.checkpoint(this.path);
-    } else if (r.checkpointed !== this.lastCheckpointed) this.checkpointer!.checkpoint(this.path);
+    const hold = left <= Math.min(this.walMaxBytes / 16, HOLD_LEFT_BYTES) || wal > 4 * this.walMaxBytes;
+    if (hold) this.holding = setTimeout(() => this.release(), HOLD_MAX_MS);
+    if (hold || r.checkpointed !== this.lastCheckpointed) this.checkpointer!.checkpoint(this.path);
     // No progress (another process's reader holds old frames): not back to back, at the usual pace.
     else this.checkpointSoon();
     this.lastCheckpointed = r.checkpointed;
