@@ -98,31 +98,45 @@ test.serial('HEAD on every GET route of the OpenAPI document carries no body; th
   t.is((await http(`${base}/sessions/${sid}/files/${fid}/tokens/${tk.json.id}`)).status, 200);
 });
 
-test('keep-alive answers say how long a connection may idle (Keep-Alive: timeout=5), and it lives longer than that', async (t) => {
-  const d = deployments.get('http')!;
-  const up = await upload(d.gateways[0], d.user, 'keep me alive');
-  const c = await RawConnection.open(d.roots[0]);
-  const hint = (r: Awaited<ReturnType<RawConnection['response']>>) => r?.headers.filter(([k]) => k === 'keep-alive').map(([, v]) => v);
-  c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
-  t.deepEqual(hint(await c.response()), ['timeout=5'], 'an operational answer');
-  c.write(`GET ${path(d)}/uploads/${up.json.id} HTTP/1.1\r\nHost: x\r\n\r\n`);
-  t.deepEqual(hint(await c.response()), ['timeout=5'], 'a download');
-  c.write(`GET ${path(d)}/uploads/nope HTTP/1.1\r\nHost: x\r\n\r\n`);
-  t.deepEqual(hint(await c.response()), ['timeout=5'], 'an error');
-  // Clients close their side at or before the hint (undici 2 s, Node's agent 1 s before it); the
-  // server keeps it longer than it says (uWS: 8 s at the least), 6 s here leaving 2 s for a slow CI.
-  t.false(await c.closedWithin(6000), 'closed within a second of the advertised time');
-  c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
-  t.is((await c.response())?.status, 200, 'the idle connection still answers');
-  c.destroy();
-  // An answer that closes the connection promises nothing.
-  const refused = await RawConnection.open(d.roots[0]);
-  refused.write(`GET ${path(d)}/sessions HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n`);
-  const r = await refused.response();
-  t.is(r?.status, 400);
-  t.deepEqual(hint(r), []);
-  refused.destroy();
-});
+for (const { label } of shapes)
+  test(`${label}: keep-alive answers say how long a connection may idle (Keep-Alive: timeout=5), and it lives longer than that`, async (t) => {
+    const d = deployments.get(label)!;
+    const up = await upload(d.gateways[0], d.user, 'keep me alive');
+    const c = await RawConnection.open(d.roots[0]);
+    const hint = (r: Awaited<ReturnType<RawConnection['response']>>) => r?.headers.filter(([k]) => k === 'keep-alive').map(([, v]) => v);
+    const kept: [string, string, boolean?][] = [
+      ['an operational answer', `GET /healthz`],
+      ['a download', `GET ${path(d)}/uploads/${up.json.id}`],
+      ['a range', `GET ${path(d)}/uploads/${up.json.id} HTTP/1.1\r\nRange: bytes=0-3`],
+      ['a HEAD', `HEAD ${path(d)}/uploads/${up.json.id}`, true],
+      ['a 304', `GET ${path(d)}/uploads/${up.json.id} HTTP/1.1\r\nIf-None-Match: "${up.json.sha256}"`],
+      ['an error', `GET ${path(d)}/uploads/nope`],
+    ];
+    for (const [what, line, bodiless] of kept) {
+      c.write(`${line.includes('HTTP/1.1') ? line : `${line} HTTP/1.1`}\r\nHost: x\r\n\r\n`);
+      t.deepEqual(hint(await c.response({ bodiless })), ['timeout=5'], what);
+    }
+    // Clients close their side at or before the hint (undici 2 s, Node's agent 1 s before it); the
+    // server keeps it longer than it says (uWS: 8 s at the least), 6 s here leaving 2 s for a slow CI.
+    t.false(await c.closedWithin(6000), 'closed within a second of the advertised time');
+    c.write(`GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`);
+    t.is((await c.response())?.status, 200, 'the idle connection still answers');
+    c.destroy();
+    // Answers that close the connection promise nothing: refused framing (uWS closes), and an early
+    // refusal whose unread body is discarded (`Connection: close`).
+    const closing: [string, string][] = [
+      ['refused framing', `GET ${path(d)}/sessions HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n`],
+      ['an early 401', `POST ${path(d)}/uploads HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n`],
+    ];
+    for (const [what, head] of closing) {
+      const refused = await RawConnection.open(d.roots[0]);
+      refused.write(head);
+      const r = await refused.response();
+      t.true(r !== null && r.status >= 400, what);
+      t.deepEqual(hint(r), [], what);
+      refused.destroy();
+    }
+  });
 
 test.serial('204 and 304 carry no Content-Length (RFC 9110 §8.6)', async (t) => {
   const d = deployments.get('http')!;
