@@ -11,7 +11,7 @@ import { ALICE, readyFile, token, upload } from '../helpers/fixtures.js';
 const LAG_MS = 150;
 let d: Deployment;
 test.before(async () => {
-  d = await startDistributed({ gateways: 2, natsLagMs: { gateway2: LAG_MS, tokens1: LAG_MS } });
+  d = await startDistributed({ gateways: 2, natsLagMs: { gateway2: LAG_MS, tokens1: LAG_MS }, env: { FILESHARE_CACHE_RECORD_MAX_AGE: '1' } });
 });
 test.after.always(async () => d?.stop());
 
@@ -22,8 +22,30 @@ test.serial('a gateway that hears events late serves no upload it kept once its 
     // B keeps the record (its second GET is answered from memory).
     for (let i = 0; i < 2; i++) t.is((await http(`${B}/uploads/${id}`)).status, 200);
     t.is((await http(`${A}/uploads/${id}`, { method: 'DELETE', auth: ALICE })).status, 204);
-    const after = await http(`${B}/uploads/${id}`);
-    t.is(after.status, 404, `round ${round}`);
+    const after = await Promise.all([http(`${B}/uploads/${id}`), http(`${B}/uploads/${id}`, { method: 'HEAD' })]);
+    t.deepEqual(
+      after.map((r) => r.status),
+      [404, 404],
+      `round ${round}`,
+    );
+  }
+});
+
+test.serial('a request joining a read begun before the delete does not take its answer', async (t) => {
+  const [A, B] = d.gateways;
+  for (let round = 0; round < 3; round++) {
+    const id = (await upload(A, ALICE, `join ${round}`)).json.id as string;
+    // B serves it once (keeping its record and its bytes), then trusts the record no longer
+    // (cache.recordMaxAge: 1 s) while the bytes stay: the next GET reads the record again.
+    t.is((await http(`${B}/uploads/${id}`)).status, 200);
+    await new Promise((r) => setTimeout(r, 1100));
+    // That read's answer (200) reaches B only LAG_MS later. Meanwhile A deletes, and a second GET
+    // reaches B while the read is in flight: it must not take the read's answer.
+    const first = http(`${B}/uploads/${id}`);
+    await new Promise((r) => setTimeout(r, LAG_MS / 3));
+    t.is((await http(`${A}/uploads/${id}`, { method: 'DELETE', auth: ALICE })).status, 204);
+    t.is((await http(`${B}/uploads/${id}`)).status, 404, `round ${round}: answered from a read that predates the delete`);
+    t.true([200, 404].includes((await first).status)); // it overlapped the delete: either is right
   }
 });
 
