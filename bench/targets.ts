@@ -8,14 +8,15 @@ import type { GrowthFigures } from './workloads/growth.js';
 import type { LargeFigures } from './workloads/large-transfers.js';
 import type { HttpsFigures } from './workloads/https.js';
 import type { ResumableFigures } from './workloads/resumable.js';
-import type { Rate, SmallFigures } from './workloads/small-requests.js';
+import type { SmallFigures } from './workloads/small-requests.js';
+import type { TokenFigures } from './workloads/tokens.js';
 import type { PerSystem } from './context.js';
 
 export interface Figures {
   large: LargeFigures;
   resumable: ResumableFigures;
   small: SmallFigures;
-  tokens: PerSystem<Rate>;
+  tokens: PerSystem<TokenFigures>;
   concurrentRss: PerSystem<number>;
   growth: PerSystem<GrowthFigures>;
   https: HttpsFigures;
@@ -57,7 +58,8 @@ export function targets(f: Figures): Target[] {
     row(`8 small GET vs nginx static, HTTPS (${s})`, f.https.get[s].rps, f.https.ref.nginxGet.rps, aio ? '>=0.6' : '>=0.4');
     row(`8 small GET p99 vs nginx p99, HTTP, 64 connections (${s})`, f.small.get[s].p99, f.small.ref.nginxGet.p99, aio ? '<=3' : '<=4');
     row(`8 small uploads vs node PUT+fsync each, round two (${s})`, f.small.post[s].rps, f.small.ref.nodePut.rps, aio ? '>=1.2' : '>=0.8');
-    row(`8 token round trip ops/s vs small uploads req/s (${s})`, f.tokens[s].rps, f.small.post[s].rps, aio ? '>=1.0' : '>=0.8');
+    // Against the uploads measured in alternation with the round trips (tokens.ts), not row 4's.
+    row(`8 token round trip ops/s vs small uploads req/s (${s})`, f.tokens[s].rps, f.tokens[s].uploadsAlongside.rps, aio ? '>=1.0' : '>=0.8');
     row(`8 large download vs nginx sendfile, HTTP, round two (${s})`, f.large.download[s], f.large.ref.nginxGet, aio ? '>=0.8' : '>=0.7');
     row(`8 large download vs nginx, HTTPS (${s})`, f.https.download[s], f.https.ref.nginxDownload, aio ? '>=0.8' : '>=0.6');
     row(`8 large raw PUT vs node https PUT+fsync, HTTPS (${s})`, f.https.put[s], f.https.ref.nodePut, aio ? '>=1.0' : '>=0.8');

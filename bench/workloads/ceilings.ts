@@ -8,9 +8,9 @@
  * is not what limits it.)
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { P, USER, WORK, checked, expect, idOf, quick, round, say, type Bench } from '../context.js';
+import { P, USER, checked, expect, idOf, quick, round, say, type Bench } from '../context.js';
 import { MB, curl, fmt, wrk } from '../lib.js';
+import { uploadScript } from './small-requests.js';
 import { roundTrips, tokenLoad } from './tokens.js';
 
 /** One process's share of one workload. */
@@ -56,8 +56,7 @@ export async function ceilings(b: Bench): Promise<CeilingFigures> {
   if (!quick) await wrk(`${s.base}/uploads/${small}`, { connections: 64, seconds: 1 }); // warm
   const out: CeilingFigures = {
     get4k: await measure(() => wrkOps(`${s.base}/uploads/${small}`)),
-    // The 4 KiB multipart POST script of the small-requests workload (run before this one).
-    upload4k: await measure(() => wrkOps(`${s.base}/uploads`, join(WORK, 'post.lua'))),
+    upload4k: await measure(() => wrkOps(`${s.base}/uploads`, uploadScript())),
     tokenRoundTrip: await measure(async () => ({ ops: (await roundTrips(tokens, secs, 'ceilings token round trip')).count, seconds: secs })),
     downloadMB: await measure(async () => {
       const r = expect('ceilings large download', await curl(['-o', '/dev/null', `${s.base}/uploads/${big}`]), [200]);

@@ -16,6 +16,18 @@ export interface SmallFigures {
 }
 const rate = (w: { rps: number; p99: number }): Rate => ({ rps: round(w.rps), p99: round(w.p99, 3) });
 
+/** wrk's script for 4 KiB authenticated multipart uploads (POST /uploads), written once; its path. */
+export function uploadScript(): string {
+  const boundary = 'benchboundary7MA4YWxkTrZu0gW';
+  const bodyStr = `--${boundary}\\r\\nContent-Disposition: form-data; name=\\"file\\"; filename=\\"s.bin\\"\\r\\nContent-Type: application/octet-stream\\r\\n\\r\\n${'x'.repeat(4096)}\\r\\n--${boundary}--\\r\\n`;
+  const postLua = join(WORK, 'post.lua');
+  writeFileSync(
+    postLua,
+    `wrk.method = "POST"\nwrk.body = "${bodyStr}"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=${boundary}"\nwrk.headers["Authorization"] = "${AUTH}"\n`,
+  );
+  return postLua;
+}
+
 export async function smallRequests(b: Bench): Promise<SmallFigures> {
   const get = {} as PerSystem<Rate>;
   const post = {} as PerSystem<Rate>;
@@ -29,13 +41,7 @@ export async function smallRequests(b: Bench): Promise<SmallFigures> {
   const nodeGet = rate(await wrkMedian(`${b.node.url}/small`, { connections: 64, seconds: P.wrkSecs }));
   say(`3 small GET: ${b.systems.map((s) => `${s.name} ${get[s.name].rps}`).join(', ')}, nginx ${nginxGet.rps}, node ${nodeGet.rps} req/s`);
 
-  const boundary = 'benchboundary7MA4YWxkTrZu0gW';
-  const bodyStr = `--${boundary}\\r\\nContent-Disposition: form-data; name=\\"file\\"; filename=\\"s.bin\\"\\r\\nContent-Type: application/octet-stream\\r\\n\\r\\n${'x'.repeat(4096)}\\r\\n--${boundary}--\\r\\n`;
-  const postLua = join(WORK, 'post.lua');
-  writeFileSync(
-    postLua,
-    `wrk.method = "POST"\nwrk.body = "${bodyStr}"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=${boundary}"\nwrk.headers["Authorization"] = "${AUTH}"\n`,
-  );
+  const postLua = uploadScript();
   // Each PUT creates a new file, as each fileshare upload does: names are (second, wrk thread,
   // counter), never reused across the repeated runs. (PUTs that all overwrite one path measure
   // something else: rewriting an existing inode costs the kernel far less than creating one; that
