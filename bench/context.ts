@@ -97,15 +97,34 @@ export function idOf(body: string): string {
   return v.id;
 }
 
+/** One wrk load: where, and wrk's options. */
+export interface WrkLoad {
+  url: string;
+  opts: Parameters<typeof wrk>[1];
+}
+
 /** wrk run P.runs times: median req/s and median p99 (a single 10 s p99 on 2 cores is noise). */
 export async function wrkMedian(url: string, opts: Parameters<typeof wrk>[1]): Promise<{ rps: number; p99: number }> {
+  return (await wrkAlternating({ only: { url, opts } })).only;
+}
+
+/**
+ * Several wrk loads (fileshare and the references it is compared with) run in turn, P.runs rounds
+ * of one run each, and the median req/s and p99 of each: a ratio's two sides are measured in the
+ * same minutes. On this VM a figure moves ±30 % between minutes; measured one after the other,
+ * three runs each, the two sides of a ratio were minutes apart.
+ */
+export async function wrkAlternating<K extends string>(loads: Record<K, WrkLoad>): Promise<Record<K, { rps: number; p99: number }>> {
+  const keys = Object.keys(loads) as K[];
   // One uncounted second first, for every server alike: a JIT-compiled server's first requests
   // (and its caches' first fills) are not what it serves at when warm. (Not in the quick run: it
   // must stay under 90 s.)
-  if (!quick) await wrk(url, { ...opts, seconds: 1 });
-  const runs: Awaited<ReturnType<typeof wrk>>[] = [];
-  for (let i = 0; i < P.runs; i++) runs.push(checked(url, await wrk(url, opts)));
-  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)) };
+  if (!quick) for (const k of keys) await wrk(loads[k].url, { ...loads[k].opts, seconds: 1 });
+  const runs = new Map<K, Awaited<ReturnType<typeof wrk>>[]>(keys.map((k) => [k, []]));
+  for (let i = 0; i < P.runs; i++) for (const k of keys) runs.get(k)!.push(checked(loads[k].url, await wrk(loads[k].url, loads[k].opts)));
+  const out = {} as Record<K, { rps: number; p99: number }>;
+  for (const k of keys) out[k] = { rps: median(runs.get(k)!.map((r) => r.rps)), p99: median(runs.get(k)!.map((r) => r.p99)) };
+  return out;
 }
 
 /** Peak RSS (MB) of each process while `work` runs. */

@@ -1,7 +1,7 @@
 /** Rows 3 and 4: 4 KiB downloads and 4 KiB authenticated uploads at 64 connections (wrk). */
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AUTH, P, USER, WORK, checked, expect, idOf, round, say, wrkMedian, type Bench, type PerSystem } from '../context.js';
+import { AUTH, P, USER, WORK, checked, expect, idOf, round, say, wrkAlternating, type Bench, type PerSystem, type SystemName, type WrkLoad } from '../context.js';
 import { curl, wrk } from '../lib.js';
 
 export interface Rate {
@@ -33,12 +33,19 @@ export async function smallRequests(b: Bench): Promise<SmallFigures> {
   const post = {} as PerSystem<Rate>;
   copyFileSync(b.files.small, join(b.nginx.www, 'small.bin'));
   expect('node PUT small', await curl(['-T', b.files.small, `${b.node.url}/small`]), [201]);
+  const getLoads = {
+    nginx: { url: `${b.nginx.url}/small.bin`, opts: { connections: 64, seconds: P.wrkSecs } },
+    node: { url: `${b.node.url}/small`, opts: { connections: 64, seconds: P.wrkSecs } },
+  } as Record<SystemName | 'nginx' | 'node', WrkLoad>;
   for (const s of b.systems) {
     const id = idOf(expect(`${s.name} small upload`, await curl(['-u', USER.join(':'), '--form', `file=@${b.files.small}`, `${s.base}/uploads`]), [201]).body);
-    get[s.name] = rate(await wrkMedian(`${s.base}/uploads/${id}`, { connections: 64, seconds: P.wrkSecs }));
+    getLoads[s.name] = { url: `${s.base}/uploads/${id}`, opts: { connections: 64, seconds: P.wrkSecs } };
   }
-  const nginxGet = rate(await wrkMedian(`${b.nginx.url}/small.bin`, { connections: 64, seconds: P.wrkSecs }));
-  const nodeGet = rate(await wrkMedian(`${b.node.url}/small`, { connections: 64, seconds: P.wrkSecs }));
+  // Each system and its references in turn, round after round (wrkAlternating).
+  const gets = await wrkAlternating(getLoads);
+  for (const s of b.systems) get[s.name] = rate(gets[s.name]);
+  const nginxGet = rate(gets.nginx);
+  const nodeGet = rate(gets.node);
   say(`3 small GET: ${b.systems.map((s) => `${s.name} ${get[s.name].rps}`).join(', ')}, nginx ${nginxGet.rps}, node ${nodeGet.rps} req/s`);
 
   const postLua = uploadScript();
@@ -53,8 +60,11 @@ export async function smallRequests(b: Bench): Promise<SmallFigures> {
     `wrk.method = "PUT"\nwrk.body = string.rep("x", 4096)\nlocal threads = 0\nfunction setup(thread) threads = threads + 1; thread:set("tid", threads) end\nlocal n = 0\nfunction request() n = n + 1; return wrk.format(nil, "/small-up-" .. os.time() .. "-" .. tid .. "-" .. n) end\n`,
   );
   writeFileSync(putSameLua, `wrk.method = "PUT"\nwrk.body = string.rep("x", 4096)\n`);
-  for (const s of b.systems) post[s.name] = rate(await wrkMedian(`${s.base}/uploads`, { connections: 64, seconds: P.wrkSecs, script: postLua }));
-  const nodePut = rate(await wrkMedian(`${b.node.url}/small-up`, { connections: 64, seconds: P.wrkSecs, script: putLua }));
+  const postLoads = { node: { url: `${b.node.url}/small-up`, opts: { connections: 64, seconds: P.wrkSecs, script: putLua } } } as Record<SystemName | 'node', WrkLoad>;
+  for (const s of b.systems) postLoads[s.name] = { url: `${s.base}/uploads`, opts: { connections: 64, seconds: P.wrkSecs, script: postLua } };
+  const posts = await wrkAlternating(postLoads);
+  for (const s of b.systems) post[s.name] = rate(posts[s.name]);
+  const nodePut = rate(posts.node);
   const onePath = checked('node PUT, one path', await wrk(`${b.node.url}/small-same`, { connections: 64, seconds: P.wrkSecs, script: putSameLua }));
   say(`4 small uploads: ${b.systems.map((s) => `${s.name} ${post[s.name].rps}`).join(', ')}, node ${nodePut.rps} req/s (one path overwritten: ${round(onePath.rps)})`);
   return { get, post, ref: { nginxGet, nodeGet, nodePut, nodePutOnePath: round(onePath.rps) } };
