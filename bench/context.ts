@@ -109,21 +109,30 @@ export async function wrkMedian(url: string, opts: Parameters<typeof wrk>[1]): P
 }
 
 /**
- * Several wrk loads (fileshare and the references it is compared with) run in turn, P.runs rounds
- * of one run each, and the median req/s and p99 of each: a ratio's two sides are measured in the
- * same minutes. On this VM a figure moves ±30 % between minutes; measured one after the other,
- * three runs each, the two sides of a ratio were minutes apart.
+ * Measurements of fileshare and the references it is compared with, taken in turn: P.runs rounds,
+ * each measurement once per round, in the order given; every figure of each, in round order. A
+ * ratio's two sides then come from the same minutes: on this VM a figure moves ±30 % between
+ * minutes, and measured one after the other, P.runs times each, they were minutes apart.
  */
+export async function inTurn<K extends string, T>(measure: Record<K, (round: number) => Promise<T>>): Promise<Record<K, T[]>> {
+  const keys = Object.keys(measure) as K[];
+  const out = Object.fromEntries(keys.map((k) => [k, [] as T[]])) as Record<K, T[]>;
+  for (let i = 0; i < P.runs; i++) for (const k of keys) out[k].push(await measure[k](i));
+  return out;
+}
+
+/** Several wrk loads measured in turn (`inTurn`): the median req/s and p99 of each. */
 export async function wrkAlternating<K extends string>(loads: Record<K, WrkLoad>): Promise<Record<K, { rps: number; p99: number }>> {
   const keys = Object.keys(loads) as K[];
   // One uncounted second first, for every server alike: a JIT-compiled server's first requests
   // (and its caches' first fills) are not what it serves at when warm. (Not in the quick run: it
   // must stay under 90 s.)
   if (!quick) for (const k of keys) await wrk(loads[k].url, { ...loads[k].opts, seconds: 1 });
-  const runs = new Map<K, Awaited<ReturnType<typeof wrk>>[]>(keys.map((k) => [k, []]));
-  for (let i = 0; i < P.runs; i++) for (const k of keys) runs.get(k)!.push(checked(loads[k].url, await wrk(loads[k].url, loads[k].opts)));
+  const runs = await inTurn(
+    Object.fromEntries(keys.map((k) => [k, async () => checked(loads[k].url, await wrk(loads[k].url, loads[k].opts))])) as Record<K, () => ReturnType<typeof wrk>>,
+  );
   const out = {} as Record<K, { rps: number; p99: number }>;
-  for (const k of keys) out[k] = { rps: median(runs.get(k)!.map((r) => r.rps)), p99: median(runs.get(k)!.map((r) => r.p99)) };
+  for (const k of keys) out[k] = { rps: median(runs[k].map((r) => r.rps)), p99: median(runs[k].map((r) => r.p99)) };
   return out;
 }
 

@@ -2,14 +2,15 @@
  * The HTTPS rows: the product is served over HTTPS (port 1446), so the small GET, the large
  * download and the large raw PUT are measured over TLS too — fileshare (both systems, started
  * for this phase with the benchmark's certificate) against nginx and Node's `https` with the same
- * certificate, keep-alive, same clients.
+ * certificate, keep-alive, same clients. Both systems run at once, and each figure is measured
+ * in turn with its reference, round by round (`inTurn`).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAllInOne, startDistributed } from '../../test/helpers/deploy.js';
+import { startAllInOne, startDistributed, type Deployment } from '../../test/helpers/deploy.js';
 import { http } from '../../test/helpers/http.js';
-import { FILESHARE_ENV, P, USER, WORK, expect, idOf, round, say, wrkMedian, type Bench, type PerSystem, type SystemName } from '../context.js';
+import { FILESHARE_ENV, P, USER, WORK, expect, idOf, inTurn, round, say, wrkAlternating, type Bench, type PerSystem, type SystemName } from '../context.js';
 import { MB, curl, fmt, median } from '../lib.js';
 import type { Rate } from './small-requests.js';
 
@@ -32,49 +33,68 @@ export function benchCertificate(): { key: string; cert: string } {
 
 const mbps = (r: { seconds: number }) => P.large / MB / r.seconds;
 
-async function times(n: number, one: (i: number) => Promise<number>): Promise<number> {
-  const xs: number[] = [];
-  for (let i = 0; i < n; i++) xs.push(await one(i));
-  return round(median(xs));
-}
-
 export async function httpsTransfers(b: Bench, tls: { key: string; cert: string; nginxUrl: string; nodeUrl: string }): Promise<HttpsFigures> {
   const env = { ...FILESHARE_ENV, FILESHARE_HTTP_TLS_ENABLED: 'true', FILESHARE_HTTP_TLS_KEY_FILE: tls.key, FILESHARE_HTTP_TLS_CERT_FILE: tls.cert };
   const f = { get: {}, download: {}, put: {} } as Omit<HttpsFigures, 'ref'>;
   copyFileSync(b.files.small, join(b.nginx.www, 'small.bin'));
   copyFileSync(b.files.big, join(b.nginx.www, 'big.bin'));
-  for (const name of ['all-in-one', 'distributed'] as SystemName[]) {
-    const d = name === 'all-in-one' ? await startAllInOne(env) : await startDistributed({ gateways: 1, env });
-    try {
+  const names: SystemName[] = ['all-in-one', 'distributed'];
+  const systems = {} as PerSystem<{ d: Deployment; base: string; small: string; big: string }>;
+  try {
+    for (const name of names) {
+      const d = name === 'all-in-one' ? await startAllInOne(env) : await startDistributed({ gateways: 1, env });
       const base = d.gateways[0];
-      const small = idOf(expect(`${name} https small upload`, await curl(['-k', '-u', USER.join(':'), '--form', `file=@${b.files.small}`, `${base}/uploads`]), [201]).body);
-      f.get[name] = rate(await wrkMedian(`${base}/uploads/${small}`, { connections: 64, seconds: P.wrkSecs }));
-      const big = idOf(expect(`${name} https large upload`, await curl(['-k', '-u', USER.join(':'), '--form', `file=@${b.files.big}`, `${base}/uploads`]), [201]).body);
-      f.download[name] = await times(P.runs, async () => mbps(expect(`${name} https GET`, await curl(['-k', '-o', '/dev/null', `${base}/uploads/${big}`]), [200])));
-      f.put[name] = await times(P.runs, async () => {
-        const sid = idOf((await http(`${base}/sessions`, { method: 'POST', auth: USER })).text);
-        const file = await http(`${base}/sessions/${sid}/files`, {
-          method: 'POST',
-          auth: USER,
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ name: 'big.bin', size: P.large }),
-        });
-        const r = mbps(expect(`${name} https PUT`, await curl(['-k', '-u', USER.join(':'), '-T', b.files.big, `${base}/sessions/${sid}/files/${idOf(file.text)}`]), [200]));
-        await http(`${base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
-        return r;
-      });
-      say(`8 https ${name}: GET 4 KiB ${fmt(f.get[name].rps)} req/s p99 ${fmt(f.get[name].p99, 2)} ms, download ${fmt(f.download[name])} MB/s, raw PUT ${fmt(f.put[name])} MB/s`);
-    } finally {
-      await d.stop();
+      systems[name] = { d, base, small: '', big: '' };
+      systems[name].small = idOf(expect(`${name} https small upload`, await curl(['-k', '-u', USER.join(':'), '--form', `file=@${b.files.small}`, `${base}/uploads`]), [201]).body);
+      systems[name].big = idOf(expect(`${name} https large upload`, await curl(['-k', '-u', USER.join(':'), '--form', `file=@${b.files.big}`, `${base}/uploads`]), [201]).body);
     }
+    // fileshare and the references in turn, round after round (inTurn).
+    const get = { connections: 64, seconds: P.wrkSecs };
+    const gets = await wrkAlternating({
+      'all-in-one': { url: `${systems['all-in-one'].base}/uploads/${systems['all-in-one'].small}`, opts: get },
+      distributed: { url: `${systems.distributed.base}/uploads/${systems.distributed.small}`, opts: get },
+      nginx: { url: `${tls.nginxUrl}/small.bin`, opts: get },
+    });
+    const download = (what: string, url: string) => async () => mbps(expect(what, await curl(['-k', '-o', '/dev/null', url]), [200]));
+    const downloads = await inTurn({
+      'all-in-one': download('all-in-one https GET', `${systems['all-in-one'].base}/uploads/${systems['all-in-one'].big}`),
+      distributed: download('distributed https GET', `${systems.distributed.base}/uploads/${systems.distributed.big}`),
+      nginx: download('nginx https GET', `${tls.nginxUrl}/big.bin`),
+    });
+    const put = (name: SystemName) => async () => {
+      const { base } = systems[name];
+      const sid = idOf((await http(`${base}/sessions`, { method: 'POST', auth: USER })).text);
+      const file = await http(`${base}/sessions/${sid}/files`, {
+        method: 'POST',
+        auth: USER,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'big.bin', size: P.large }),
+      });
+      const r = mbps(expect(`${name} https PUT`, await curl(['-k', '-u', USER.join(':'), '-T', b.files.big, `${base}/sessions/${sid}/files/${idOf(file.text)}`]), [200]));
+      await http(`${base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
+      return r;
+    };
+    const puts = await inTurn({
+      'all-in-one': put('all-in-one'),
+      distributed: put('distributed'),
+      node: async (i) => mbps(expect('node https PUT', await curl(['-k', '-T', b.files.big, `${tls.nodeUrl}/big-tls-${i}`]), [201])),
+    });
+    for (const name of names) {
+      f.get[name] = rate(gets[name]);
+      f.download[name] = round(median(downloads[name]));
+      f.put[name] = round(median(puts[name]));
+      say(`8 https ${name}: GET 4 KiB ${fmt(f.get[name].rps)} req/s p99 ${fmt(f.get[name].p99, 2)} ms, download ${fmt(f.download[name])} MB/s, raw PUT ${fmt(f.put[name])} MB/s`);
+    }
+    const ref = { nginxGet: rate(gets.nginx), nginxDownload: round(median(downloads.nginx)), nodePut: round(median(puts.node)) };
+    await Promise.all(Array.from({ length: P.runs }, (_, i) => curl(['-k', '-X', 'DELETE', `${tls.nodeUrl}/big-tls-${i}`])));
+    say(
+      `8 https refs: nginx GET 4 KiB ${fmt(ref.nginxGet.rps)} req/s p99 ${fmt(ref.nginxGet.p99, 2)} ms, nginx download ${fmt(ref.nginxDownload)} MB/s, node https PUT ${fmt(ref.nodePut)} MB/s`,
+    );
+    return { ...f, ref };
+  } finally {
+    rmSync(join(b.nginx.www, 'big.bin'), { force: true });
+    await Promise.all(Object.values(systems).map((x) => x.d.stop()));
   }
-  const nginxGet = rate(await wrkMedian(`${tls.nginxUrl}/small.bin`, { connections: 64, seconds: P.wrkSecs }));
-  const nginxDownload = await times(P.runs, async () => mbps(expect('nginx https GET', await curl(['-k', '-o', '/dev/null', `${tls.nginxUrl}/big.bin`]), [200])));
-  const nodePut = await times(P.runs, async (i) => mbps(expect('node https PUT', await curl(['-k', '-T', b.files.big, `${tls.nodeUrl}/big-tls-${i}`]), [201])));
-  await Promise.all(Array.from({ length: P.runs }, (_, i) => curl(['-k', '-X', 'DELETE', `${tls.nodeUrl}/big-tls-${i}`])));
-  rmSync(join(b.nginx.www, 'big.bin'), { force: true });
-  say(`8 https refs: nginx GET 4 KiB ${fmt(nginxGet.rps)} req/s p99 ${fmt(nginxGet.p99, 2)} ms, nginx download ${fmt(nginxDownload)} MB/s, node https PUT ${fmt(nodePut)} MB/s`);
-  return { ...f, ref: { nginxGet, nginxDownload, nodePut } };
 }
 
 const rate = (w: { rps: number; p99: number }): Rate => ({ rps: round(w.rps), p99: round(w.p99, 3) });

@@ -1,8 +1,11 @@
-/** Row 5: the big file through tus-js-client in 64 MB chunks — fileshare (tus 1.0 and the IETF draft) vs @tus/server. */
+/**
+ * Row 5: the big file through tus-js-client in 64 MB chunks — fileshare (tus 1.0 and the IETF
+ * draft) vs @tus/server, measured in turn round by round (`inTurn`).
+ */
 import { readFileSync } from 'node:fs';
 import * as tus from 'tus-js-client';
 import { http } from '../../test/helpers/http.js';
-import { AUTH, P, USER, round, say, type Bench, type PerSystem } from '../context.js';
+import { AUTH, P, USER, inTurn, round, say, type Bench, type PerSystem } from '../context.js';
 import { MB, fmt, median } from '../lib.js';
 
 export interface ResumableFigures {
@@ -46,24 +49,24 @@ async function upload(data: Buffer, endpoint: string, protocol: Protocol, header
 export async function resumableUploads(b: Bench): Promise<ResumableFigures> {
   const f = { tus: {}, ietf: {} } as Omit<ResumableFigures, 'ref'>;
   const data = readFileSync(b.files.big);
-  for (const s of b.systems) {
-    for (const [key, protocol] of [
-      ['tus', 'tus-v1'],
-      ['ietf', 'ietf-draft-05'],
-    ] as const) {
-      const xs: number[] = [];
-      for (let i = 0; i < P.runs; i++) {
+  const measure: Record<string, () => Promise<number>> = {};
+  for (const s of b.systems)
+    for (const protocol of ['tus-v1', 'ietf-draft-05'] as const)
+      measure[`${s.name} ${protocol}`] = async () => {
         const r = await upload(data, `${s.base}/uploads`, protocol, { authorization: AUTH });
-        xs.push(r.mbps);
         await http(r.url, { method: 'DELETE', auth: USER });
-      }
-      f[key][s.name] = round(median(xs));
-    }
+        return r.mbps;
+      };
+  measure.ref = async () => (await upload(data, b.tus.url, 'tus-v1')).mbps;
+  // fileshare and @tus/server in turn, round after round (inTurn).
+  const runs = await inTurn(measure);
+  for (const s of b.systems) {
+    f.tus[s.name] = round(median(runs[`${s.name} tus-v1`]));
+    f.ietf[s.name] = round(median(runs[`${s.name} ietf-draft-05`]));
     say(`5 ${s.name}: tus-js-client 64 MB chunks: tus ${fmt(f.tus[s.name])}, IETF ${fmt(f.ietf[s.name])} MB/s`);
   }
-  const ref: number[] = [];
-  for (let i = 0; i < P.runs; i++) ref.push((await upload(data, b.tus.url, 'tus-v1')).mbps);
   await b.tus.restart();
-  say(`5 ref: @tus/server, tus-js-client 64 MB chunks: ${fmt(median(ref))} MB/s`);
-  return { ...f, ref: round(median(ref)) };
+  const ref = round(median(runs.ref));
+  say(`5 ref: @tus/server, tus-js-client 64 MB chunks: ${fmt(ref)} MB/s`);
+  return { ...f, ref };
 }
