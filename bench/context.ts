@@ -117,7 +117,17 @@ export async function wrkMedian(url: string, opts: Parameters<typeof wrk>[1]): P
 export async function inTurn<K extends string, T>(measure: Record<K, (round: number) => Promise<T>>): Promise<Record<K, T[]>> {
   const keys = Object.keys(measure) as K[];
   const out = Object.fromEntries(keys.map((k) => [k, [] as T[]])) as Record<K, T[]>;
-  for (let i = 0; i < P.runs; i++) for (const k of keys) out[k].push(await measure[k](i));
+  for (let i = 0; i < P.runs; i++)
+    for (const k of keys) {
+      // Nothing left to write back from the measurement before: nginx's WebDAV PUT and
+      // @tus/server do not fsync, and their 900 MB would be flushed during whatever runs next.
+      execFileSync('sync');
+      const x = await measure[k](i);
+      // Every figure in the log, so that a median's spread can be seen.
+      const figure = typeof x === 'number' ? x : (x as { rps?: unknown }).rps;
+      if (typeof figure === 'number') say(`  ${k}, round ${i + 1}: ${round(figure)}`);
+      out[k].push(x);
+    }
   return out;
 }
 

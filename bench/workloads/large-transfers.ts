@@ -78,20 +78,23 @@ export async function largeTransfers(b: Bench): Promise<LargeFigures> {
   await b.tus.restart();
 
   copyFileSync(b.files.big, join(b.nginx.www, 'big.bin'));
-  const get = (url: string, before?: () => Promise<void>) => async () => {
-    await before?.();
-    return P.large / MB / expect(`GET ${url}`, await curl(['-o', '/dev/null', url]), [200]).seconds;
-  };
+  const get = (url: string) => async () => P.large / MB / expect(`GET ${url}`, await curl(['-o', '/dev/null', url]), [200]).seconds;
   const downloads: Record<string, () => Promise<number>> = {};
   for (const s of b.systems) downloads[s.name] = get(`${s.base}/uploads/${kept[s.name]}`);
   downloads.nginx = get(`${b.nginx.url}/big.bin`);
   downloads.node = get(`${b.node.url}/big-0`);
-  // A fresh @tus/server for every GET: it crashes after serving one on Node 20.
-  downloads.tus = get(tusLocation, () => b.tus.restart());
+  // @tus/server crashes a moment after serving a GET on Node 20: a fresh one after each (the one
+  // that served the uploads above was restarted already).
+  downloads.tus = async () => {
+    try {
+      return await get(tusLocation)();
+    } finally {
+      await b.tus.restart();
+    }
+  };
   const dl = await inTurn(downloads);
   for (const s of b.systems) f.download[s.name] = round(median(dl[s.name]));
   const [nginxGet, nodeGet, tusGet] = [dl.nginx, dl.node, dl.tus].map((xs) => round(median(xs)));
-  await b.tus.restart();
   say(`2 download: ${b.systems.map((s) => `${s.name} ${f.download[s.name]}`).join(', ')}, nginx ${nginxGet}, node ${nodeGet}, tus ${tusGet} MB/s`);
   for (const s of b.systems) await http(`${s.base}/uploads/${kept[s.name]}`, { method: 'DELETE', auth: USER });
   rmSync(join(b.nginx.www, 'big.bin'));
