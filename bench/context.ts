@@ -105,7 +105,7 @@ export interface WrkLoad {
 
 /** wrk run P.runs times: median req/s and median p99 (a single 10 s p99 on 2 cores is noise). */
 export async function wrkMedian(url: string, opts: Parameters<typeof wrk>[1]): Promise<{ rps: number; p99: number }> {
-  return (await wrkAlternating({ only: { url, opts } })).only;
+  return (await wrkAlternating({ [url]: { url, opts } }))[url];
 }
 
 /**
