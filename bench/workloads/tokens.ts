@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http } from '../../test/helpers/http.js';
-import { AUTH, P, USER, WORK, checked, idOf, quick, round, say, type Bench, type PerSystem, type System } from '../context.js';
+import { AUTH, P, USER, WORK, checked, idOf, inTurn, quick, round, say, type Bench, type PerSystem, type System } from '../context.js';
 import { fmt, median, wrk } from '../lib.js';
 import { uploadScript, type Rate } from './small-requests.js';
 
@@ -82,14 +82,10 @@ export async function tokenRoundTrips(b: Bench): Promise<PerSystem<TokenFigures>
       await uploads(1);
       await roundTrips(load, 1, what);
     }
-    const runs: Rate[] = [];
-    const up: Rate[] = [];
-    for (let run = 0; run < P.runs; run++) {
-      up.push(await uploads(P.wrkSecs));
-      runs.push(await roundTrips(load, P.wrkSecs, what));
-    }
+    // The uploads, then the round trips, round after round (inTurn).
+    const { uploads: up, trips } = await inTurn<'uploads' | 'trips', Rate>({ uploads: () => uploads(P.wrkSecs), trips: () => roundTrips(load, P.wrkSecs, what) });
     const uploadsAlongside = { rps: round(median(up.map((r) => r.rps))), p99: round(median(up.map((r) => r.p99)), 3) };
-    out[s.name] = { rps: round(median(runs.map((r) => r.rps))), p99: round(median(runs.map((r) => r.p99)), 3), uploadsAlongside };
+    out[s.name] = { rps: round(median(trips.map((r) => r.rps))), p99: round(median(trips.map((r) => r.p99)), 3), uploadsAlongside };
     say(
       `8 tokens ${s.name}: ${fmt(out[s.name].rps)} ops/s, p99 of single requests ${fmt(out[s.name].p99, 2)} ms; 4 KiB uploads in alternation ${fmt(uploadsAlongside.rps)} req/s (median of ${P.runs})`,
     );
