@@ -131,6 +131,9 @@ export async function inTurn<K extends string, T>(measure: Record<K, (round: num
   return out;
 }
 
+/** The median req/s and the median p99 of several runs of one load. */
+export const medianRate = (runs: { rps: number; p99: number }[]) => ({ rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)) });
+
 /** Several wrk loads measured in turn (`inTurn`): the median req/s and p99 of each. */
 export async function wrkAlternating<K extends string>(loads: Record<K, WrkLoad>): Promise<Record<K, { rps: number; p99: number }>> {
   const keys = Object.keys(loads) as K[];
@@ -142,7 +145,7 @@ export async function wrkAlternating<K extends string>(loads: Record<K, WrkLoad>
     Object.fromEntries(keys.map((k) => [k, async () => checked(loads[k].url, await wrk(loads[k].url, loads[k].opts))])) as Record<K, () => ReturnType<typeof wrk>>,
   );
   const out = {} as Record<K, { rps: number; p99: number }>;
-  for (const k of keys) out[k] = { rps: median(runs[k].map((r) => r.rps)), p99: median(runs[k].map((r) => r.p99)) };
+  for (const k of keys) out[k] = medianRate(runs[k]);
   return out;
 }
 

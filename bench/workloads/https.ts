@@ -12,7 +12,7 @@ import { startAllInOne, startDistributed, type Deployment } from '../../test/hel
 import { http } from '../../test/helpers/http.js';
 import { FILESHARE_ENV, P, USER, WORK, expect, idOf, inTurn, round, say, wrkAlternating, type Bench, type PerSystem, type SystemName } from '../context.js';
 import { MB, curl, fmt, median } from '../lib.js';
-import type { Rate } from './small-requests.js';
+import { rate, type Rate } from './small-requests.js';
 
 export interface HttpsFigures {
   get: PerSystem<Rate>;
@@ -96,5 +96,3 @@ export async function httpsTransfers(b: Bench, tls: { key: string; cert: string;
     await Promise.all(Object.values(systems).map((x) => x.d.stop()));
   }
 }
-
-const rate = (w: { rps: number; p99: number }): Rate => ({ rps: round(w.rps), p99: round(w.p99, 3) });

@@ -14,7 +14,8 @@ export interface SmallFigures {
   post: PerSystem<Rate>;
   ref: { nginxGet: Rate; nodeGet: Rate; nodePut: Rate; nodePutOnePath: number };
 }
-const rate = (w: { rps: number; p99: number }): Rate => ({ rps: round(w.rps), p99: round(w.p99, 3) });
+/** A figure as reported: req/s to 2 decimals, p99 (ms) to 3. */
+export const rate = (w: { rps: number; p99: number }): Rate => ({ rps: round(w.rps), p99: round(w.p99, 3) });
 
 /** wrk's script for 4 KiB authenticated multipart uploads (POST /uploads), written once; its path. */
 export function uploadScript(): string {

@@ -15,9 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http } from '../../test/helpers/http.js';
-import { AUTH, P, USER, WORK, checked, idOf, inTurn, quick, round, say, type Bench, type PerSystem, type System } from '../context.js';
-import { fmt, median, wrk } from '../lib.js';
-import { uploadScript, type Rate } from './small-requests.js';
+import { AUTH, P, USER, WORK, checked, idOf, inTurn, medianRate, quick, say, type Bench, type PerSystem, type System } from '../context.js';
+import { fmt, wrk } from '../lib.js';
+import { rate, uploadScript, type Rate } from './small-requests.js';
 
 /** Round trips, and the 4 KiB uploads measured in alternation with them (the row's reference). */
 export interface TokenFigures extends Rate {
@@ -84,8 +84,8 @@ export async function tokenRoundTrips(b: Bench): Promise<PerSystem<TokenFigures>
     }
     // The uploads, then the round trips, round after round (inTurn).
     const { uploads: up, trips } = await inTurn<'uploads' | 'trips', Rate>({ uploads: () => uploads(P.wrkSecs), trips: () => roundTrips(load, P.wrkSecs, what) });
-    const uploadsAlongside = { rps: round(median(up.map((r) => r.rps))), p99: round(median(up.map((r) => r.p99)), 3) };
-    out[s.name] = { rps: round(median(trips.map((r) => r.rps))), p99: round(median(trips.map((r) => r.p99)), 3), uploadsAlongside };
+    const uploadsAlongside = rate(medianRate(up));
+    out[s.name] = { ...rate(medianRate(trips)), uploadsAlongside };
     say(
       `8 tokens ${s.name}: ${fmt(out[s.name].rps)} ops/s, p99 of single requests ${fmt(out[s.name].p99, 2)} ms; 4 KiB uploads in alternation ${fmt(uploadsAlongside.rps)} req/s (median of ${P.runs})`,
     );
