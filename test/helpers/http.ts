@@ -32,8 +32,17 @@ export function checkEveryResponse(check: (method: string, url: string, res: Res
 export async function http(url: string, opts: ReqOpts = {}): Promise<Res> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.auth) headers.authorization = basic(...opts.auth);
-  const r = await request(url, { method: (opts.method ?? 'GET') as 'GET', headers, body: opts.body as never, dispatcher: agent });
-  const body = Buffer.from(await r.body.arrayBuffer());
+  let r: Awaited<ReturnType<typeof request>>;
+  let body: Buffer;
+  try {
+    r = await request(url, { method: (opts.method ?? 'GET') as 'GET', headers, body: opts.body as never, dispatcher: agent });
+    body = Buffer.from(await r.body.arrayBuffer());
+  } catch (err) {
+    // A reset or a timeout names the request it hit (the socket's error alone does not).
+    const e = err as Error;
+    e.message = `${opts.method ?? 'GET'} ${url}: ${e.message}`;
+    throw e;
+  }
   const flat: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) flat[k] = Array.isArray(v) ? v.join(', ') : String(v);
   const text = body.toString('utf8');

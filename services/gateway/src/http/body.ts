@@ -56,6 +56,13 @@ export class UwsBody extends Readable {
   ) {
     super({ highWaterMark: 512 * 1024 });
     res.onData((ab, isLast) => {
+      if (isLast && this.paused) {
+        // A pause is not immediate: over TLS uWS still hands over what it has already decrypted,
+        // up to the body's end. A socket left paused after its body would never read the
+        // connection's next request (the client waits until uWS times the connection out).
+        this.paused = false;
+        this.res.resume();
+      }
       if (this.dropping) {
         this.received += ab.byteLength;
         this.complete ||= isLast;
