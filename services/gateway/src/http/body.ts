@@ -16,6 +16,8 @@ let lent = 0;
 /** Returned slabs kept for the next upload (8 MiB); more are left to the garbage collector. */
 const SPARE_MAX = 16;
 const spare: Buffer[] = [];
+/** Readable chunks smaller than this are fresh copies even when recycling (a slab each would waste it). */
+const RECYCLE_MIN = 64 * 1024;
 
 /** A body being sent to a BlobWriter (`sendTo`): the slab being filled and the slabs lent out. */
 interface Sending {
@@ -33,9 +35,10 @@ interface Sending {
 /**
  * The request body, fed from uWS `onData` (uWS reuses its ArrayBuffer: every byte is copied
  * once). Two ways to consume it:
- * - as a Node Readable (JSON bodies, multipart): each chunk is copied into a fresh Buffer.
- *   Backpressure: when the readable's buffer is full (`push` returns false) the socket is
- *   paused; `_read` resumes it, unless the request is finished or aborted.
+ * - as a Node Readable (JSON bodies, multipart): each chunk is copied into a fresh Buffer, or,
+ *   for a consumer that gives chunks back (`recycleChunks`: multipart), large ones into the same
+ *   recycled slabs. Backpressure: when the readable's buffer is full (`push` returns false) the
+ *   socket is paused; `_read` resumes it, unless the request is finished or aborted.
  * - `sendTo(writer)` (raw uploads): chunks are copied into a few recycled 512 KiB slabs that
  *   are lent to the writer (a BlobWriter calls a write back once it no longer holds the chunk).
  *   A fresh buffer per chunk cost the gateway more than the bytes themselves: page faults on new
@@ -49,6 +52,8 @@ export class UwsBody extends Readable {
   /** Answered without it (refused early): the rest is read and dropped. */
   private dropping = false;
   private sending?: Sending;
+  /** Large Readable chunks go into recycled slabs (see `recycleChunks`). */
+  private recycle = false;
 
   constructor(
     private readonly res: HttpResponse,
@@ -70,7 +75,7 @@ export class UwsBody extends Readable {
       }
       if (this.sending) return this.lend(this.sending, ab, isLast);
       if (ab.byteLength > 0) {
-        const chunk = Buffer.from(new Uint8Array(ab)); // a copy, not a view
+        const chunk = this.copy(ab);
         this.received += chunk.length;
         if (!this.push(chunk) && !isLast) this.pause_();
       }
@@ -84,6 +89,34 @@ export class UwsBody extends Readable {
       if (this.sending) this.sending.fail(new AppError('incomplete_body'));
       else this.destroy(new AppError('incomplete_body'));
     });
+  }
+
+  /**
+   * The consumer gives large chunks back (`giveBack`) once nothing holds a view of them: they are
+   * then copied into recycled slabs instead of fresh buffers. Fresh memory for every chunk cost a
+   * multipart upload more than parsing it: page faults, slower copies and garbage collections
+   * (900 MB POST, all-in-one: ~4.4 s of CPU and ~250 MB/s, ~2.2 s and ~450 MB/s with slabs).
+   */
+  recycleChunks(): void {
+    this.recycle = true;
+  }
+
+  /** Whether `chunk` is in a recycled slab (a slab's memory is its own: no other chunk shares it). */
+  recycled(chunk: Buffer): boolean {
+    return this.recycle && chunk.byteOffset === 0 && chunk.buffer.byteLength === SLAB;
+  }
+
+  /** A recycled chunk this body handed out, which nothing holds a view of any more: its slab is reused. */
+  giveBack(chunk: Buffer): void {
+    if (this.recycled(chunk) && spare.length < SPARE_MAX) spare.push(Buffer.from(chunk.buffer, 0, SLAB));
+  }
+
+  /** A copy of uWS's bytes (it reuses its buffer): into a recycled slab when chunks come back (`recycleChunks`). */
+  private copy(ab: ArrayBuffer): Buffer {
+    if (!this.recycle || ab.byteLength < RECYCLE_MIN || ab.byteLength > SLAB) return Buffer.from(new Uint8Array(ab));
+    const slab = spare.pop() ?? Buffer.allocUnsafeSlow(SLAB);
+    slab.set(new Uint8Array(ab));
+    return slab.subarray(0, ab.byteLength);
   }
 
   private pause_(): void {

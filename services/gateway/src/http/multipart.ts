@@ -1,5 +1,6 @@
+import type { Readable, Writable } from 'node:stream';
 import busboy from 'busboy';
-import { AppError, isAppError, isMediaType, isStorageFull, type BlobWriter, pump } from '@fileshare/shared';
+import { AppError, isAppError, isMediaType, isStorageFull, type BlobWriter, watchWrite } from '@fileshare/shared';
 import type { UwsBody } from './body.js';
 import { cleanFileName } from './disposition.js';
 
@@ -27,33 +28,44 @@ export const isMultipart = (contentType: string | undefined) => /^multipart\/for
  * whole body is parsed, without waiting for the writer (an upload's writer waits for fields read
  * after the file: see `DataPlane.createUpload`); the caller awaits the writer's result. On a
  * failure while parsing the writer is destroyed and the promise rejects with the API error (400/413).
+ *
+ * Flow control: the file part always flows into the writer (busboy never waits on it), and the
+ * body is paused instead while the parser or the writer holds twice its high-water mark. So every
+ * piece of file data is in the writer as soon as busboy cuts it, and the body's chunks can be
+ * given back to be reused (`Recycler`).
  */
 export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentType: string, open: () => W, limits: MultipartLimits): Promise<ReceivedForm<W>> {
   return new Promise((resolve, reject) => {
-    let bb: busboy.Busboy;
-    try {
-      bb = busboy({
-        headers: { 'content-type': contentType },
-        defParamCharset: 'utf8',
-        limits: { files: 1, fields: limits.maxFields, parts: limits.maxFields + 1, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 },
-      });
-    } catch {
-      return reject(new AppError('malformed_multipart'));
-    }
+    const bb = parser(contentType, limits);
+    if (!bb) return reject(new AppError('malformed_multipart'));
     let writer: W | undefined;
     let name = 'file';
     let type = 'application/octet-stream';
     const fields: Record<string, string[]> = {};
     let failed = false;
+    const recycler = new Recycler(body);
 
     const fail = (err: unknown) => {
       if (failed) return;
       failed = true;
-      body.unpipe(bb);
+      recycler.stop();
+      body.destroy();
+      bb.destroy();
       writer?.destroy();
-      // The writer's own failures (a full disk, storage gone) are not the body's fault.
-      reject((isAppError(err) && err.code !== 'internal') || isStorageFull(err) ? (err as Error) : new AppError('malformed_multipart'));
+      reject(formError(err));
     };
+    const parserWindow = 2 * bb.writableHighWaterMark;
+    const full = () => bb.writableLength >= parserWindow || (writer !== undefined && writer.writableLength >= 2 * writer.writableHighWaterMark);
+    /** Each chunk of `src` into `dst`, followed by the recycler; the body pauses while either is full. */
+    const feed = (src: Readable, dst: Writable, take: (c: Buffer) => Held | undefined, back: (h: Held | undefined) => void) =>
+      src.on('data', (chunk: Buffer) => {
+        const held = take(chunk);
+        dst.write(chunk, () => {
+          back(held);
+          if (!failed && body.isPaused() && !full()) body.resume();
+        });
+        if (full()) body.pause();
+      });
 
     bb.on('file', (field, stream, info) => {
       if (field !== 'file' || failed) return void stream.resume();
@@ -61,8 +73,19 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
       // A part's type that is not a media type (control bytes, no subtype) is not kept: it would
       // become a broken Content-Type header on every download.
       type = info.mimeType && isMediaType(info.mimeType) ? info.mimeType : 'application/octet-stream';
-      writer = open();
-      pump(stream, writer).catch(fail);
+      const w = (writer = open());
+      watchWrite(w, fail, () => undefined);
+      stream.on('error', fail);
+      feed(
+        stream,
+        w,
+        (piece) => recycler.lent(piece),
+        (held) => recycler.returned(held),
+      );
+      stream.once('end', () => w.end());
+      stream.once('close', () => {
+        if (!stream.readableEnded) fail(new Error('file part closed before its end'));
+      });
     });
     bb.on('field', (field, value, info) => {
       if (info.valueTruncated) return fail(new AppError('field_too_large'));
@@ -72,12 +95,117 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
     bb.on('filesLimit', () => fail(new AppError('too_many_files')));
     bb.on('fieldsLimit', () => fail(new AppError('too_many_fields')));
     bb.on('partsLimit', () => fail(new AppError('too_many_fields')));
-    bb.on('error', fail);
+    watchWrite(bb, fail, () => undefined);
     bb.on('close', () => {
       if (failed) return;
       if (!writer) return fail(new AppError('file_required'));
       resolve({ writer, name, contentType: type, fields });
     });
-    pump(body, bb).catch(fail);
+
+    body.recycleChunks();
+    body.on('error', fail);
+    body.once('close', () => {
+      if (!body.readableEnded) fail(new AppError('incomplete_body'));
+    });
+    feed(
+      body,
+      bb,
+      (chunk) => recycler.received(chunk),
+      (held) => recycler.parsed(held),
+    );
+    body.once('end', () => bb.end());
   });
+}
+
+/** busboy for this body's boundary and our limits; null when the Content-Type has no usable boundary. */
+function parser(contentType: string, limits: MultipartLimits): busboy.Busboy | null {
+  try {
+    return busboy({
+      headers: { 'content-type': contentType },
+      defParamCharset: 'utf8',
+      limits: { files: 1, fields: limits.maxFields, parts: limits.maxFields + 1, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 },
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** The API error a failed form is answered with. The writer's own failures (a full disk, storage gone) are not the body's fault. */
+function formError(err: unknown): Error {
+  return (isAppError(err) && err.code !== 'internal') || isStorageFull(err) ? (err as Error) : new AppError('malformed_multipart');
+}
+
+/** A body chunk not yet given back: its place in the body, parsed yet, pieces the writer still holds. */
+interface Held {
+  chunk: Buffer;
+  seq: number;
+  parsed: boolean;
+  pieces: number;
+}
+
+/**
+ * Gives the body's chunks back (`UwsBody.giveBack`) once nothing can hold a view of them. busboy
+ * cuts the file part's data as views of the chunk it parses (field values too, until the field
+ * ends), and the file part's pieces reach the writer in order. So a chunk is given back once
+ * busboy has parsed it, the writer has called back every piece of it (a BlobWriter calls a write
+ * back once it no longer holds the chunk), and a piece of a later chunk has reached the writer:
+ * the file part went on past this chunk, so every part before it had ended (parts come one at a
+ * time) and no field holds a view of it, and all of its own pieces were counted. The chunk the
+ * file part ends in, and any after it, are left to the garbage collector, as is everything after
+ * a failure (a destroyed writer may still be writing a piece).
+ */
+class Recycler {
+  private readonly held: Held[] = [];
+  private seq = 0;
+  /** The latest chunk a piece of file data came from. */
+  private reached = -1;
+  private stopped = false;
+
+  constructor(private readonly body: UwsBody) {}
+
+  /** A body chunk about to be parsed; only recycled ones are followed (a small chunk may share its memory with others). */
+  received(chunk: Buffer): Held | undefined {
+    const seq = this.seq++;
+    if (!this.body.recycled(chunk)) return undefined;
+    const h = { chunk, seq, parsed: false, pieces: 0 };
+    this.held.push(h);
+    // Bounded: the oldest is dropped from the list (the garbage collector takes it).
+    if (this.held.length > 64) this.held.shift();
+    return h;
+  }
+
+  parsed(h: Held | undefined): void {
+    if (!h) return;
+    h.parsed = true;
+    this.sweep();
+  }
+
+  /** A piece of file data on its way to the writer: counted against the chunk it is a view of. */
+  lent(piece: Buffer): Held | undefined {
+    for (let i = this.held.length - 1; i >= 0; i--) {
+      const h = this.held[i];
+      if (h.chunk.buffer === piece.buffer) {
+        h.pieces++;
+        this.reached = Math.max(this.reached, h.seq);
+        return h;
+      }
+    }
+    return undefined;
+  }
+
+  returned(h: Held | undefined): void {
+    if (!h) return;
+    h.pieces--;
+    this.sweep();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.held.length = 0;
+  }
+
+  private sweep(): void {
+    if (this.stopped) return;
+    for (let h = this.held[0]; h && h.parsed && h.pieces === 0 && h.seq < this.reached; h = this.held[0]) this.body.giveBack(this.held.shift()!.chunk);
+  }
 }
