@@ -82,7 +82,11 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
         (piece) => recycler.lent(piece),
         (held) => recycler.returned(held),
       );
-      stream.once('end', () => w.end());
+      recycler.file(true);
+      stream.once('end', () => {
+        recycler.file(false);
+        w.end();
+      });
       stream.once('close', () => {
         if (!stream.readableEnded) fail(new Error('file part closed before its end'));
       });
@@ -135,6 +139,9 @@ function formError(err: unknown): Error {
   return (isAppError(err) && err.code !== 'internal') || isStorageFull(err) ? (err as Error) : new AppError('malformed_multipart');
 }
 
+/** Chunks a form follows at most (8 MiB of slabs; a steady upload has ~6 between parsing and their writes' end). */
+const HELD_MAX = 16;
+
 /** A body chunk not yet given back: its place in the body, parsed yet, pieces the writer still holds. */
 interface Held {
   chunk: Buffer;
@@ -150,28 +157,38 @@ interface Held {
  * busboy has parsed it, the writer has called back every piece of it (a BlobWriter calls a write
  * back once it no longer holds the chunk), and a piece of a later chunk has reached the writer:
  * the file part went on past this chunk, so every part before it had ended (parts come one at a
- * time) and no field holds a view of it, and all of its own pieces were counted. The chunk the
- * file part ends in, and any after it, are left to the garbage collector, as is everything after
- * a failure (a destroyed writer may still be writing a piece).
+ * time) and no field holds a view of it, and all of its own pieces were counted. The chunks up to
+ * the one the file part begins in, the one it ends in and any after it are left to the garbage
+ * collector, as is everything after a failure (a destroyed writer may still be writing a piece).
  */
 class Recycler {
   private readonly held: Held[] = [];
   private seq = 0;
   /** The latest chunk a piece of file data came from. */
   private reached = -1;
+  private fileOpen = false;
   private stopped = false;
 
   constructor(private readonly body: UwsBody) {}
 
-  /** A body chunk about to be parsed; only recycled ones are followed (a small chunk may share its memory with others). */
+  /**
+   * A body chunk about to be parsed. Followed only while the file part is open (before it, and
+   * after it, nothing would ever give a chunk back: holding them would only pin memory), and only
+   * recycled ones (a small chunk may share its memory with others).
+   */
   received(chunk: Buffer): Held | undefined {
     const seq = this.seq++;
-    if (!this.body.recycled(chunk)) return undefined;
+    if (!this.fileOpen || !this.body.recycled(chunk)) return undefined;
     const h = { chunk, seq, parsed: false, pieces: 0 };
     this.held.push(h);
     // Bounded: the oldest is dropped from the list (the garbage collector takes it).
-    if (this.held.length > 64) this.held.shift();
+    if (this.held.length > HELD_MAX) this.held.shift();
     return h;
+  }
+
+  /** The file part began (chunks from the next one on are followed) or ended (no new ones are). */
+  file(open: boolean): void {
+    this.fileOpen = open;
   }
 
   parsed(h: Held | undefined): void {
