@@ -16,6 +16,12 @@ let lent = 0;
 /** Returned slabs kept for the next upload (8 MiB); more are left to the garbage collector. */
 const SPARE_MAX = 16;
 const spare: Buffer[] = [];
+/** A 512 KiB slab: a returned one if any, else a new one. */
+const takeSlab = () => spare.pop() ?? Buffer.allocUnsafeSlow(SLAB);
+/** A slab nothing holds any more: kept for the next body, up to SPARE_MAX. */
+const keepSlab = (slab: Buffer) => {
+  if (spare.length < SPARE_MAX) spare.push(slab);
+};
 /** Readable chunks smaller than this are fresh copies even when recycling (a slab each would waste it). */
 const RECYCLE_MIN = 64 * 1024;
 
@@ -108,13 +114,13 @@ export class UwsBody extends Readable {
 
   /** A recycled chunk this body handed out, which nothing holds a view of any more: its slab is reused. */
   giveBack(chunk: Buffer): void {
-    if (this.recycled(chunk) && spare.length < SPARE_MAX) spare.push(Buffer.from(chunk.buffer, 0, SLAB));
+    if (this.recycled(chunk)) keepSlab(Buffer.from(chunk.buffer, 0, SLAB));
   }
 
   /** A copy of uWS's bytes (it reuses its buffer): into a recycled slab when chunks come back (`recycleChunks`). */
   private copy(ab: ArrayBuffer): Buffer {
     if (!this.recycle || ab.byteLength < RECYCLE_MIN || ab.byteLength > SLAB) return Buffer.from(new Uint8Array(ab));
-    const slab = spare.pop() ?? Buffer.allocUnsafeSlow(SLAB);
+    const slab = takeSlab();
     slab.set(new Uint8Array(ab));
     return slab.subarray(0, ab.byteLength);
   }
@@ -210,7 +216,7 @@ export class UwsBody extends Readable {
     let bytes = new Uint8Array(ab);
     this.received += bytes.length;
     while (bytes.length > 0) {
-      s.slab ??= spare.pop() ?? Buffer.allocUnsafeSlow(SLAB);
+      s.slab ??= takeSlab();
       const n = Math.min(bytes.length, SLAB - s.filled);
       s.slab.set(bytes.subarray(0, n), s.filled);
       s.filled += n;
@@ -242,7 +248,7 @@ export class UwsBody extends Readable {
       s.out--;
       lent--;
       if (err) return;
-      if (spare.length < SPARE_MAX) spare.push(slab);
+      keepSlab(slab);
       if (s.settled) return;
       if (s.out === 0 && !this.complete) this.flush(s);
       if (mayLend(s)) this.resume_();
