@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AppError, isId, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
+import { AppError, FILE_READ_CHUNK, blobFilePath, sendFileViews, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
 import type { Appendable, BlobStore, GrowingBlobWriter, CreateBlobOptions, RangeSender } from './blob-store.js';
 import { FsAppendWriter } from './fs-append-writer.js';
 import { placeDurably } from './fs-durable.js';
@@ -37,8 +37,6 @@ export interface FsBlobStoreOptions {
   /** Keep small blobs in this file (the record store's; all-in-one only) instead of blobs.db. */
   inlineFile?: DurableSqlite;
 }
-
-const READ_CHUNK = 512 * 1024;
 
 export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   private readonly blobsDir: string;
@@ -80,8 +78,9 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   }
 
   private pathOf(key: string): string {
-    if (!isId(key)) throw new AppError('not_found');
-    return join(this.blobsDir, key.slice(0, 2), key);
+    const path = blobFilePath(this.blobsDir, key);
+    if (!path) throw new AppError('not_found');
+    return path;
   }
 
   create(key: string, opts: CreateBlobOptions): BlobWriter {
@@ -142,17 +141,17 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
     // The stream owns the handle and closes it once (closing the fd twice would close a
     // recycled descriptor of some other file).
     // Size the read buffer to what is asked: a 4 KiB file must not cost a 512 KiB allocation.
-    const length = range ? range.end - range.start + 1 : READ_CHUNK;
-    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: Math.max(1, Math.min(READ_CHUNK, length)) });
+    const length = range ? range.end - range.start + 1 : FILE_READ_CHUNK;
+    return fh.createReadStream({ start: range?.start, end: range?.end, highWaterMark: Math.max(1, Math.min(FILE_READ_CHUNK, length)) });
   }
 
   async sendRange(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
     const small = this.small(key);
-    if (small) return void sendViews(sink, async (buf, pos) => small.copy(buf, 0, pos, Math.min(small.length, pos + buf.length)), range);
+    if (small) return void sendFileViews(sink, async (buf, pos) => small.copy(buf, 0, pos, Math.min(small.length, pos + buf.length)), range);
     const fh = await fsp.open(this.pathOf(key), 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new AppError('not_found') : err;
     });
-    void sendViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
+    void sendFileViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
   }
 
   /** A small blob's bytes, when it is one. */
@@ -194,38 +193,6 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
   async close(): Promise<void> {
     await this.inline?.close();
     await this.legacy?.close();
-  }
-}
-
-/**
- * Reads `range` with `read(buffer, position)` into one buffer reused for the whole transfer and
- * hands each chunk to `sink` (a view; see BlobSink): the next read waits until the sink let go.
- * Starts the sink at once; a read failure or a short file fails it.
- */
-async function sendViews(sink: BlobSink, read: (buf: Buffer, pos: number) => Promise<number>, range: ByteRange): Promise<void> {
-  const length = range.end - range.start + 1;
-  const buf = Buffer.allocUnsafeSlow(Math.min(READ_CHUNK, length));
-  let cancelled = false;
-  let wake: (() => void) | null = null;
-  sink.start({
-    resume: () => wake?.(),
-    cancel: () => {
-      cancelled = true;
-      wake?.();
-    },
-  });
-  try {
-    for (let pos = range.start; pos <= range.end && !cancelled;) {
-      const n = await read(buf.subarray(0, Math.min(buf.length, range.end + 1 - pos)), pos);
-      if (n <= 0) throw new Error('blob shorter than its record');
-      pos += n;
-      if (cancelled) return;
-      if (!sink.write(buf.subarray(0, n))) await new Promise<void>((r) => (wake = r));
-      wake = null;
-    }
-    if (!cancelled) sink.end();
-  } catch (err) {
-    if (!cancelled) sink.fail(err as Error);
   }
 }
 
