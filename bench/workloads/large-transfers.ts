@@ -13,6 +13,11 @@ export interface LargeFigures {
   post: PerSystem<number>;
   put: PerSystem<number>;
   download: PerSystem<number>;
+  /**
+   * MB/s of the distributed download through storage's data plane (its second gateway, with
+   * blob.fs.gatewayReads off: what a gateway that does not share the fs blobs' volume gets).
+   */
+  downloadThroughStorage: number;
   /** Peak RSS (MB) of any one process during the upload. */
   uploadRss: PerSystem<number>;
   ref: { nodePut: number; nginxDavPut: number; tusPatch: number; nginxGet: number; nodeGet: number; tusGet: number };
@@ -21,7 +26,7 @@ export interface LargeFigures {
 const mbps = (r: { seconds: number }) => P.large / MB / r.seconds;
 
 export async function largeTransfers(b: Bench): Promise<LargeFigures> {
-  const f = { post: {}, put: {}, download: {}, uploadRss: {} } as Omit<LargeFigures, 'ref'>;
+  const f = { post: {}, put: {}, download: {}, uploadRss: {}, downloadThroughStorage: 0 } as Omit<LargeFigures, 'ref'>;
   const kept: Partial<PerSystem<string>> = {};
   const peaks: Partial<PerSystem<number[]>> = {};
   let tusLocation = '';
@@ -81,6 +86,8 @@ export async function largeTransfers(b: Bench): Promise<LargeFigures> {
   const get = (url: string) => async () => P.large / MB / expect(`GET ${url}`, await curl(['-o', '/dev/null', url]), [200]).seconds;
   const downloads: Record<string, () => Promise<number>> = {};
   for (const s of b.systems) downloads[s.name] = get(`${s.base}/uploads/${kept[s.name]}`);
+  const dist = b.systems.find((s) => s.name === 'distributed')!;
+  downloads.throughStorage = get(`${dist.d.gateways[1]}/uploads/${kept.distributed}`);
   downloads.nginx = get(`${b.nginx.url}/big.bin`);
   downloads.node = get(`${b.node.url}/big-0`);
   // @tus/server crashes a moment after serving a GET on Node 20: a fresh one after each (the one
@@ -94,8 +101,11 @@ export async function largeTransfers(b: Bench): Promise<LargeFigures> {
   };
   const dl = await inTurn(downloads);
   for (const s of b.systems) f.download[s.name] = round(median(dl[s.name]));
+  f.downloadThroughStorage = round(median(dl.throughStorage));
   const [nginxGet, nodeGet, tusGet] = [dl.nginx, dl.node, dl.tus].map((xs) => round(median(xs)));
-  say(`2 download: ${b.systems.map((s) => `${s.name} ${f.download[s.name]}`).join(', ')}, nginx ${nginxGet}, node ${nodeGet}, tus ${tusGet} MB/s`);
+  say(
+    `2 download: ${b.systems.map((s) => `${s.name} ${f.download[s.name]}`).join(', ')} (through storage ${f.downloadThroughStorage}), nginx ${nginxGet}, node ${nodeGet}, tus ${tusGet} MB/s`,
+  );
   for (const s of b.systems) await http(`${s.base}/uploads/${kept[s.name]}`, { method: 'DELETE', auth: USER });
   rmSync(join(b.nginx.www, 'big.bin'));
   await curl(['-X', 'DELETE', `${b.node.url}/big-0`]);

@@ -113,6 +113,11 @@ export const SCHEMA = {
     max: MiB,
     doc: "fs blobs up to this size are kept in SQLite instead of one file each (all-in-one: in the record store's fileshare.db, so an upload's bytes and record are one transaction; a storage process: <dataDir>/blobs.db): one shared fsync per batch instead of a file, a rename and two fsyncs per blob. 0: every blob is a file.",
   },
+  'blob.fs.gatewayReads': {
+    kind: 'bool',
+    default: true,
+    doc: "A standalone gateway reads finished fs blobs from <dataDir>/blobs itself when it finds them there (gateway and storage on one host, or sharing a volume mounted as the same data directory) instead of streaming them through storage's data plane; a blob it does not find there whole comes from storage. Off: every download goes through storage.",
+  },
   'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
   'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
   'blob.s3.bucket': { kind: 'string', default: 'fileshare', doc: 'S3 bucket.' },

@@ -21,6 +21,12 @@ export const metrics = {
   bytesIn: new Counter({ ...opts, name: 'fileshare_bytes_received_total', help: 'File bytes received from clients.' }),
   bytesOut: new Counter({ ...opts, name: 'fileshare_bytes_sent_total', help: 'File bytes sent to clients.' }),
   uploadsInFlight: new Gauge({ ...opts, name: 'fileshare_uploads_in_flight', help: 'Uploads being received.' }),
+  blobReads: new Counter({
+    ...opts,
+    name: 'fileshare_blob_reads_total',
+    help: "Blob reads of a standalone gateway (downloads, and small files read once into its cache), by where the bytes came from: the fs blobs on its data directory (volume; blob.fs.gatewayReads) or storage's data plane (storage).",
+    labelNames: ['from'] as const,
+  }),
   downloadsInFlight: new Gauge({ ...opts, name: 'fileshare_downloads_in_flight', help: 'Downloads being sent.' }),
   tokens: new Counter({ ...opts, name: 'fileshare_tokens_total', help: 'Download tokens by outcome (issued, consumed, refused).', labelNames: ['outcome'] }),
   expirySweeps: new Counter({ ...opts, name: 'fileshare_expiry_sweeps_total', help: 'Expiry sweeps run.' }),

@@ -134,6 +134,8 @@ export interface DistributedOptions {
   expiries?: number;
   blob?: 'fs' | 's3';
   env?: Record<string, string>;
+  /** More environment for single processes, by name (e.g. `gateway2`). */
+  processEnv?: Record<string, Record<string, string>>;
   /** Processes (by name, e.g. `gateway2`) that hear NATS this many ms late (laggingLink). */
   natsLagMs?: Record<string, number>;
 }
@@ -185,6 +187,11 @@ export async function startDistributed(o: DistributedOptions = {}): Promise<Depl
       env: { ...base, FILESHARE_HTTP_PORT: String(port), FILESHARE_HTTP_HOST: '127.0.0.1' },
       ready: `${scheme}://127.0.0.1:${port}/readyz`,
     });
+  }
+  for (const [name, env] of Object.entries(o.processEnv ?? {})) {
+    const spec = specs.find((s) => s.name === name);
+    if (!spec) throw new Error(`processEnv: no process named ${name}`);
+    spec.env = { ...spec.env, ...env };
   }
   const links = await Promise.all(
     Object.entries(o.natsLagMs ?? {}).map(async ([name, lagMs]) => {

@@ -1,17 +1,18 @@
-import { HttpDataPlane, createBus, requireNetworkBus, isMain, runProcess, type Config, type Logger, type Running } from '@fileshare/shared';
+import { HttpDataPlane, SharedVolumeReads, createBus, dataPaths, requireNetworkBus, isMain, runProcess, type Config, type Logger, type Running } from '@fileshare/shared';
 import { startGateway } from './index.js';
 
 /** A standalone gateway process: HTTP(S) on `http.port`, bytes to storage over `storage.urls`. */
 export async function main(cfg: Config, log: Logger): Promise<Running> {
   requireNetworkBus(cfg, 'gateway');
   const bus = await createBus(cfg, log, 'gateway');
-  const dataPlane = new HttpDataPlane(cfg['storage.urls'], cfg['internal.secret']);
+  const storage = new HttpDataPlane(cfg['storage.urls'], cfg['internal.secret']);
+  const dataPlane = cfg['blob.kind'] === 'fs' && cfg['blob.fs.gatewayReads'] ? new SharedVolumeReads(storage, dataPaths(cfg).blobs) : storage;
   const gw = await startGateway(cfg, { bus, dataPlane, log });
   return {
     async stop(deadlineMs) {
       await gw.stop(deadlineMs);
       await bus.close();
-      dataPlane.close();
+      storage.close();
     },
   };
 }

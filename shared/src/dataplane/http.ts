@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http';
 import { AppError } from '../errors.js';
 import { isId } from '../ids.js';
+import { metrics } from '../metrics.js';
 import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 import { BlobReader } from './blob-reader.js';
 import { putWriter } from './blob-upload.js';
@@ -194,6 +195,7 @@ export class HttpDataPlane implements DataPlane {
    * there). Reads are idempotent: a replica that cannot be reached is skipped for the next one.
    */
   sendBlob(key: string, range: ByteRange, sink: BlobSink): Promise<void> {
+    metrics.blobReads.inc({ from: 'storage' });
     return this.firstReachable((url) => this.reader.send(url, key, range, sink));
   }
 
