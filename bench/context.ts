@@ -49,7 +49,8 @@ export interface Bench {
   systems: System[];
   nginx: { url: string; www: string };
   node: { url: string };
-  tus: { url: string; restart(): Promise<void> };
+  /** `remove(url)`: deletes that upload's files (@tus/file-store keeps `<id>` and `<id>.json`). */
+  tus: { url: string; remove(uploadUrl: string): void; restart(): Promise<void> };
   /** The benchmark's certificate, and the references serving it: nginx (same server) and Node `https`. */
   tls: { key: string; cert: string; nginxUrl: string; nodeUrl: string };
   files: { big: string; small: string; mid: string };

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { startAllInOne, startDistributed } from '../test/helpers/deploy.js';
 import { freePort, waitForPort } from '../test/helpers/ports.js';
 import { FILESHARE_ENV, HERE, P, WORK, makeFile, quick, requireTools, say, type Bench } from './context.js';
@@ -47,6 +47,10 @@ async function startReferences(): Promise<Omit<Bench, 'systems' | 'files'>> {
     node: { url: `http://127.0.0.1:${nodePort}` },
     tus: {
       url: `http://127.0.0.1:${tusPort}/files`,
+      remove: (uploadUrl: string) => {
+        const id = basename(new URL(uploadUrl).pathname);
+        for (const f of [id, `${id}.json`]) rmSync(join(WORK, 'tus', f), { force: true });
+      },
       // @tus/server 2.x on Node 20 was seen to crash after a GET: restarted between workloads.
       async restart() {
         // Wait for the old one to be gone: otherwise the new one cannot bind and the port check

@@ -77,7 +77,11 @@ export async function httpsTransfers(b: Bench, tls: { key: string; cert: string;
     const puts = await inTurn({
       'all-in-one': put('all-in-one'),
       distributed: put('distributed'),
-      node: async (i) => mbps(expect('node https PUT', await curl(['-k', '-T', b.files.big, `${tls.nodeUrl}/big-tls-${i}`]), [201])),
+      node: async (i) => {
+        const r = mbps(expect('node https PUT', await curl(['-k', '-T', b.files.big, `${tls.nodeUrl}/big-tls-${i}`]), [201]));
+        await curl(['-k', '-X', 'DELETE', `${tls.nodeUrl}/big-tls-${i}`]);
+        return r;
+      },
     });
     for (const name of names) {
       f.get[name] = rate(gets[name]);
@@ -86,7 +90,6 @@ export async function httpsTransfers(b: Bench, tls: { key: string; cert: string;
       say(`8 https ${name}: GET 4 KiB ${fmt(f.get[name].rps)} req/s p99 ${fmt(f.get[name].p99, 2)} ms, download ${fmt(f.download[name])} MB/s, raw PUT ${fmt(f.put[name])} MB/s`);
     }
     const ref = { nginxGet: rate(gets.nginx), nginxDownload: round(median(downloads.nginx)), nodePut: round(median(puts.node)) };
-    await Promise.all(Array.from({ length: P.runs }, (_, i) => curl(['-k', '-X', 'DELETE', `${tls.nodeUrl}/big-tls-${i}`])));
     say(
       `8 https refs: nginx GET 4 KiB ${fmt(ref.nginxGet.rps)} req/s p99 ${fmt(ref.nginxGet.p99, 2)} ms, nginx download ${fmt(ref.nginxDownload)} MB/s, node https PUT ${fmt(ref.nodePut)} MB/s`,
     );

@@ -57,7 +57,11 @@ export async function resumableUploads(b: Bench): Promise<ResumableFigures> {
         await http(r.url, { method: 'DELETE', auth: USER });
         return r.mbps;
       };
-  measure.ref = async () => (await upload(data, b.tus.url, 'tus-v1')).mbps;
+  measure.ref = async () => {
+    const r = await upload(data, b.tus.url, 'tus-v1');
+    b.tus.remove(r.url); // as fileshare's are deleted: no system's rounds pile up files on the disk
+    return r.mbps;
+  };
   // fileshare and @tus/server in turn, round after round (inTurn).
   const runs = await inTurn(measure);
   for (const s of b.systems) {
