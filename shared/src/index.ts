@@ -10,7 +10,7 @@ export * from './bus/bus.js';
 export { LocalBus } from './bus/local.js';
 export type { Store } from './store/store.js';
 export * from './dataplane/dataplane.js';
-export { HttpDataPlane, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeAppend, decodeUploadMeta, parseChecksum } from './dataplane/http.js';
+export { HttpDataPlane, DIGEST_TRAILER, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeAppend, decodeUploadMeta, parseChecksum } from './dataplane/http.js';
 export { SharedVolumeReads } from './dataplane/shared-volume.js';
 export { FILE_READ_CHUNK, sendFileViews } from './dataplane/file-views.js';
 export * from './ops-server.js';

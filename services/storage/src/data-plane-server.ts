@@ -4,6 +4,7 @@ import {
   INTERNAL_SECRET_HEADER,
   MAX_BYTES_HEADER,
   UPLOAD_TRAILER,
+  DIGEST_TRAILER,
   decodeAppend,
   decodeUploadMeta,
   json,
@@ -39,8 +40,9 @@ export function dataPlaneHandler(svc: StorageDataPlane, secret: string, log: Log
     if (!authorised(req)) return json(res, 403, { message: 'forbidden', code: 'forbidden' });
     if (req.method === 'PUT' && (path === '/blobs' || path === '/uploads')) {
       const maxBytes = maxBytesOf(req);
-      const upload = path === '/uploads' ? svc.createUpload({ maxBytes, meta: trailerMeta(req) }) : undefined;
-      const writer = upload ?? svc.createBlob({ maxBytes });
+      const sha256 = trailerDigest(req);
+      const upload = path === '/uploads' ? svc.createUpload({ maxBytes, meta: trailerMeta(req), sha256 }) : undefined;
+      const writer = upload ?? svc.createBlob({ maxBytes, sha256 });
       pump(req, writer)
         .then((): Promise<unknown> => upload?.record ?? writer.done)
         .then((body) => json(res, 201, body))
@@ -120,6 +122,18 @@ function trailerMeta(req: IncomingMessage): Promise<UploadMeta> {
       }
     }),
   );
+}
+
+/**
+ * The blob's sha256 from the sender, when its `Trailer` header announces one (DIGEST_TRAILER): read
+ * once the body ended. A sender that does not (an older gateway) leaves the hashing to storage.
+ */
+function trailerDigest(req: IncomingMessage): (() => string | undefined) | undefined {
+  const announced = (req.headers.trailer ?? '')
+    .toLowerCase()
+    .split(',')
+    .some((t) => t.trim() === DIGEST_TRAILER);
+  return announced ? () => req.trailers[DIGEST_TRAILER] : undefined;
 }
 
 function parseRange(h: string | undefined) {

@@ -40,14 +40,15 @@ export class StorageDataPlane implements DataPlane {
     await Promise.allSettled([...this.writing]);
   }
 
-  createBlob(opts: { maxBytes: number }): BlobWriter {
-    return this.guardedBlob(opts.maxBytes, false);
+  /** `sha256`: the sender's digest (the data-plane server's, from the gateway; CreateBlobOptions). */
+  createBlob(opts: { maxBytes: number; sha256?: () => string | undefined }): BlobWriter {
+    return this.guardedBlob(opts.maxBytes, false, opts.sha256);
   }
 
   /** A new blob under an orphan guard; `deferSmall`: see CreateBlobOptions (a small one may need no guard at all). */
-  private guardedBlob(maxBytes: number, deferSmall: boolean): BlobWriter {
+  private guardedBlob(maxBytes: number, deferSmall: boolean, sha256?: () => string | undefined): BlobWriter {
     const key = newId();
-    const writer = this.blobs.create(key, { maxBytes, deferSmall, onStart: () => this.orphans.guard(key) });
+    const writer = this.blobs.create(key, { maxBytes, deferSmall, sha256, onStart: () => this.orphans.guard(key) });
     // An aborted write removed its bytes itself; drop the guard too.
     const settled = writer.done.then(
       () => undefined,
@@ -66,11 +67,11 @@ export class StorageDataPlane implements DataPlane {
    * `POST /uploads`: the blob, then, once it is durable and the gateway has read the whole form
    * (`meta`), its record. Bytes that get no record are discarded (a deferred small blob was never written).
    */
-  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
+  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta>; sha256?: () => string | undefined }): UploadWriter {
     opts.meta.catch(() => undefined); // awaited once the bytes are durable; a refusal before must not go unhandled
     // A small blob may be left to the record (all-in-one): bytes, record and expiry entry then
     // commit as one transaction, under one fsync, with no orphan guard (UploadRecords.record).
-    const writer = this.guardedBlob(opts.maxBytes, true);
+    const writer = this.guardedBlob(opts.maxBytes, true, opts.sha256);
     const record = writer.done.then((blob) =>
       opts.meta
         .then((meta) => this.uploads.record(meta, blob))

@@ -2,6 +2,7 @@
  * The upload side of the HTTP data plane: a chunked `PUT` written straight onto a pooled
  * keep-alive socket (see connections.ts), storage's JSON answer read from that socket's buffer.
  */
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { AppError } from '../errors.js';
@@ -14,6 +15,8 @@ export interface PutOptions {
   headers: string[];
   /** Runs before the body ends; returns trailer lines (`name: value`). Failing aborts the request. */
   trailers?: () => Promise<string[]>;
+  /** Hash the body (sha256) while sending it, and send the hex digest as this trailer. */
+  digestTrailer?: string;
 }
 
 /**
@@ -53,6 +56,7 @@ export function putWriter<T>(
     else conn.drop();
   };
 
+  const hash = opts.digestTrailer ? createHash('sha256') : null;
   const { reader, onBytes } = answerReader(answer, (keepAlive) => finish(phase === 'sent' && keepAlive));
 
   /**
@@ -93,6 +97,8 @@ export function putWriter<T>(
       // An empty chunk would read as the body's end (`0\r\n`): it has nothing to send anyway.
       const bufs = chunks.map(({ chunk }) => chunk as Buffer).filter((b) => b.length > 0);
       if (bufs.length === 0) return cb();
+      // Before the socket takes them: a lent chunk may be refilled once its callback ran.
+      if (hash) for (const b of bufs) hash.update(b);
       writeChunks(conn!.socket, head, bufs, (err) => (err ? refused(err, cb) : cb()));
       head = null;
     },
@@ -100,6 +106,7 @@ export function putWriter<T>(
       Promise.resolve(opts.trailers?.() ?? [])
         .then((lines) => {
           if (phase === 'over') throw new AppError('unavailable');
+          if (hash) lines = [...lines, `${opts.digestTrailer}: ${hash.digest('hex')}`];
           conn!.socket.write(`${head ?? ''}0\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`);
           head = null;
           phase = 'sent';

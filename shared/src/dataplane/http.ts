@@ -62,6 +62,14 @@ export function parseChecksum(value: string): ChunkChecksum {
   return { algorithm: algorithm as ChunkChecksum['algorithm'], digest };
 }
 
+/**
+ * The trailer of `PUT /blobs` and `PUT /uploads` with the body's sha256 (hex), computed by the
+ * gateway while it sent the body: storage then hashes nothing (the busier process on a large
+ * upload; the bytes are the ones it received). Announced in the request's `Trailer` header; a
+ * request that does not announce it is hashed by storage.
+ */
+export const DIGEST_TRAILER = 'x-fileshare-sha256';
+
 /** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
 export const UPLOAD_TRAILER = 'x-fileshare-upload';
 
@@ -91,8 +99,9 @@ export function decodeUploadMeta(value: string | undefined): UploadMeta {
 /**
  * The data plane over internal HTTP/1.1 keep-alive (distributed mode). Protocol, served by
  * the storage service:
- *   PUT /blobs            body = bytes (chunked); 201 {key,size,sha256} once durable
- *   PUT /uploads          the same, then trailer `x-fileshare-upload` (the record's fields);
+ *   PUT /blobs            body = bytes (chunked), then trailer `x-fileshare-sha256` (their
+ *                         digest, DIGEST_TRAILER); 201 {key,size,sha256} once durable
+ *   PUT /uploads          the same, and trailer `x-fileshare-upload` (the record's fields);
  *                         201 = the upload record, once bytes and record are durable
  *   PUT /resumable/<id>   a chunk of a resumable upload (APPEND_HEADERS); 201 = its new state
  *   GET /blobs/<key>      200/206 bytes; `Range: bytes=a-b` honoured
@@ -153,14 +162,20 @@ export class HttpDataPlane implements DataPlane {
   }
 
   createBlob(opts: { maxBytes: number }): BlobWriter {
-    const w = this.put<StoredBlob>('/blobs', opts.maxBytes);
+    const w = this.put<StoredBlob>('/blobs', opts.maxBytes, [`trailer: ${DIGEST_TRAILER}`], undefined, true);
     return Object.assign(w.writer, { done: w.answer });
   }
 
   /** `PUT /uploads`: the record's fields follow the bytes as a trailer (the ttl may come last). */
   createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
     opts.meta.catch(() => undefined); // awaited only at the end; a refusal before must not go unhandled
-    const w = this.put<UploadRecord>('/uploads', opts.maxBytes, [`trailer: ${UPLOAD_TRAILER}`], async () => [`${UPLOAD_TRAILER}: ${encodeUploadMeta(await opts.meta)}`]);
+    const w = this.put<UploadRecord>(
+      '/uploads',
+      opts.maxBytes,
+      [`trailer: ${UPLOAD_TRAILER}, ${DIGEST_TRAILER}`],
+      async () => [`${UPLOAD_TRAILER}: ${encodeUploadMeta(await opts.meta)}`],
+      true,
+    );
     const done = w.answer.then((r): StoredBlob => ({ key: r.blob, size: r.size, sha256: r.sha256 }));
     done.catch(() => undefined);
     return Object.assign(w.writer, { done, record: w.answer });
@@ -183,11 +198,11 @@ export class HttpDataPlane implements DataPlane {
    * fails for a replica that was gone before it began. Once bytes flow, a failure fails the upload
    * (503): the stream cannot be replayed.
    */
-  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailers?: () => Promise<string[]>) {
+  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailers?: () => Promise<string[]>, digest = false) {
     const lines = ['content-type: application/octet-stream', `${MAX_BYTES_HEADER}: ${maxBytes}`, ...headers];
     if (this.secretHeader) lines.push(this.secretHeader);
     const connect = () => this.firstReachable(async (url) => ({ url, conn: (await this.pool.acquire(url)).conn }));
-    return putWriter<T>(this.pool, connect, path, { headers: lines, trailers });
+    return putWriter<T>(this.pool, connect, path, { headers: lines, trailers, digestTrailer: digest ? DIGEST_TRAILER : undefined });
   }
 
   /**

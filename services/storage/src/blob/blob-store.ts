@@ -13,6 +13,13 @@ export interface CreateBlobOptions {
    * row — and `done` resolves with `pending` set (StoredBlob). Other stores ignore it.
    */
   deferSmall?: boolean;
+  /**
+   * The blob's sha256 (hex) as its sender computed it over the bytes it sent (the gateway, in
+   * distributed mode: it hashes while receiving, so that storage's process, the busier of the two
+   * on a large upload, does not). Read once every byte arrived; the writer then hashes nothing.
+   * Anything but 64 hex digits fails the write (`bad_request`) before the bytes become durable.
+   */
+  sha256?: () => string | undefined;
 }
 
 /**

@@ -82,6 +82,7 @@ export class FsBlobWriter extends HashingBlobWriter {
 
   override _final(cb: (err?: Error | null) => void): void {
     (async () => {
+      this.finishDigest();
       if (!this.fh) {
         const { rows, defer } = this.inline!;
         const data = this.held.length === 1 ? this.held[0] : Buffer.concat(this.held, this.heldBytes);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { AppError, deferred, type BlobWriter, type StoredBlob } from '@fileshare/shared';
 import type { CreateBlobOptions } from './blob-store.js';
@@ -19,7 +19,7 @@ function bufferFor(writers: number): number {
 }
 
 /**
- * What every backend's writer shares: sha256 and size computed while streaming, the
+ * What every backend's writer shares: sha256 (unless the sender gives it) and size computed while streaming, the
  * `maxBytes` limit, and `done`, which resolves once the subclass calls `commit()` (bytes
  * durable) and rejects on any failure. Subclasses write the bytes and clean up in `_destroy`
  * unless `committed`.
@@ -27,8 +27,10 @@ function bufferFor(writers: number): number {
 export abstract class HashingBlobWriter extends Writable implements BlobWriter {
   private readonly settle = deferred<StoredBlob>({ unhandled: 'ignore' });
   readonly done = this.settle.promise;
-  private readonly hash = createHash('sha256');
+  /** Null when the sender gives the digest (CreateBlobOptions.sha256). */
+  private readonly hash: Hash | null;
   private size = 0;
+  private sha256 = '';
   protected committed = false;
 
   constructor(
@@ -36,6 +38,7 @@ export abstract class HashingBlobWriter extends Writable implements BlobWriter {
     protected readonly opts: CreateBlobOptions,
   ) {
     super({ highWaterMark: bufferFor(writing + 1) });
+    this.hash = opts.sha256 ? null : createHash('sha256');
     writing++;
     this.once('close', () => writing--);
     // Failures are reported through `done`; an unheard 'error' event must not crash the process.
@@ -46,14 +49,26 @@ export abstract class HashingBlobWriter extends Writable implements BlobWriter {
   protected account(chunks: Buffer[]): AppError | null {
     for (const c of chunks) this.size += c.length;
     if (this.size > this.opts.maxBytes) return new AppError('file_too_large');
-    for (const c of chunks) this.hash.update(c);
+    if (this.hash) for (const c of chunks) this.hash.update(c);
     return null;
+  }
+
+  /**
+   * The blob's sha256, once every byte arrived: computed here, or the sender's. Subclasses call it
+   * first in `_final`, before anything becomes durable: a sender's digest that is no sha256 throws
+   * `bad_request` there, and the write fails with nothing kept.
+   */
+  protected finishDigest(): void {
+    if (this.hash) return void (this.sha256 = this.hash.digest('hex'));
+    const given = this.opts.sha256!();
+    if (!given || !/^[0-9a-f]{64}$/.test(given)) throw new AppError('bad_request', 'missing or malformed sha256 of the blob');
+    this.sha256 = given;
   }
 
   /** The bytes are durable (or, given `pending`, left to the caller: StoredBlob.pending): resolve `done`. */
   protected commit(pending?: () => Promise<void>): void {
     this.committed = true;
-    this.settle.resolve({ key: this.key, size: this.size, sha256: this.hash.digest('hex'), ...(pending ? { pending } : {}) });
+    this.settle.resolve({ key: this.key, size: this.size, sha256: this.sha256, ...(pending ? { pending } : {}) });
   }
 
   /** Not committed: reject `done` (the subclass removes what it wrote). */

@@ -183,6 +183,11 @@ class S3BlobWriter extends HashingBlobWriter {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    try {
+      this.finishDigest();
+    } catch (err) {
+      return cb(err as Error);
+    }
     this.body.end();
     this.uploading!.then(() => {
       this.commit();
