@@ -3,7 +3,8 @@
  * rest): which reads take the file and which go to storage, and that every one gets storage's bytes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { blobFilePath, metrics, newId, SharedVolumeReads, type AppError, type BlobSink } from '@fileshare/shared';
@@ -73,9 +74,14 @@ test.serial('a volume that is not storage’s (missing, or holding another file 
   writeFileSync(path, large.subarray(0, 1000));
   t.deepEqual(await counted(async () => void (got = await download(stale, largeKey, large.length))), { volume: 0, storage: 1 });
   t.true(got.equals(large));
-  // A directory where the file should be is no blob either.
+  // A directory where the file should be is no blob either, nor a FIFO (opening one for reading
+  // would wait for a writer: it must not hold the download, nor a thread of the pool).
   unlinkSync(path);
   mkdirSync(path);
+  t.deepEqual(await counted(async () => void (got = await download(stale, largeKey, large.length))), { volume: 0, storage: 1 });
+  t.true(got.equals(large));
+  rmdirSync(path);
+  execFileSync('mkfifo', [path]);
   t.deepEqual(await counted(async () => void (got = await download(stale, largeKey, large.length))), { volume: 0, storage: 1 });
   t.true(got.equals(large));
 });

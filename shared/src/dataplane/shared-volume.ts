@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { constants, promises as fsp } from 'node:fs';
 import { metrics } from '../metrics.js';
 import { blobFilePath } from '../paths.js';
 import type { UploadMeta } from '../records.js';
@@ -33,7 +33,8 @@ export class SharedVolumeReads implements DataPlane {
   private async openWhole(key: string, range: ByteRange) {
     const path = blobFilePath(this.blobsDir, key);
     if (!path) return undefined;
-    const fh = await fsp.open(path, 'r').catch(() => undefined);
+    // Non-blocking: something that is no file there (a FIFO) must not hold a thread of the pool.
+    const fh = await fsp.open(path, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
     if (!fh) return undefined;
     const st = await fh.stat().catch(() => undefined);
     if (st?.isFile() && st.size > range.end) return fh;
