@@ -65,6 +65,8 @@ export class Downloads {
       'X-Content-Type-Options': 'nosniff',
       ...extraHeaders,
     };
+    // Frozen: shared by every response of `f`, and written as one encoded block (Exchange.writeHead).
+    Object.freeze(headers);
     this.headersOf.set(f, { extra: extraHeaders, headers });
     return headers;
   }
