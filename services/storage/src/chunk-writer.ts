@@ -60,10 +60,20 @@ export class ChunkWriter extends Writable implements AppendWriter {
       );
   }
 
-  override _write(data: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.hash?.update(data);
-    this.carried?.update(data);
-    this.chunk!.write(data, cb);
+  /**
+   * What arrived while the blob wrote the last batch goes on as one batch: one write of the blob
+   * (one pwritev, one trip through the thread pool) per batch, not per socket read. Called back once
+   * the blob took the batch's last chunk, and so every chunk before it (lent buffers stay lent).
+   */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    const chunk = this.chunk!;
+    for (let i = 0; i < chunks.length; i++) {
+      const data = chunks[i].chunk;
+      this.hash?.update(data);
+      this.carried?.update(data);
+      if (i < chunks.length - 1) chunk.write(data);
+      else chunk.write(data, cb);
+    }
   }
 
   override _final(cb: (err?: Error | null) => void): void {
