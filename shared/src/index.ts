@@ -12,7 +12,7 @@ export type { Store } from './store/store.js';
 export * from './dataplane/dataplane.js';
 export { HttpDataPlane, DIGEST_TRAILER, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeAppend, decodeUploadMeta, parseChecksum } from './dataplane/http.js';
 export { SharedVolumeReads } from './dataplane/shared-volume.js';
-export { FILE_READ_CHUNK, sendFileViews } from './dataplane/file-views.js';
+export { FILE_READ_CHUNK, sendFileRange, sendFileViews } from './dataplane/file-views.js';
 export * from './ops-server.js';
 export * from './connect.js';
 export * from './passwords.js';

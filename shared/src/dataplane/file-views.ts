@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { BlobSink, ByteRange } from './dataplane.js';
 
 /** The read buffer of one file transfer: 512 KiB, or less for a smaller range. */
@@ -41,4 +42,9 @@ export async function sendFileViews(sink: BlobSink, read: (buf: Buffer, pos: num
   } catch (err) {
     if (!cancelled) sink.fail(err as Error);
   }
+}
+
+/** `range` of an open file to `sink` (sendFileViews); the file is closed once the transfer is over, however it ended. */
+export function sendFileRange(fh: FileHandle, range: ByteRange, sink: BlobSink): void {
+  void sendFileViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
 }

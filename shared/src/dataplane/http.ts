@@ -162,20 +162,14 @@ export class HttpDataPlane implements DataPlane {
   }
 
   createBlob(opts: { maxBytes: number }): BlobWriter {
-    const w = this.put<StoredBlob>('/blobs', opts.maxBytes, [`trailer: ${DIGEST_TRAILER}`], undefined, true);
+    const w = this.put<StoredBlob>('/blobs', opts.maxBytes, [], undefined, true);
     return Object.assign(w.writer, { done: w.answer });
   }
 
   /** `PUT /uploads`: the record's fields follow the bytes as a trailer (the ttl may come last). */
   createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
     opts.meta.catch(() => undefined); // awaited only at the end; a refusal before must not go unhandled
-    const w = this.put<UploadRecord>(
-      '/uploads',
-      opts.maxBytes,
-      [`trailer: ${UPLOAD_TRAILER}, ${DIGEST_TRAILER}`],
-      async () => [`${UPLOAD_TRAILER}: ${encodeUploadMeta(await opts.meta)}`],
-      true,
-    );
+    const w = this.put<UploadRecord>('/uploads', opts.maxBytes, [], { name: UPLOAD_TRAILER, value: async () => encodeUploadMeta(await opts.meta) }, true);
     const done = w.answer.then((r): StoredBlob => ({ key: r.blob, size: r.size, sha256: r.sha256 }));
     done.catch(() => undefined);
     return Object.assign(w.writer, { done, record: w.answer });
@@ -198,10 +192,14 @@ export class HttpDataPlane implements DataPlane {
    * fails for a replica that was gone before it began. Once bytes flow, a failure fails the upload
    * (503): the stream cannot be replayed.
    */
-  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailers?: () => Promise<string[]>, digest = false) {
+  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailer?: { name: string; value: () => Promise<string> }, digest = false) {
     const lines = ['content-type: application/octet-stream', `${MAX_BYTES_HEADER}: ${maxBytes}`, ...headers];
+    // The Trailer header announces exactly the trailers that follow the body.
+    const announced = [...(trailer ? [trailer.name] : []), ...(digest ? [DIGEST_TRAILER] : [])];
+    if (announced.length > 0) lines.push(`trailer: ${announced.join(', ')}`);
     if (this.secretHeader) lines.push(this.secretHeader);
     const connect = () => this.firstReachable(async (url) => ({ url, conn: (await this.pool.acquire(url)).conn }));
+    const trailers = trailer && (async () => [`${trailer.name}: ${await trailer.value()}`]);
     return putWriter<T>(this.pool, connect, path, { headers: lines, trailers, digestTrailer: digest ? DIGEST_TRAILER : undefined });
   }
 

@@ -3,7 +3,7 @@ import { metrics } from '../metrics.js';
 import { blobFilePath } from '../paths.js';
 import type { UploadMeta } from '../records.js';
 import type { AppendOptions, AppendWriter, BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
-import { sendFileViews } from './file-views.js';
+import { sendFileRange } from './file-views.js';
 
 /**
  * A standalone gateway's data plane when the fs blobs are on a volume it shares with storage (one
@@ -26,7 +26,7 @@ export class SharedVolumeReads implements DataPlane {
     const fh = await this.openWhole(key, range);
     if (!fh) return this.storage.sendBlob(key, range, sink);
     metrics.blobReads.inc({ from: 'volume' });
-    void sendFileViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
+    sendFileRange(fh, range, sink);
   }
 
   /** The blob's file, open, when it is here and holds the range; else undefined (ask storage). */

@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AppError, FILE_READ_CHUNK, blobFilePath, sendFileViews, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
+import { AppError, FILE_READ_CHUNK, blobFilePath, sendFileRange, sendFileViews, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
 import type { Appendable, BlobStore, GrowingBlobWriter, CreateBlobOptions, RangeSender } from './blob-store.js';
 import { FsAppendWriter } from './fs-append-writer.js';
 import { placeDurably } from './fs-durable.js';
@@ -151,7 +151,7 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
     const fh = await fsp.open(this.pathOf(key), 'r').catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'ENOENT' ? new AppError('not_found') : err;
     });
-    void sendFileViews(sink, async (buf, pos) => (await fh.read(buf, 0, buf.length, pos)).bytesRead, range).finally(() => fh.close().catch(() => undefined));
+    sendFileRange(fh, range, sink);
   }
 
   /** A small blob's bytes, when it is one. */
