@@ -62,12 +62,12 @@ test.serial('a keep-alive connection the server closed is replaced without faili
   t.true((await result).bytes.equals(data.subarray(100, 200)));
 });
 
-/** A chunked `PUT /blobs` to storage with `trailers`, announced in a `Trailer` header when `announce`. */
-function putBlob(body: Buffer, trailers: Record<string, string>, announce: string | undefined): Promise<{ status: number; json: any }> {
+/** A chunked `PUT /blobs` (or `path`) to storage with `trailers`, announced in a `Trailer` header when `announce`. */
+function putBlob(body: Buffer, trailers: Record<string, string>, announce: string | undefined, path = '/blobs'): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'x-fileshare-internal': DATA_PLANE_SECRET, 'transfer-encoding': 'chunked', 'x-fileshare-max-bytes': '10000000' };
     if (announce) headers.trailer = announce;
-    const req = request({ port: f.port, path: '/blobs', method: 'PUT', headers }, (r) => {
+    const req = request({ port: f.port, path, method: 'PUT', headers }, (r) => {
       let text = '';
       r.on('data', (c) => (text += c));
       r.on('end', () => resolve({ status: r.statusCode!, json: JSON.parse(text) }));
@@ -112,6 +112,14 @@ test.serial('an announced sha256 trailer that is missing or malformed is a 400 a
   }
   const small = await putBlob(Buffer.from('a small blob, a blobs.db row'), { 'x-fileshare-sha256': 'nope' }, 'x-fileshare-sha256');
   t.is(small.status, 400);
+  // An upload with a valid record trailer but no usable digest: no blob, no record.
+  const meta = Buffer.from(JSON.stringify({ owner: 'alice', name: 'a.bin', contentType: 'application/octet-stream', ttl: 60 })).toString('base64url');
+  for (const digest of [undefined, 'f'.repeat(63)]) {
+    const trailers: Record<string, string> = { 'x-fileshare-upload': meta, ...(digest ? { 'x-fileshare-sha256': digest } : {}) };
+    const up = await putBlob(body, trailers, 'x-fileshare-upload, x-fileshare-sha256', '/uploads');
+    t.is(up.status, 400, `PUT /uploads, digest ${digest}`);
+    t.is(up.json.code, 'bad_request');
+  }
   await f.storage.dataPlane.settled();
   t.deepEqual(f.holdings(), before);
 });
