@@ -186,6 +186,24 @@ export const CASES: BadCase[] = [
     status: 201,
     creates: true,
   })),
+  // ---- form fields named like what every object has (a small form read whole, and one streamed):
+  // just fields. A field called "constructor" once left the request unanswered, holding its upload slot.
+  ...['constructor', '__proto__', 'toString', 'hasOwnProperty'].flatMap((field) =>
+    [10, 100_000].map((size): BadCase => ({
+      name: `form field named ${field}, ${size} byte file`,
+      send: (c) =>
+        post(
+          c,
+          multipart([
+            { name: field, value: '1' },
+            { name: 'file', value: Buffer.alloc(size, 'f'), filename: 'f.bin' },
+            { name: field, value: '2' },
+          ]),
+        ),
+      status: 201,
+      creates: true,
+    })),
+  ),
   // ---- JSON endpoints
   ...[
     ['invalid JSON', '{"ttl":'],

@@ -41,7 +41,8 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
     let writer: W | undefined;
     let name = 'file';
     let type = 'application/octet-stream';
-    const fields: Record<string, string[]> = {};
+    // No prototype: a field named "constructor" or "__proto__" is just a field.
+    const fields = Object.create(null) as Record<string, string[]>;
     let failed = false;
     const recycler = new Recycler(body);
 
