@@ -27,7 +27,7 @@ blobStoreContract(
     await store.init();
     return { store, objects: () => filesUnder(root), close: () => store.close() };
   },
-  ['ranges', 'appends'],
+  ['ranges', 'appends', 'defersWhole'],
 );
 
 blobStoreContract(
@@ -38,7 +38,7 @@ blobStoreContract(
     await store.init();
     return { store, objects: () => fsBlobs(root), close: () => store.close() };
   },
-  ['ranges', 'appends'],
+  ['ranges', 'appends', 'defersWhole'],
 );
 
 blobStoreContract(
@@ -57,7 +57,7 @@ blobStoreContract(
       },
     };
   },
-  ['ranges', 'appends'],
+  ['ranges', 'appends', 'defersWhole'],
 );
 
 /** Writes `data` through a new writer; returns what `done` says and whether the orphan guard was asked for. */

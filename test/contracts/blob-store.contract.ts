@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import test from 'ava';
 import { AppError, newId } from '@fileshare/shared';
-import { appends, sendsRanges, type BlobStore } from '@fileshare/storage';
+import { appends, defersWhole, sendsRanges, type BlobStore } from '@fileshare/storage';
 import { collector } from '../helpers/storage-fixture.js';
 import { writeLent } from '../helpers/stream.js';
 
@@ -15,7 +15,7 @@ async function readAll(r: Readable): Promise<Buffer> {
 }
 
 /** Optional capabilities a store declares (blob-store.ts); the contract checks each one it has, and that it has them. */
-export type BlobStoreCapability = 'ranges' | 'appends';
+export type BlobStoreCapability = 'ranges' | 'appends' | 'defersWhole';
 
 /**
  * What every BlobStore must do. `objects()` lists what the backend holds right now (files on
@@ -150,7 +150,27 @@ export function blobStoreContract(
   test.serial(`${label}: has exactly the capabilities it declares`, (t) => {
     t.is(sendsRanges(s), capabilities.includes('ranges'));
     t.is(appends(s), capabilities.includes('appends'));
+    t.is(defersWhole(s), capabilities.includes('defersWhole'));
   });
+
+  if (capabilities.includes('defersWhole')) {
+    test.serial(`${label}: a blob given whole is left to its record only where the store can, and written only then`, async (t) => {
+      if (!defersWhole(s)) return t.fail('no deferWhole');
+      const before = objects();
+      t.is(s.deferWhole(newId(), randomBytes(70_000)), undefined, 'a large one is never left to a record');
+      const bytes = randomBytes(1000);
+      const key = newId();
+      const blob = s.deferWhole(key, bytes);
+      t.deepEqual(objects(), before, 'nothing written yet');
+      if (!blob) return; // this configuration writes small blobs through create()
+      t.like(blob, { key, size: bytes.length, sha256: sha(bytes) });
+      t.is((await t.throwsAsync<AppError>(s.open(key)))?.code, 'not_found');
+      await blob.pending!();
+      t.true((await readAll(await s.open(key))).equals(bytes));
+      await s.delete(key);
+      t.deepEqual(objects(), before);
+    });
+  }
 
   if (capabilities.includes('appends')) {
     test.serial(`${label}: a growing blob: appends, a failed append cut back, sealed (idempotent) without a copy, deleted`, async (t) => {

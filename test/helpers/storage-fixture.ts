@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { HttpDataPlane, LocalBus, createLogger, loadConfig, type BlobSink, type BlobTransfer } from '@fileshare/shared';
@@ -23,13 +23,14 @@ export interface StorageFixture {
   close(): Promise<void>;
 }
 
-export async function startStorageFixture(): Promise<StorageFixture> {
+/** `inlineInRecords`: small blobs are rows of the record store's file, as in the all-in-one process. */
+export async function startStorageFixture(opts: { inlineInRecords?: boolean } = {}): Promise<StorageFixture> {
   const dir = tempDir('fs-dataplane-');
   const port = await freePort();
   const cfg = loadConfig({ env: {}, overrides: { dataDir: dir, 'storage.port': port, 'internal.host': '127.0.0.1', 'internal.secret': DATA_PLANE_SECRET } });
   const bus = new LocalBus(log);
   const store = new SqliteStore(join(dir, 'db.sqlite'));
-  const storage = await startStorage(cfg, { bus, store, log }, true);
+  const storage = await startStorage(cfg, { bus, store, log, ...(opts.inlineInRecords ? { inlineFile: store.file } : {}) }, true);
   const http = new HttpDataPlane([`http://127.0.0.1:${port}`], DATA_PLANE_SECRET);
   const count = (file: string, sql: string) => {
     const db = new Database(join(dir, file), { readonly: true });
@@ -48,7 +49,10 @@ export async function startStorageFixture(): Promise<StorageFixture> {
     holdings() {
       const files = readdirSync(join(dir, 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
       return {
-        blobs: count('blobs.db', 'SELECT count(*) n FROM blobs') + files,
+        blobs:
+          (existsSync(join(dir, 'blobs.db')) ? count('blobs.db', 'SELECT count(*) n FROM blobs') : 0) +
+          (opts.inlineInRecords ? count('db.sqlite', 'SELECT count(*) n FROM blobs') : 0) +
+          files,
         uploads: count('db.sqlite', "SELECT count(*) n FROM kv WHERE key LIKE '%upload:%'"),
         scheduled: count('db.sqlite', 'SELECT count(*) n FROM schedule'),
       };

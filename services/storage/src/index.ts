@@ -16,8 +16,8 @@ import { StorageDataPlane } from './storage-data-plane.js';
 import { UploadRecords } from './uploads.js';
 
 export { StorageDataPlane } from './storage-data-plane.js';
-export type { BlobStore, CreateBlobOptions, RangeSender } from './blob/blob-store.js';
-export { appends, sendsRanges } from './blob/blob-store.js';
+export type { BlobStore, CreateBlobOptions, DefersWhole, RangeSender } from './blob/blob-store.js';
+export { appends, defersWhole, sendsRanges } from './blob/blob-store.js';
 export { FsBlobStore, type FsBlobStoreOptions } from './blob/fs-blob-store.js';
 
 /**

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
+  AppError,
   newId,
   sendReadable,
   type AppendOptions,
@@ -10,10 +11,12 @@ import {
   type ByteRange,
   type DataPlane,
   type Store,
+  type StoredBlob,
   type UploadMeta,
+  type UploadRecord,
   type UploadWriter,
 } from '@fileshare/shared';
-import { sendsRanges, type BlobStore } from './blob/blob-store.js';
+import { defersWhole, sendsRanges, type BlobStore } from './blob/blob-store.js';
 import type { Orphans } from './orphans.js';
 import type { ResumableUploads } from './resumable.js';
 import type { UploadRecords } from './uploads.js';
@@ -72,16 +75,45 @@ export class StorageDataPlane implements DataPlane {
     // A small blob may be left to the record (all-in-one): bytes, record and expiry entry then
     // commit as one transaction, under one fsync, with no orphan guard (UploadRecords.record).
     const writer = this.guardedBlob(opts.maxBytes, true, opts.sha256);
-    const record = writer.done.then((blob) =>
-      opts.meta
-        .then((meta) => this.uploads.record(meta, blob))
-        .catch(async (err) => {
-          await this.orphans.discard(blob.key);
-          throw err;
-        }),
-    );
+    const record = writer.done.then((blob) => this.record(opts.meta, blob));
     record.catch(() => undefined); // the owner awaits it
     return Object.assign(writer, { record });
+  }
+
+  /**
+   * A small form's bytes, all in hand: where the blob store can leave them to the record (all-in-one,
+   * small blobs in the record store's file), bytes, record and expiry entry are one transaction,
+   * with no writer at all; otherwise they go through `createUpload`.
+   */
+  storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
+    if (opts.bytes.length > opts.maxBytes) return Promise.reject(new AppError('file_too_large'));
+    const blob = defersWhole(this.blobs) ? this.blobs.deferWhole(newId(), opts.bytes) : undefined;
+    if (!blob) {
+      const w = this.createUpload({ maxBytes: opts.maxBytes, meta: Promise.resolve(opts.meta) });
+      w.end(opts.bytes);
+      return w.record;
+    }
+    const record = this.record(Promise.resolve(opts.meta), blob);
+    const settled = record.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.writing.add(settled);
+    void settled.finally(() => this.writing.delete(settled));
+    return record;
+  }
+
+  /**
+   * The record of durable bytes (or of bytes left to it: `pending`), once `meta` is known; bytes
+   * that get none (`meta` refused, the record failed) are discarded.
+   */
+  private record(meta: Promise<UploadMeta>, blob: StoredBlob): Promise<UploadRecord> {
+    return meta
+      .then((m) => this.uploads.record(m, blob))
+      .catch(async (err) => {
+        await this.orphans.discard(blob.key);
+        throw err;
+      });
   }
 
   /** A chunk of a resumable upload (ResumableUploads); shutdown waits for it like for any writer. */

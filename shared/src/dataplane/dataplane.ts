@@ -105,6 +105,12 @@ export interface DataPlane {
    */
   createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter;
   /**
+   * `POST /uploads` of a small form read whole: the bytes are all in hand and so are the record's
+   * fields. Resolves with the record once bytes and record are durable; fails as `createUpload`
+   * would (`file_too_large` past `maxBytes`, `digest_mismatch`), keeping nothing.
+   */
+  storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord>;
+  /**
    * Downloads: the range's bytes go to `sink` as views of the data plane's own read buffer (the
    * socket's, in distributed mode; the file read's, in-process). Resolves once `sink.start` ran;
    * rejects before it (`not_found`, 503) otherwise.

@@ -175,6 +175,13 @@ export class HttpDataPlane implements DataPlane {
     return Object.assign(w.writer, { done, record: w.answer });
   }
 
+  /** A small form's bytes: `PUT /uploads` with everything at once (one chunk, then the trailers). */
+  storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
+    const w = this.createUpload({ maxBytes: opts.maxBytes, meta: Promise.resolve(opts.meta) });
+    w.end(opts.bytes);
+    return w.record;
+  }
+
   /** `PUT /resumable/<id>`: the chunk's bytes; storage checks offset and owner before it takes one. */
   appendUpload(o: AppendOptions): AppendWriter {
     const headers = [`${APPEND_HEADERS.offset}: ${o.offset}`, `${APPEND_HEADERS.owner}: ${Buffer.from(o.owner).toString('base64url')}`];

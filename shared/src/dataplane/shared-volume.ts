@@ -1,7 +1,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { metrics } from '../metrics.js';
 import { blobFilePath } from '../paths.js';
-import type { UploadMeta } from '../records.js';
+import type { UploadMeta, UploadRecord } from '../records.js';
 import type { AppendOptions, AppendWriter, BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
 import { sendFileRange } from './file-views.js';
 
@@ -48,6 +48,10 @@ export class SharedVolumeReads implements DataPlane {
 
   createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter {
     return this.storage.createUpload(opts);
+  }
+
+  storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
+    return this.storage.storeUpload(opts);
   }
 
   appendUpload(opts: AppendOptions): AppendWriter {

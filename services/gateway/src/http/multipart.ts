@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import busboy from 'busboy';
 import { AppError, isAppError, isMediaType, isStorageFull, type BlobWriter, watchWrite } from '@fileshare/shared';
-import type { UwsBody } from './body.js';
+import { UwsBody } from './body.js';
 import { cleanFileName } from './disposition.js';
 
 export interface MultipartLimits {
@@ -32,9 +32,10 @@ export const isMultipart = (contentType: string | undefined) => /^multipart\/for
  * Flow control: the file part always flows into the writer (busboy never waits on it), and the
  * body is paused instead while the parser or the writer holds twice its high-water mark. So every
  * piece of file data is in the writer as soon as busboy cuts it, and the body's chunks can be
- * given back to be reused (`Recycler`).
+ * given back to be reused (`Recycler`; for a request's body, not for any other Readable: a small
+ * form read whole and handed over as one).
  */
-export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentType: string, open: () => W, limits: MultipartLimits): Promise<ReceivedForm<W>> {
+export function receiveMultipart<W extends BlobWriter>(body: Readable, contentType: string, open: () => W, limits: MultipartLimits): Promise<ReceivedForm<W>> {
   return new Promise((resolve, reject) => {
     const bb = parser(contentType, limits);
     if (!bb) return reject(new AppError('malformed_multipart'));
@@ -44,7 +45,7 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
     // No prototype: a field named "constructor" or "__proto__" is just a field.
     const fields = Object.create(null) as Record<string, string[]>;
     let failed = false;
-    const recycler = new Recycler(body);
+    const recycler = new Recycler(body instanceof UwsBody ? body : null);
 
     const fail = (err: unknown) => {
       if (failed) return;
@@ -107,7 +108,7 @@ export function receiveMultipart<W extends BlobWriter>(body: UwsBody, contentTyp
       resolve({ writer, name, contentType: type, fields });
     });
 
-    body.recycleChunks();
+    if (body instanceof UwsBody) body.recycleChunks();
     body.on('error', fail);
     body.once('close', () => {
       if (!body.readableEnded) fail(new AppError('incomplete_body'));
@@ -170,7 +171,8 @@ class Recycler {
   private fileOpen = false;
   private stopped = false;
 
-  constructor(private readonly body: UwsBody) {}
+  /** `body`: the request's, or null for a source whose chunks are not recycled (nothing is followed). */
+  constructor(private readonly body: UwsBody | null) {}
 
   /**
    * A body chunk about to be parsed. Followed only while the file part is open (before it, and
@@ -179,7 +181,7 @@ class Recycler {
    */
   received(chunk: Buffer): Held | undefined {
     const seq = this.seq++;
-    if (!this.fileOpen || !this.body.recycled(chunk)) return undefined;
+    if (!this.fileOpen || !this.body?.recycled(chunk)) return undefined;
     const h = { chunk, seq, parsed: false, pieces: 0 };
     this.held.push(h);
     // Bounded: the oldest is dropped from the list (the garbage collector takes it).
@@ -224,6 +226,6 @@ class Recycler {
 
   private sweep(): void {
     if (this.stopped) return;
-    for (let h = this.held[0]; h && h.parsed && h.pieces === 0 && h.seq < this.reached; h = this.held[0]) this.body.giveBack(this.held.shift()!.chunk);
+    for (let h = this.held[0]; h && h.parsed && h.pieces === 0 && h.seq < this.reached; h = this.held[0]) this.body?.giveBack(this.held.shift()!.chunk);
   }
 }

@@ -1,11 +1,13 @@
-import { AppError, COMMANDS, DELIVERY_LEASE_MS, deferred, type UploadMeta, type UploadRecord } from '@fileshare/shared';
+import { Readable } from 'node:stream';
+import { AppError, COMMANDS, DELIVERY_LEASE_MS, deferred, type UploadMeta, type UploadRecord, type UploadWriter } from '@fileshare/shared';
 import type { Downloadable } from '../http/download.js';
 import type { Exchange } from '../http/exchange.js';
 import { countedDownload } from '../http/counted-download.js';
 import { uploadSha256 } from '../http/digest.js';
 import type { GatewayContext } from '../context.js';
 import { downloadLimit, ttl } from '../http/json-body.js';
-import { isMultipart, receiveMultipart } from '../http/multipart.js';
+import { isMultipart, receiveMultipart, type ReceivedForm } from '../http/multipart.js';
+import { SIMPLE_FORM_MAX, parseSimpleForm } from '../http/simple-form.js';
 import { protocolOf, resumableHead } from '../http/resumable-protocol.js';
 import { renderUpload } from '../render.js';
 import { id, route, type Route } from '../router.js';
@@ -37,31 +39,27 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
         if (!ex.body) throw new AppError('file_required');
         const sha256 = uploadSha256(ex, false);
         const release = ctx.uploadSlots.begin(user);
-        // The record's fields go to storage with the bytes; the ttl is known once the form is read.
-        // Refused when no file part came (storage was never asked): nobody awaits it then.
-        const meta = deferred<UploadMeta>({ unhandled: 'ignore' });
-        try {
-          const open = () => ctx.dataPlane.createUpload({ maxBytes: cfg['limits.maxFileSize'], meta: meta.promise });
-          const form = await receiveMultipart(ex.body, ex.req.headers['content-type'], open, ctx.multipartLimits);
+        // The record's fields; the ttl is known once the form is read.
+        const describe = (form: { name: string; contentType: string; fields: Record<string, string[]> }): UploadMeta => {
           const values = form.fields.ttl;
           if (values && values.length > 1) throw new AppError('invalid_ttl');
           const limit = form.fields.maxDownloads;
           if (limit && limit.length > 1) throw new AppError('invalid_max_downloads');
-          meta.resolve({
-            owner: user,
-            name: form.name,
-            contentType: form.contentType,
-            ttl: formTtl(values?.[0]),
-            ...maxDownloads(limit?.[0]),
-            ...(sha256 ? { sha256 } : {}),
-          });
-          const rec = await form.writer.record;
+          return { owner: user, name: form.name, contentType: form.contentType, ttl: formTtl(values?.[0]), ...maxDownloads(limit?.[0]), ...(sha256 ? { sha256 } : {}) };
+        };
+        try {
+          const contentType = ex.req.headers['content-type'] ?? '';
+          const length = Number(ex.req.headers['content-length'] ?? -1);
+          // A small form of declared length is read whole: the plain form (one file, text fields)
+          // then goes to storage with no stream at all; any other is streamed from that buffer.
+          const whole = length >= 0 && length <= SIMPLE_FORM_MAX ? await ex.body.whole(length) : null;
+          const simple = whole && parseSimpleForm(whole, contentType, ctx.multipartLimits);
+          const rec = simple
+            ? await ctx.dataPlane.storeUpload({ bytes: simple.file, maxBytes: cfg['limits.maxFileSize'], meta: describe(simple) })
+            : await streamUpload(ctx, whole ? Readable.from([whole]) : ex.body, contentType, describe);
           const url = urls.url(ex, `/uploads/${rec.id}`);
           ex.json(201, renderUpload(rec, url), { Location: url });
         } finally {
-          // Whatever happened, `meta` is settled: not described, storage discards the bytes. (Only
-          // then: an AppError per upload is a stack trace captured on the hot path for nothing.)
-          if (!meta.settled) meta.reject(new AppError('incomplete_body'));
           release();
         }
       },
@@ -90,6 +88,26 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * A form streamed into storage as it is parsed (multipart.ts). The record's fields go to storage
+ * with the bytes, once the whole form is read: refused (no file part, an invalid field), storage
+ * discards the bytes.
+ */
+async function streamUpload(ctx: GatewayContext, body: Readable, contentType: string, describe: (form: ReceivedForm<UploadWriter>) => UploadMeta): Promise<UploadRecord> {
+  // Refused when no file part came (storage was never asked): nobody awaits it then.
+  const meta = deferred<UploadMeta>({ unhandled: 'ignore' });
+  try {
+    const open = () => ctx.dataPlane.createUpload({ maxBytes: ctx.cfg['limits.maxFileSize'], meta: meta.promise });
+    const form = await receiveMultipart(body, contentType, open, ctx.multipartLimits);
+    meta.resolve(describe(form));
+    return await form.writer.record;
+  } finally {
+    // Whatever happened, `meta` is settled: not described, storage discards the bytes. (Only
+    // then: an AppError per upload is a stack trace captured on the hot path for nothing.)
+    if (!meta.settled) meta.reject(new AppError('incomplete_body'));
+  }
 }
 
 /** A kept record's download form, made once (Downloads memoizes its headers by this object). */

@@ -77,3 +77,17 @@ export interface Appendable {
 export function appends(store: BlobStore): store is BlobStore & Appendable {
   return typeof (store as Partial<Appendable>).seal === 'function';
 }
+
+/**
+ * Capability: a small blob given whole, left to the record the caller writes next — its bytes
+ * join that record's transaction (StoredBlob.pending), as `deferSmall` does for a blob written
+ * through a writer. Returns undefined when this store cannot (too large, or small blobs do not
+ * share the record store's file): write it through `create` then. Has it: FsBlobStore.
+ */
+export interface DefersWhole {
+  deferWhole(key: string, bytes: Buffer): StoredBlob | undefined;
+}
+
+export function defersWhole(store: BlobStore): store is BlobStore & DefersWhole {
+  return typeof (store as Partial<DefersWhole>).deferWhole === 'function';
+}

@@ -19,7 +19,7 @@ import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AppError, FILE_READ_CHUNK, blobFilePath, sendFileRange, sendFileViews, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
-import type { Appendable, BlobStore, GrowingBlobWriter, CreateBlobOptions, RangeSender } from './blob-store.js';
+import type { Appendable, BlobStore, DefersWhole, GrowingBlobWriter, CreateBlobOptions, RangeSender } from './blob-store.js';
 import { FsAppendWriter } from './fs-append-writer.js';
 import { placeDurably } from './fs-durable.js';
 import { FsBlobWriter } from './fs-blob-writer.js';
@@ -38,7 +38,7 @@ export interface FsBlobStoreOptions {
   inlineFile?: DurableSqlite;
 }
 
-export class FsBlobStore implements BlobStore, RangeSender, Appendable {
+export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWhole {
   private readonly blobsDir: string;
   private readonly tmpDir: string;
   private readonly inlineMaxBytes: number;
@@ -87,6 +87,13 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable {
     // A small blob is left to the caller only where its row can join the caller's record transaction.
     const inline = this.inline && this.inlineMaxBytes > 0 ? { rows: this.inline, maxBytes: this.inlineMaxBytes, defer: !!this.inlineFile && !!opts.deferSmall } : undefined;
     return new FsBlobWriter(this.pathOf(key), join(this.tmpDir, `${key}.part`), key, opts, inline);
+  }
+
+  deferWhole(key: string, bytes: Buffer): StoredBlob | undefined {
+    const rows = this.inline;
+    if (!this.inlineFile || !rows || this.inlineMaxBytes <= 0 || bytes.length > this.inlineMaxBytes) return undefined;
+    this.pathOf(key); // a key that is no id is refused here too
+    return { key, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), pending: () => rows.put(key, bytes) };
   }
 
   append(key: string, at: number, opts: CreateBlobOptions): GrowingBlobWriter {
