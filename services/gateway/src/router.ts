@@ -135,7 +135,8 @@ export function splitPath(path: string): string[] | null {
   for (const s of raw) {
     if (s === '') return null; // "//" or a trailing slash
     try {
-      const d = decodeURIComponent(s);
+      // Most segments have nothing encoded (ids, route names): decoding them would give them back.
+      const d = s.includes('%') ? decodeURIComponent(s) : s;
       // eslint-disable-next-line no-control-regex -- control characters are what this refuses
       if (d.includes('/') || d.includes('\\') || d === '.' || d === '..' || /[\u0000-\u001f]/.test(d)) return null;
       out.push(d);
