@@ -97,6 +97,7 @@ test('anything beyond the plain form is left to busboy', (t) => {
     ['the boundary inside the data, then junk', `${file(undefined, `a\r\n--${b}X`)}${end}`],
     ['a charset on the form', `${file()}${end}`, `${ct}; charset=utf-8`],
     ['no boundary', `${file()}${end}`, 'multipart/form-data'],
+    ['an empty field name', `${file()}${field('', '1')}${end}`],
     ['a duplicate disposition parameter', `${file('Content-Disposition: form-data; name="file"; name="x"; filename="f"')}${end}`],
   ];
   for (const [what, body, type] of declined) t.is(parseSimpleForm(Buffer.from(body, 'latin1'), type ?? ct, LIMITS), null, what);
@@ -130,7 +131,7 @@ test('whatever it reads whole, busboy reads the same (2,000 generated forms, som
         const data = pick(['', 'hello', ascii(300, 0, 255), `x\r\n--${boundary}`, `\r\n--${boundary}\r\n`, `--${boundary}--`]);
         parts.push(`${disp(`; name=${q(usually(['file', 'File', 'other']))}; filename=${q(filename)}`)}${type ? `\r\nContent-Type: ${type}` : ''}\r\n\r\n${data}`);
       } else {
-        const name = usually(['ttl', 'maxDownloads', 'x', '__proto__', 'constructor', ascii(3), 'file']);
+        const name = usually(['ttl', 'maxDownloads', 'x', '__proto__', 'constructor', ascii(3), 'file', '']);
         parts.push(`${disp(`; name=${q(name)}`)}\r\n\r\n${usually(['60', '1', '', ascii(10), ascii(80), ascii(5, 0, 255)])}`);
       }
     }

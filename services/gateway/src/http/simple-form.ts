@@ -123,7 +123,8 @@ function partHeaders(block: string): { name: string; filename?: string; type?: s
     } else return null;
   }
   const name = disposition?.get('name');
-  if (!disposition || name === undefined || name.length > 200) return null;
+  // An empty name is none to busboy: not plain either.
+  if (!disposition || !name || name.length > 200) return null;
   for (const k of disposition.keys()) if (k !== 'name' && k !== 'filename') return null;
   const filename = disposition.get('filename');
   // An empty filename is none to busboy (the part is a field then): not plain.
