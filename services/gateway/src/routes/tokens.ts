@@ -6,14 +6,22 @@ import { object, ttl } from '../http/json-body.js';
 import { renderToken } from '../render.js';
 import { id, route, tokenId, type Route } from '../router.js';
 
-const downloadable = (file: FileRecord): Downloadable => ({
-  blob: file.blob!,
-  size: file.size!,
-  name: file.name,
-  contentType: file.contentType,
-  sha256: file.sha256!,
-  modifiedAt: file.storedAt ?? file.createdAt,
-});
+/**
+ * A ready file's download form, made once per record object: Downloads memoizes a
+ * representation's headers by this object (and by the extra headers' object), so an in-process
+ * bus that hands out the tokens service's kept record each time (all-in-one) formats them once.
+ */
+const forms = new WeakMap<FileRecord, Downloadable>();
+function downloadable(file: FileRecord): Downloadable {
+  let d = forms.get(file);
+  if (!d) {
+    d = { blob: file.blob!, size: file.size!, name: file.name, contentType: file.contentType, sha256: file.sha256!, modifiedAt: file.storedAt ?? file.createdAt };
+    forms.set(file, d);
+  }
+  return d;
+}
+/** A token's download is for one client: never cached on the way. */
+const NO_STORE = Object.freeze({ 'Cache-Control': 'no-store' });
 
 /** Token issuing (auth) and the one-time download (the URL is the capability; docs/one-time-links.md). */
 export function tokenRoutes(ctx: GatewayContext): Route[] {
@@ -40,7 +48,7 @@ export function tokenRoutes(ctx: GatewayContext): Route[] {
       params: { sid: id('token_not_found'), fid: id('token_not_found'), tid: tokenId('token_not_found') },
       async handler({ ex, params }) {
         const ref = { tokenId: params.tid, sessionId: params.sid, fileId: params.fid };
-        const headers = { 'Cache-Control': 'no-store' };
+        const headers = NO_STORE;
         // HEAD never begins a delivery.
         if (ex.req.method === 'HEAD') return downloads.send(ex, downloadable((await bus.request(COMMANDS.tokenPeek, ref)).file), 'token_not_found', headers);
         // A delivery: the token's lease is held until the response ends, then the tokens service
