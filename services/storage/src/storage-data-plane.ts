@@ -4,6 +4,7 @@ import {
   AppError,
   newId,
   sendReadable,
+  storeThroughWriter,
   type AppendOptions,
   type AppendWriter,
   type BlobSink,
@@ -61,9 +62,18 @@ export class StorageDataPlane implements DataPlane {
           .then(() => this.orphans.clear(key))
           .catch(() => undefined),
     );
+    this.track(settled);
+    return writer;
+  }
+
+  /** Work shutdown waits for (`settled`): kept until it ends, whatever its outcome. */
+  private track(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
     this.writing.add(settled);
     void settled.finally(() => this.writing.delete(settled));
-    return writer;
   }
 
   /**
@@ -88,18 +98,9 @@ export class StorageDataPlane implements DataPlane {
   storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
     if (opts.bytes.length > opts.maxBytes) return Promise.reject(new AppError('file_too_large'));
     const blob = defersWhole(this.blobs) ? this.blobs.deferWhole(newId(), opts.bytes) : undefined;
-    if (!blob) {
-      const w = this.createUpload({ maxBytes: opts.maxBytes, meta: Promise.resolve(opts.meta) });
-      w.end(opts.bytes);
-      return w.record;
-    }
+    if (!blob) return storeThroughWriter(this, opts);
     const record = this.record(Promise.resolve(opts.meta), blob);
-    const settled = record.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.writing.add(settled);
-    void settled.finally(() => this.writing.delete(settled));
+    this.track(record);
     return record;
   }
 
@@ -119,12 +120,7 @@ export class StorageDataPlane implements DataPlane {
   /** A chunk of a resumable upload (ResumableUploads); shutdown waits for it like for any writer. */
   appendUpload(opts: AppendOptions): AppendWriter {
     const writer = this.resumable.append(opts);
-    const settled = writer.state.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.writing.add(settled);
-    void settled.finally(() => this.writing.delete(settled));
+    this.track(writer.state);
     return writer;
   }
 

@@ -120,3 +120,10 @@ export interface DataPlane {
   appendUpload(opts: AppendOptions): AppendWriter;
   ping(): Promise<void>;
 }
+
+/** `storeUpload` through `createUpload`: the bytes as one write, the fields known from the start. */
+export function storeThroughWriter(plane: Pick<DataPlane, 'createUpload'>, opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
+  const w = plane.createUpload({ maxBytes: opts.maxBytes, meta: Promise.resolve(opts.meta) });
+  w.end(opts.bytes);
+  return w.record;
+}

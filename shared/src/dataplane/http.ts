@@ -8,6 +8,7 @@ import { putWriter } from './blob-upload.js';
 import { ConnectionPool } from './connections.js';
 import {
   CHECKSUM_ALGORITHMS,
+  storeThroughWriter,
   type AppendOptions,
   type AppendWriter,
   type BlobSink,
@@ -177,9 +178,7 @@ export class HttpDataPlane implements DataPlane {
 
   /** A small form's bytes: `PUT /uploads` with everything at once (one chunk, then the trailers). */
   storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
-    const w = this.createUpload({ maxBytes: opts.maxBytes, meta: Promise.resolve(opts.meta) });
-    w.end(opts.bytes);
-    return w.record;
+    return storeThroughWriter(this, opts);
   }
 
   /** `PUT /resumable/<id>`: the chunk's bytes; storage checks offset and owner before it takes one. */
