@@ -83,15 +83,22 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWh
     return path;
   }
 
+  /** Where small blobs are rows, when new ones may be (a limit above 0); undefined: every new blob is a file. */
+  private get smallRows(): InlineBlobs | undefined {
+    return this.inlineMaxBytes > 0 ? this.inline : undefined;
+  }
+
   create(key: string, opts: CreateBlobOptions): BlobWriter {
+    const rows = this.smallRows;
     // A small blob is left to the caller only where its row can join the caller's record transaction.
-    const inline = this.inline && this.inlineMaxBytes > 0 ? { rows: this.inline, maxBytes: this.inlineMaxBytes, defer: !!this.inlineFile && !!opts.deferSmall } : undefined;
+    const inline = rows ? { rows, maxBytes: this.inlineMaxBytes, defer: !!this.inlineFile && !!opts.deferSmall } : undefined;
     return new FsBlobWriter(this.pathOf(key), join(this.tmpDir, `${key}.part`), key, opts, inline);
   }
 
   deferWhole(key: string, bytes: Buffer): StoredBlob | undefined {
-    const rows = this.inline;
-    if (!this.inlineFile || !rows || this.inlineMaxBytes <= 0 || bytes.length > this.inlineMaxBytes) return undefined;
+    const rows = this.smallRows;
+    // Only where its row can join the caller's record transaction, as `create` with `deferSmall`.
+    if (!rows || !this.inlineFile || bytes.length > this.inlineMaxBytes) return undefined;
     this.pathOf(key); // a key that is no id is refused here too
     return { key, size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), pending: () => rows.put(key, bytes) };
   }
