@@ -326,6 +326,20 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
     const putMp = await http(`${A}/sessions/${sid}/files/${g.json.id}`, { method: 'PUT', auth: U, headers: { 'content-type': mp.contentType }, body: mp.body });
     tt.is(putMp.status, 200);
     tt.like(putMp.json, { state: 'ready', size: 15, sha256: sha256('multipart bytes'), contentType: 'application/octet-stream' });
+    // Fields named like what every object has are just fields, on this route's form too (small and streamed).
+    const other = await newSession(A, U);
+    for (const size of [10, 100_000]) {
+      const h = await http(`${A}/sessions/${other}/files`, { method: 'POST', auth: U, headers: json, body: JSON.stringify({ name: `proto-${size}.bin` }) });
+      const bytes = Buffer.alloc(size, 'p');
+      const form = multipart([
+        { name: 'constructor', value: '1' },
+        { name: 'file', value: bytes, filename: 'p.bin' },
+        { name: '__proto__', value: '2' },
+      ]);
+      const r = await http(`${A}/sessions/${other}/files/${h.json.id}`, { method: 'PUT', auth: U, headers: { 'content-type': form.contentType }, body: form.body });
+      tt.is(r.status, 200, `${size} bytes`);
+      tt.like(r.json, { state: 'ready', size, sha256: sha256(bytes) });
+    }
 
     const list = await http(`${A}/sessions/${sid}/files`, { auth: U });
     tt.is(list.status, 200);
