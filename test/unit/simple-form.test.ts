@@ -150,3 +150,32 @@ test('whatever it reads whole, busboy reads the same (2,000 generated forms, som
   // The generator makes plain forms often enough that the fast path is really exercised.
   t.true(accepted > 200, `only ${accepted} forms were read whole`);
 });
+
+test('a file and limits.maxFields fields are a form; one field more is too many, wherever the file is', async (t) => {
+  const b = 'bnd';
+  const ct = `multipart/form-data; boundary=${b}`;
+  const file = `--${b}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nxyz\r\n`;
+  const field = (i: number) => `--${b}\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\n${i}\r\n`;
+  for (const n of [LIMITS.maxFields, LIMITS.maxFields + 1])
+    for (let at = 0; at <= n; at++) {
+      const fs = Array.from({ length: n }, (_, i) => field(i));
+      const body = Buffer.from(`${[...fs.slice(0, at), file, ...fs.slice(at)].join('')}--${b}--\r\n`, 'latin1');
+      const what = `${n} fields, the file after ${at}`;
+      const got = await streamed(body, ct);
+      if (n > LIMITS.maxFields) t.deepEqual(got, { error: 'too many form fields' }, what);
+      else t.like(plain(got), { file: 'xyz', fields: { f0: ['0'], [`f${n - 1}`]: [`${n - 1}`] } }, what);
+      t.is(parseSimpleForm(body, ct, LIMITS) !== null, n <= LIMITS.maxFields, what);
+    }
+});
+
+test('a skipped file part cut short fails the form, and nothing is thrown unhandled', async (t) => {
+  const uncaught: Error[] = [];
+  const note = (err: Error) => uncaught.push(err);
+  process.on('uncaughtException', note);
+  const b = 'bnd';
+  const body = Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="other"; filename="o"\r\n\r\nxxxx`, 'latin1');
+  t.deepEqual(await streamed(body, `multipart/form-data; boundary=${b}`), { error: 'malformed multipart body' });
+  await new Promise((r) => setTimeout(r, 50));
+  process.off('uncaughtException', note);
+  t.deepEqual(uncaught, []);
+});

@@ -70,7 +70,8 @@ export function receiveMultipart<W extends BlobWriter>(body: Readable, contentTy
       });
 
     bb.on('file', (field, stream, info) => {
-      if (field !== 'file' || failed) return void stream.resume();
+      // A part skipped is drained; cut short, busboy fails it too (the form's error says so).
+      if (field !== 'file' || failed) return void stream.on('error', () => undefined).resume();
       name = cleanFileName(info.filename, limits.maxNameLength);
       // A part's type that is not a media type (control bytes, no subtype) is not kept: it would
       // become a broken Content-Type header on every download.
@@ -125,11 +126,13 @@ export function receiveMultipart<W extends BlobWriter>(body: Readable, contentTy
 
 /** busboy for this body's boundary and our limits; null when the Content-Type has no usable boundary. */
 function parser(contentType: string, limits: MultipartLimits): busboy.Busboy | null {
+  // busboy stops at `parts` parts ended: a file and limits.maxFields fields take maxFields + 1.
+  const parts = limits.maxFields + 2;
   try {
     return busboy({
       headers: { 'content-type': contentType },
       defParamCharset: 'utf8',
-      limits: { files: 1, fields: limits.maxFields, parts: limits.maxFields + 1, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 },
+      limits: { files: 1, fields: limits.maxFields, parts, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 },
     });
   } catch {
     return null;
