@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import test from 'ava';
 import { request } from 'undici';
 import { startAllInOne, startDistributed, type Deployment } from '../helpers/deploy.js';
@@ -107,13 +108,20 @@ function recyclingSuite(label: string, start: () => Promise<Deployment>) {
       for (let round = 0; round < 2; round++) {
         await Promise.all(
           Array.from({ length: 6 }, async (_, k) => {
-            const data = randomBytes(2 * MiB + (round * 6 + k) * 77_777);
-            const form = multipart([
-              { name: 'maxDownloads', value: String(k + 2) },
-              { name: 'file', value: data, filename: `f${k}.bin`, type: 'application/x-test' },
-              { name: 'ttl', value: String(3600 + round * 6 + k) },
-            ]);
-            const r = await http(`${base}/uploads`, { method: 'POST', auth: d.user, headers: { 'content-type': form.contentType }, body: form.body });
+            const boundary = `----recycling${round}${k}`;
+            // The second round's files are full of what the delimiter begins with, and are sent in
+            // pieces of odd sizes: the file part is cut where a delimiter could begin, across chunks.
+            const data = round === 0 ? randomBytes(2 * MiB + k * 77_777) : nearMisses(2 * MiB + k * 77_777, boundary);
+            const form = multipart(
+              [
+                { name: 'maxDownloads', value: String(k + 2) },
+                { name: 'file', value: data, filename: `f${k}.bin`, type: 'application/x-test' },
+                { name: 'ttl', value: String(3600 + round * 6 + k) },
+              ],
+              boundary,
+            );
+            const body = round === 0 ? form.body : Readable.from(oddPieces(form.body));
+            const r = await http(`${base}/uploads`, { method: 'POST', auth: d.user, headers: { 'content-type': form.contentType }, body });
             t.is(r.status, 201, r.text);
             t.like(r.json, { size: data.length, sha256: createHash('sha256').update(data).digest('hex'), ttl: 3600 + round * 6 + k, maxDownloads: k + 2 });
             const got = await http(r.json.url);
@@ -125,6 +133,28 @@ function recyclingSuite(label: string, start: () => Promise<Deployment>) {
       await d.stop();
     }
   });
+}
+
+/** `size` bytes of random data in which fragments of `\r\n--boundary` (never all of it) keep coming. */
+function nearMisses(size: number, boundary: string): Buffer {
+  const delimiter = `\r\n--${boundary}`;
+  const parts: Buffer[] = [];
+  for (let n = 0; n < size;) {
+    const piece = n % 3 === 0 ? Buffer.from(delimiter.slice(0, 1 + (n % (delimiter.length - 1))), 'latin1') : randomBytes(1 + (n % 4001));
+    parts.push(piece);
+    n += piece.length;
+  }
+  return Buffer.concat(parts).subarray(0, size);
+}
+
+/** A body sent in pieces of 1 byte to 200 kB, each its own write. */
+async function* oddPieces(body: Buffer): AsyncGenerator<Buffer> {
+  for (let at = 0, i = 0; at < body.length; i++) {
+    const n = [1, 7, 50, 4096, 65_537, 200_000][i % 6];
+    yield body.subarray(at, at + n);
+    at += n;
+    if (i % 6 === 0) await new Promise((r) => setImmediate(r));
+  }
 }
 
 recyclingSuite('all-in-one', () => startAllInOne());

@@ -6,27 +6,33 @@ import { parseSimpleForm, type SimpleForm } from '../../services/gateway/src/htt
 
 const LIMITS = { maxFields: 4, maxFieldSize: 64, maxNameLength: 40 };
 
-/** The streaming path (busboy) over the same bytes: its form, or the error it answers with. */
-async function streamed(body: Buffer, contentType: string): Promise<SimpleForm | { error: string }> {
-  const chunks: Buffer[] = [];
+/**
+ * What `receiveMultipart` reads from the same bytes, given in these chunks: its form, or the error
+ * it answers with. `plain: false` is busboy alone, the reference.
+ */
+async function received(chunks: Buffer[], contentType: string, plain: boolean): Promise<SimpleForm | { error: string }> {
+  const file: Buffer[] = [];
   const open = (): BlobWriter =>
     Object.assign(
       new Writable({
         write(c: Buffer, _e, cb) {
-          chunks.push(Buffer.from(c)); // lent: copied
+          file.push(Buffer.from(c)); // lent: copied
           cb();
         },
       }),
       { done: new Promise<StoredBlob>(() => undefined) },
     );
   try {
-    const form = await receiveMultipart(Readable.from([body]), contentType, open, LIMITS);
+    const form = await receiveMultipart(Readable.from(chunks), contentType, open, LIMITS, { plain });
     if (!form.writer.writableFinished) await new Promise((r) => form.writer.once('finish', r));
-    return { file: Buffer.concat(chunks), name: form.name, contentType: form.contentType, fields: form.fields };
+    return { file: Buffer.concat(file), name: form.name, contentType: form.contentType, fields: form.fields };
   } catch (err) {
     return { error: (err as Error).message };
   }
 }
+
+/** busboy's reading of a body given whole. */
+const streamed = (body: Buffer, contentType: string) => received([body], contentType, false);
 
 const plain = (f: SimpleForm | { error: string } | null) => (f && 'file' in f ? { ...f, file: f.file.toString('latin1'), fields: { ...f.fields } } : f);
 
@@ -98,57 +104,99 @@ test('anything beyond the plain form is left to busboy', (t) => {
     ['a charset on the form', `${file()}${end}`, `${ct}; charset=utf-8`],
     ['no boundary', `${file()}${end}`, 'multipart/form-data'],
     ['an empty field name', `${file()}${field('', '1')}${end}`],
+    ['a header block of 16 KiB', `${file(`Content-Disposition: form-data; name="file"; filename="${'n'.repeat(16 * 1024)}"`)}${end}`],
     ['a duplicate disposition parameter', `${file('Content-Disposition: form-data; name="file"; name="x"; filename="f"')}${end}`],
   ];
   for (const [what, body, type] of declined) t.is(parseSimpleForm(Buffer.from(body, 'latin1'), type ?? ct, LIMITS), null, what);
 });
 
-test('whatever it reads whole, busboy reads the same (2,000 generated forms, some mangled)', async (t) => {
-  const rnd = random(17);
+/** A generator of forms (deterministic per seed): mostly plain ones, with every odd case now and then. */
+function forms(seed: number) {
+  const rnd = random(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   /** Mostly the first (plain) choice, else any: so that many forms are plain and every odd case still comes. */
   const usually = <T>(xs: T[]): T => (rnd() < 0.8 ? xs[0] : pick(xs));
   const ascii = (n: number, from = 0x20, to = 0x7e) => Array.from({ length: n }, () => String.fromCharCode(from + Math.floor(rnd() * (to - from + 1)))).join('');
+  /** File data that often holds what a delimiter begins with. */
+  const nearMisses = (boundary: string) =>
+    Array.from({ length: 1 + Math.floor(rnd() * 12) }, () =>
+      pick([ascii(Math.floor(rnd() * 200), 0, 255), '\r', '\r\n', '\r\n-', '\r\n--', `\r\n--${boundary.slice(0, -1)}`, `\r\r\n--${boundary.slice(0, 1)}`]),
+    ).join('');
+  return {
+    rnd,
+    pick,
+    next(): { ct: string; body: Buffer } {
+      const boundary = pick(['b', '----WebKitFormBoundary7MA4YWxkTrZu0gW', ascii(1 + Math.floor(rnd() * 20), 0x30, 0x7a).replace(/[^0-9A-Za-z]/g, '-'), "a'()+_,-./:=?"]);
+      const ct = usually([
+        `multipart/form-data; boundary=${boundary}`,
+        `multipart/form-data; boundary="${boundary}"`,
+        `Multipart/Form-Data;boundary=${boundary}`,
+        `multipart/form-data; boundary=${boundary}; x=y`,
+      ]);
+      const disp = (params: string) =>
+        `${pick(['Content-Disposition', 'content-disposition', 'CONTENT-DISPOSITION'])}:${pick([' ', '', '  ', '\t'])}${usually(['form-data', 'Form-Data', 'attachment'])}${params}`;
+      const q = (v: string) => pick([`"${v}"`, v]);
+      const parts: string[] = [];
+      const fields = Math.floor(rnd() * (rnd() < 0.9 ? 3 : LIMITS.maxFields + 2));
+      const at = Math.floor(rnd() * (fields + 1));
+      for (let f = 0; f <= fields; f++) {
+        if (f === at) {
+          const filename = usually(['a.txt', '../p/q.bin', '', '.', 'x y', ascii(6), 'é.png', 'a\\b', 'l'.repeat(8100), 'l'.repeat(16400)]);
+          const type = usually([undefined, 'application/octet-stream', 'Image/PNG', 'text/plain; charset=utf-8', 'nonsense', 'a/b/c']);
+          const data = pick(['', 'hello', ascii(300, 0, 255), `x\r\n--${boundary}`, `\r\n--${boundary}\r\n`, `--${boundary}--`, nearMisses(boundary)]);
+          parts.push(`${disp(`; name=${q(usually(['file', 'File', 'other']))}; filename=${q(filename)}`)}${type ? `\r\nContent-Type: ${type}` : ''}\r\n\r\n${data}`);
+        } else {
+          const name = usually(['ttl', 'maxDownloads', 'x', '__proto__', 'constructor', ascii(3), 'file', '']);
+          parts.push(`${disp(`; name=${q(name)}`)}\r\n\r\n${usually(['60', '1', '', ascii(10), ascii(80), ascii(5, 0, 255)])}`);
+        }
+      }
+      let body = `${parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('')}--${boundary}--${pick(['\r\n', '', '\r\n\r\n'])}`;
+      if (rnd() < 0.2) {
+        // mangle one byte: insert, drop or change
+        const k = Math.floor(rnd() * body.length);
+        body = body.slice(0, k) + pick([ascii(1, 0, 255), '', '\r', '\n', '"', '-']) + body.slice(k + pick([0, 1]));
+      }
+      return { ct, body: Buffer.from(body, 'latin1') };
+    },
+  };
+}
+
+test('whatever it reads whole, busboy reads the same (2,000 generated forms, some mangled)', async (t) => {
+  const gen = forms(17);
   let accepted = 0;
   for (let i = 0; i < 2000; i++) {
-    const boundary = pick(['b', '----WebKitFormBoundary7MA4YWxkTrZu0gW', ascii(1 + Math.floor(rnd() * 20), 0x30, 0x7a).replace(/[^0-9A-Za-z]/g, '-'), "a'()+_,-./:=?"]);
-    const ct = usually([
-      `multipart/form-data; boundary=${boundary}`,
-      `multipart/form-data; boundary="${boundary}"`,
-      `Multipart/Form-Data;boundary=${boundary}`,
-      `multipart/form-data; boundary=${boundary}; x=y`,
-    ]);
-    const disp = (params: string) =>
-      `${pick(['Content-Disposition', 'content-disposition', 'CONTENT-DISPOSITION'])}:${pick([' ', '', '  ', '\t'])}${usually(['form-data', 'Form-Data', 'attachment'])}${params}`;
-    const q = (v: string) => pick([`"${v}"`, v]);
-    const parts: string[] = [];
-    const fields = Math.floor(rnd() * 3);
-    const at = Math.floor(rnd() * (fields + 1));
-    for (let f = 0; f <= fields; f++) {
-      if (f === at) {
-        const filename = usually(['a.txt', '../p/q.bin', '', '.', 'x y', ascii(6), 'é.png', 'a\\b']);
-        const type = usually([undefined, 'application/octet-stream', 'Image/PNG', 'text/plain; charset=utf-8', 'nonsense', 'a/b/c']);
-        const data = pick(['', 'hello', ascii(300, 0, 255), `x\r\n--${boundary}`, `\r\n--${boundary}\r\n`, `--${boundary}--`]);
-        parts.push(`${disp(`; name=${q(usually(['file', 'File', 'other']))}; filename=${q(filename)}`)}${type ? `\r\nContent-Type: ${type}` : ''}\r\n\r\n${data}`);
-      } else {
-        const name = usually(['ttl', 'maxDownloads', 'x', '__proto__', 'constructor', ascii(3), 'file', '']);
-        parts.push(`${disp(`; name=${q(name)}`)}\r\n\r\n${usually(['60', '1', '', ascii(10), ascii(80), ascii(5, 0, 255)])}`);
-      }
-    }
-    let body = `${parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('')}--${boundary}--${pick(['\r\n', '', '\r\n\r\n'])}`;
-    if (rnd() < 0.2) {
-      // mangle one byte: insert, drop or change
-      const k = Math.floor(rnd() * body.length);
-      body = body.slice(0, k) + pick([ascii(1, 0, 255), '', '\r', '\n', '"', '-']) + body.slice(k + pick([0, 1]));
-    }
-    const bytes = Buffer.from(body, 'latin1');
-    const fast = parseSimpleForm(bytes, ct, LIMITS);
+    const { ct, body } = gen.next();
+    const fast = parseSimpleForm(body, ct, LIMITS);
     if (!fast) continue;
     accepted++;
-    t.deepEqual(plain(fast), plain(await streamed(bytes, ct)), `case ${i}: ${JSON.stringify(ct)} ${JSON.stringify(body.slice(0, 400))}`);
+    t.deepEqual(plain(fast), plain(await streamed(body, ct)), `case ${i}: ${JSON.stringify(ct)} ${JSON.stringify(body.toString('latin1').slice(0, 400))}`);
   }
   // The generator makes plain forms often enough that the fast path is really exercised.
   t.true(accepted > 200, `only ${accepted} forms were read whole`);
+});
+
+test('a form streamed in any chunks is read as busboy reads it whole (2,000 generated forms, some mangled)', async (t) => {
+  const gen = forms(29);
+  let read = 0;
+  for (let i = 0; i < 2000; i++) {
+    const { ct, body } = gen.next();
+    // Cut anywhere: a byte at a time, in small pieces (delimiters split across several), or in larger ones.
+    const most = gen.pick([1, 3, 16, 80, 700, body.length]);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < body.length;) {
+      const n = 1 + Math.floor(gen.rnd() * most);
+      chunks.push(body.subarray(at, at + n));
+      at += n;
+    }
+    const want = await streamed(body, ct);
+    if ('file' in want) read++;
+    t.deepEqual(
+      plain(await received(chunks, ct, true)),
+      plain(want),
+      `case ${i} (${chunks.length} chunks): ${JSON.stringify(ct)} ${JSON.stringify(body.toString('latin1').slice(0, 400))}`,
+    );
+  }
+  t.true(read > 400, `only ${read} forms were read`);
 });
 
 test('a file and limits.maxFields fields are a form; one field more is too many, wherever the file is', async (t) => {
@@ -161,10 +209,20 @@ test('a file and limits.maxFields fields are a form; one field more is too many,
       const fs = Array.from({ length: n }, (_, i) => field(i));
       const body = Buffer.from(`${[...fs.slice(0, at), file, ...fs.slice(at)].join('')}--${b}--\r\n`, 'latin1');
       const what = `${n} fields, the file after ${at}`;
-      const got = await streamed(body, ct);
-      if (n > LIMITS.maxFields) t.deepEqual(got, { error: 'too many form fields' }, what);
-      else t.like(plain(got), { file: 'xyz', fields: { f0: ['0'], [`f${n - 1}`]: [`${n - 1}`] } }, what);
-      t.is(parseSimpleForm(body, ct, LIMITS) !== null, n <= LIMITS.maxFields, what);
+      const whole = parseSimpleForm(body, ct, LIMITS);
+      for (const got of [
+        await streamed(body, ct),
+        await received([body], ct, true),
+        await received(
+          [...body].map((x) => Buffer.from([x])),
+          ct,
+          true,
+        ),
+      ]) {
+        if (n > LIMITS.maxFields) t.deepEqual(got, { error: 'too many form fields' }, what);
+        else t.like(plain(got), { file: 'xyz', fields: { f0: ['0'], [`f${n - 1}`]: [`${n - 1}`] } }, what);
+      }
+      t.is(whole !== null, n <= LIMITS.maxFields, what);
     }
 });
 

@@ -3,6 +3,8 @@ import busboy from 'busboy';
 import { AppError, isAppError, isMediaType, isStorageFull, type BlobWriter, watchWrite } from '@fileshare/shared';
 import { UwsBody } from './body.js';
 import { cleanFileName } from './disposition.js';
+import { type PlainFormTarget, streamPlainForm } from './plain-form-stream.js';
+import { type FormHead, plainDelimiter } from './simple-form.js';
 
 export interface MultipartLimits {
   maxFields: number;
@@ -29,61 +31,147 @@ export const isMultipart = (contentType: string | undefined) => /^multipart\/for
  * after the file: see `DataPlane.createUpload`); the caller awaits the writer's result. On a
  * failure while parsing the writer is destroyed and the promise rejects with the API error (400/413).
  *
- * Flow control: the file part always flows into the writer (busboy never waits on it), and the
- * body is paused instead while the parser or the writer holds twice its high-water mark. So every
- * piece of file data is in the writer as soon as busboy cuts it, and the body's chunks can be
- * given back to be reused (`Recycler`; for a request's body, not for any other Readable: a small
- * form read whole and handed over as one).
+ * A plain form (what clients send: see `readFormHead`) has its file part cut out of the body by
+ * plain-form-stream.ts, and busboy reads only what follows it; any other form is busboy's whole
+ * (`plain: false` makes every form busboy's: the reference the plain path is tested against).
  */
-export function receiveMultipart<W extends BlobWriter>(body: Readable, contentType: string, open: () => W, limits: MultipartLimits): Promise<ReceivedForm<W>> {
+export function receiveMultipart<W extends BlobWriter>(
+  body: Readable,
+  contentType: string,
+  open: () => W,
+  limits: MultipartLimits,
+  how: { plain?: boolean } = {},
+): Promise<ReceivedForm<W>> {
   return new Promise((resolve, reject) => {
-    const bb = parser(contentType, limits);
-    if (!bb) return reject(new AppError('malformed_multipart'));
-    let writer: W | undefined;
-    let name = 'file';
-    let type = 'application/octet-stream';
-    // No prototype: a field named "constructor" or "__proto__" is just a field.
-    const fields = Object.create(null) as Record<string, string[]>;
-    let failed = false;
-    const recycler = new Recycler(body instanceof UwsBody ? body : null);
+    const form = new Reception(body, contentType, open, limits, resolve, reject);
+    if (body instanceof UwsBody) body.recycleChunks();
+    body.on('error', form.fail);
+    body.once('close', () => {
+      if (!body.readableEnded) form.fail(new AppError('incomplete_body'));
+    });
+    const delimiter = how.plain === false ? null : plainDelimiter(contentType);
+    if (delimiter) streamPlainForm(body, delimiter, limits, form);
+    else form.notPlain([], false);
+  });
+}
 
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      recycler.stop();
-      body.destroy();
-      bb.destroy();
-      writer?.destroy();
-      reject(formError(err));
+/** One form being received: its fields and file part, read by the plain path, busboy, or both in turn. */
+class Reception<W extends BlobWriter> implements PlainFormTarget {
+  failed = false;
+  private writer?: W;
+  private name = 'file';
+  private type = 'application/octet-stream';
+  // No prototype: a field named "constructor" or "__proto__" is just a field.
+  private fields = Object.create(null) as Record<string, string[]>;
+  /** busboy, once it reads the body; `stop` stops it. */
+  private parser?: { bb: busboy.Busboy; stop(): void };
+
+  constructor(
+    private readonly body: Readable,
+    private readonly contentType: string,
+    private readonly open: () => W,
+    private readonly limits: MultipartLimits,
+    private readonly resolve: (form: ReceivedForm<W>) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  readonly fail = (err: unknown): void => {
+    if (this.failed) return;
+    this.failed = true;
+    this.parser?.stop();
+    this.body.destroy();
+    this.writer?.destroy();
+    this.reject(formError(err));
+  };
+
+  /** The file part begins: its writer (a failure of the writer fails the form); undefined when it could not be made. */
+  file(head: Pick<FormHead, 'name' | 'contentType'>): W | undefined {
+    this.name = head.name;
+    this.type = head.contentType;
+    try {
+      this.writer = this.open();
+    } catch (err) {
+      return void this.fail(err);
+    }
+    watchWrite(this.writer, this.fail, () => undefined);
+    return this.writer;
+  }
+
+  /**
+   * Flow control: the file part always flows into the writer (the parser never waits on it), and
+   * the body is paused instead while the parser or the writer holds twice its high-water mark. So
+   * every piece of file data is in the writer as soon as it is cut, and the body's chunks can be
+   * given back to be reused.
+   */
+  private full(): boolean {
+    const bb = this.parser?.bb;
+    const w = this.writer;
+    return (bb !== undefined && bb.writableLength >= 2 * bb.writableHighWaterMark) || (w !== undefined && w.writableLength >= 2 * w.writableHighWaterMark);
+  }
+
+  wrote(): void {
+    if (this.full()) this.body.pause();
+  }
+
+  room(): void {
+    if (!this.failed && this.body.isPaused() && !this.full()) this.body.resume();
+  }
+
+  notPlain(chunks: Buffer[], ended: boolean): void {
+    this.busboy(chunks, ended);
+  }
+
+  rest(chunks: Buffer[], ended: boolean, head: FormHead): void {
+    this.fields = head.fields;
+    this.busboy(chunks, ended, head.fieldCount);
+  }
+
+  /**
+   * busboy reads the body from `chunks` on (taken from it already; `ended`: it has no more). With
+   * `after`, it reads what follows a plain form's file part, primed with the boundary line: `after`
+   * fields were read before, and no other file may come.
+   *
+   * Chunks are given back to be reused (`Recycler`; for a request's body, not for any other
+   * Readable: a small form read whole and handed over as one).
+   */
+  private busboy(chunks: Buffer[], ended: boolean, after?: number): void {
+    const { body, limits, fail } = this;
+    const bb = parser(this.contentType, limits, after);
+    if (!bb) return fail(new AppError('malformed_multipart'));
+    const recycler = new Recycler(body instanceof UwsBody ? body : null);
+    this.parser = {
+      bb,
+      stop: () => {
+        recycler.stop();
+        bb.destroy();
+      },
     };
-    const parserWindow = 2 * bb.writableHighWaterMark;
-    const full = () => bb.writableLength >= parserWindow || (writer !== undefined && writer.writableLength >= 2 * writer.writableHighWaterMark);
-    /** Each chunk of `src` into `dst`, followed by the recycler; the body pauses while either is full. */
-    const feed = (src: Readable, dst: Writable, take: (c: Buffer) => Held | undefined, back: (h: Held | undefined) => void) =>
-      src.on('data', (chunk: Buffer) => {
-        const held = take(chunk);
-        dst.write(chunk, () => {
-          back(held);
-          if (!failed && body.isPaused() && !full()) body.resume();
-        });
-        if (full()) body.pause();
+    /** A chunk into `dst`, followed by the recycler. */
+    const feed = (dst: Writable, chunk: Buffer, take: (c: Buffer) => Held | undefined, back: (h: Held | undefined) => void) => {
+      const held = take(chunk);
+      dst.write(chunk, () => {
+        back(held);
+        this.room();
       });
+      this.wrote();
+    };
 
     bb.on('file', (field, stream, info) => {
       // A part skipped is drained; cut short, busboy fails it too (the form's error says so).
-      if (field !== 'file' || failed) return void stream.on('error', () => undefined).resume();
-      name = cleanFileName(info.filename, limits.maxNameLength);
+      if (field !== 'file' || this.failed) return void stream.on('error', () => undefined).resume();
       // A part's type that is not a media type (control bytes, no subtype) is not kept: it would
       // become a broken Content-Type header on every download.
-      type = info.mimeType && isMediaType(info.mimeType) ? info.mimeType : 'application/octet-stream';
-      const w = (writer = open());
-      watchWrite(w, fail, () => undefined);
+      const type = info.mimeType && isMediaType(info.mimeType) ? info.mimeType : 'application/octet-stream';
+      const w = this.file({ name: cleanFileName(info.filename, limits.maxNameLength), contentType: type });
+      if (!w) return void stream.on('error', () => undefined).resume();
       stream.on('error', fail);
-      feed(
-        stream,
-        w,
-        (piece) => recycler.lent(piece),
-        (held) => recycler.returned(held),
+      stream.on('data', (piece: Buffer) =>
+        feed(
+          w,
+          piece,
+          (p) => recycler.lent(p),
+          (held) => recycler.returned(held),
+        ),
       );
       recycler.file(true);
       stream.once('end', () => {
@@ -97,42 +185,48 @@ export function receiveMultipart<W extends BlobWriter>(body: Readable, contentTy
     bb.on('field', (field, value, info) => {
       if (info.valueTruncated) return fail(new AppError('field_too_large'));
       if (field === 'file') return fail(new AppError('file_required')); // a "file" without a filename
-      (fields[field] ??= []).push(value);
+      (this.fields[field] ??= []).push(value);
     });
     bb.on('filesLimit', () => fail(new AppError('too_many_files')));
     bb.on('fieldsLimit', () => fail(new AppError('too_many_fields')));
     bb.on('partsLimit', () => fail(new AppError('too_many_fields')));
     watchWrite(bb, fail, () => undefined);
     bb.on('close', () => {
-      if (failed) return;
-      if (!writer) return fail(new AppError('file_required'));
-      resolve({ writer, name, contentType: type, fields });
+      if (this.failed) return;
+      if (!this.writer) return fail(new AppError('file_required'));
+      this.resolve({ writer: this.writer, name: this.name, contentType: this.type, fields: this.fields });
     });
 
-    if (body instanceof UwsBody) body.recycleChunks();
-    body.on('error', fail);
-    body.once('close', () => {
-      if (!body.readableEnded) fail(new AppError('incomplete_body'));
-    });
-    feed(
-      body,
-      bb,
-      (chunk) => recycler.received(chunk),
-      (held) => recycler.parsed(held),
-    );
+    const received = (chunk: Buffer) =>
+      feed(
+        bb,
+        chunk,
+        (c) => recycler.received(c),
+        (held) => recycler.parsed(held),
+      );
+    for (const c of chunks) received(c);
+    if (ended) return void bb.end();
+    body.on('data', received);
     body.once('end', () => bb.end());
-  });
+  }
 }
 
-/** busboy for this body's boundary and our limits; null when the Content-Type has no usable boundary. */
-function parser(contentType: string, limits: MultipartLimits): busboy.Busboy | null {
+/**
+ * busboy for this body's boundary and our limits; null when the Content-Type has no usable
+ * boundary. `after`: for what follows a plain form's file part, after that many fields (the limits
+ * are what is left of them; busboy counts the part that ends at its first boundary line).
+ */
+function parser(contentType: string, limits: MultipartLimits, after?: number): busboy.Busboy | null {
   // busboy stops at `parts` parts ended: a file and limits.maxFields fields take maxFields + 1.
   const parts = limits.maxFields + 2;
   try {
     return busboy({
       headers: { 'content-type': contentType },
       defParamCharset: 'utf8',
-      limits: { files: 1, fields: limits.maxFields, parts, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 },
+      limits:
+        after === undefined
+          ? { files: 1, fields: limits.maxFields, parts, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 }
+          : { files: 0, fields: limits.maxFields - after, parts: parts - after - 1, fieldSize: limits.maxFieldSize, fieldNameSize: 200, headerPairs: 20 },
     });
   } catch {
     return null;

@@ -24,6 +24,8 @@ const MEDIA = new RegExp(`^(${TOKEN})/(${TOKEN})$`);
 const HEADER = /^([A-Za-z-]+):[ \t]*([!-~](?:[ -~]*[!-~])?)$/;
 const CRLF = Buffer.from('\r\n');
 const HEADERS_END = Buffer.from('\r\n\r\n');
+/** Bytes a plain part's header block may take. */
+const HEADERS_MAX = 8 * 1024;
 
 /**
  * Reads a multipart/form-data body held whole, when it is the plain form every client sends: one
@@ -37,48 +39,105 @@ const HEADERS_END = Buffer.from('\r\n\r\n');
  * or the API error) is the rule. Never throws.
  */
 export function parseSimpleForm(body: Buffer, contentType: string, limits: MultipartLimits): SimpleForm | null {
+  const delimiter = plainDelimiter(contentType);
+  const head = delimiter && readFormHead(body, delimiter, limits);
+  if (!head || head === 'more') return null;
+  const end = body.indexOf(delimiter, head.dataStart);
+  if (end < 0) return null;
+  // Fields may follow the file; then the closing delimiter, and nothing or a line break.
+  const rest = readParts(body, end + delimiter.length, delimiter, limits, head);
+  if (rest !== 'close' || !endsAfterClose(body, head.closedAt!)) return null;
+  return { file: body.subarray(head.dataStart, end), name: head.name, contentType: head.contentType, fields: head.fields };
+}
+
+/** What a plain form holds before its file part's data: the text fields, the file part's headers, where its data begins. */
+export interface FormHead {
+  fields: Record<string, string[]>;
+  fieldCount: number;
+  /** The file part's filename, cleaned as the stream path cleans it. */
+  name: string;
+  /** The file part's type, as busboy has it (`text/plain` when it names none). */
+  contentType: string;
+  dataStart: number;
+  /** Where the closing delimiter of the parts read ends (set by `readParts` on 'close'). */
+  closedAt?: number;
+}
+
+/**
+ * The delimiter (`\r\n--boundary`) of a `multipart/form-data` Content-Type whose only parameter is
+ * its boundary; null for anything else (busboy's to judge).
+ */
+export function plainDelimiter(contentType: string): Buffer | null {
   const boundary = boundaryOf(contentType);
-  if (!boundary) return null;
-  const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  return boundary ? Buffer.from(`\r\n--${boundary}`, 'latin1') : null;
+}
+
+/**
+ * Reads the start of a body, `buf`, up to its file part's data, when the form is plain so far:
+ * no preamble, text fields, then the part named `file` with a filename (see `parseSimpleForm`).
+ * Returns the head; null when the form is not plain (or has no file part); 'more' when `buf`
+ * ends before that can be told. The head is only returned once `buf` holds enough past the data's
+ * start to know that no delimiter begins before it (busboy searches through a part's headers).
+ */
+export function readFormHead(buf: Buffer, delimiter: Buffer, limits: MultipartLimits): FormHead | 'more' | null {
+  const first = delimiter.length - CRLF.length;
+  if (buf.length < first) return 'more';
   // The body starts with the first boundary line (no preamble).
-  if (!startsWith(body, delimiter.subarray(2), 0) || !startsWith(body, CRLF, delimiter.length - 2)) return null;
-  let at = delimiter.length;
-  let file: Omit<SimpleForm, 'fields'> | null = null;
-  const fields: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  let fieldCount = 0;
+  if (!startsWith(buf, delimiter.subarray(CRLF.length), 0)) return null;
+  const head: FormHead = { fields: Object.create(null) as Record<string, string[]>, fieldCount: 0, name: '', contentType: '', dataStart: -1 };
+  const r = readParts(buf, first, delimiter, limits, head);
+  return r === 'file' ? head : r === 'close' ? null : r;
+}
+
+/**
+ * Reads parts from `at` (just past a delimiter): text fields into `head`, until a file part's
+ * data begins ('file': its name, type and data's start set in `head`), the closing delimiter
+ * ('close'), the end of `buf` before either ('more'), or anything that is not plain (null).
+ */
+function readParts(buf: Buffer, at: number, delimiter: Buffer, limits: MultipartLimits, head: FormHead): 'file' | 'close' | 'more' | null {
   for (;;) {
-    const headersEnd = body.indexOf(HEADERS_END, at);
-    if (headersEnd < 0) return null;
-    const part = partHeaders(body.toString('latin1', at, headersEnd));
+    if (buf.length < at + 2) return 'more';
+    if (buf[at] === 0x2d && buf[at + 1] === 0x2d) {
+      head.closedAt = at + 2;
+      return 'close';
+    }
+    if (!startsWith(buf, CRLF, at)) return null;
+    const headersEnd = buf.indexOf(HEADERS_END, at + CRLF.length);
+    // A long header block is not plain (busboy refuses one of 16 KiB).
+    if ((headersEnd < 0 ? buf.length : headersEnd) - at > HEADERS_MAX) return null;
+    if (headersEnd < 0) return 'more';
+    const part = partHeaders(buf.toString('latin1', at + CRLF.length, headersEnd));
     if (!part) return null;
     const start = headersEnd + HEADERS_END.length;
     // busboy looks for the next delimiter from the end of the last one, through the part's headers:
     // one that begins before the data (inside the headers, or on their closing line break) is not plain.
-    const end = body.indexOf(delimiter, at - CRLF.length);
-    if (end < start) return null;
-    const data = body.subarray(start, end);
+    const end = buf.indexOf(delimiter, at);
+    if (end >= 0 && end < start) return null;
     if (part.filename !== undefined) {
       // The one file: `file`, only once (busboy: `files: 1`; any other file part would take that place).
-      if (part.name !== 'file' || file) return null;
+      if (part.name !== 'file' || head.dataStart >= 0) return null;
+      // A delimiter that begins before the data but ends past `buf` is not seen yet.
+      if (end < 0 && buf.length < start - 1 + delimiter.length) return 'more';
       const type = part.type ?? 'text/plain';
-      file = { file: data, name: cleanFileName(part.filename, limits.maxNameLength), contentType: isMediaType(type) ? type : 'application/octet-stream' };
-    } else {
-      // A text field: no type of its own, ASCII, within the limits (anything else is busboy's to judge).
-      if (part.type !== undefined || part.name === 'file' || ++fieldCount > limits.maxFields) return null;
-      if (data.length > limits.maxFieldSize || !isAscii(data)) return null;
-      (fields[part.name] ??= []).push(data.toString('latin1'));
+      head.name = cleanFileName(part.filename, limits.maxNameLength);
+      head.contentType = isMediaType(type) ? type : 'application/octet-stream';
+      head.dataStart = start;
+      return 'file';
     }
+    if (end < 0) return 'more';
+    // A text field: no type of its own, ASCII, within the limits (anything else is busboy's to judge).
+    if (part.type !== undefined || part.name === 'file' || ++head.fieldCount > limits.maxFields) return null;
+    const data = buf.subarray(start, end);
+    if (data.length > limits.maxFieldSize || !isAscii(data)) return null;
+    (head.fields[part.name] ??= []).push(data.toString('latin1'));
     at = end + delimiter.length;
-    if (startsWith(body, CRLF, at)) {
-      at += CRLF.length;
-      continue;
-    }
-    // The closing delimiter, then nothing or a line break.
-    if (body[at] !== 0x2d || body[at + 1] !== 0x2d) return null;
-    const rest = body.length - (at + 2);
-    if (rest !== 0 && !(rest === 2 && startsWith(body, CRLF, at + 2))) return null;
-    return file && { ...file, fields };
   }
+}
+
+/** After the closing delimiter (`readParts` said 'close'): nothing, or one line break, to the end of the body. */
+function endsAfterClose(body: Buffer, at: number): boolean {
+  const rest = body.length - at;
+  return rest === 0 || (rest === 2 && startsWith(body, CRLF, at));
 }
 
 /** The boundary of `multipart/form-data; boundary=...` (its only parameter), or null. */
