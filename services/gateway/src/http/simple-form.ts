@@ -19,9 +19,14 @@ export interface SimpleForm {
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 /** `; name=value`, the value a token or a quoted string without escapes (printable ASCII). */
 const PARAM = new RegExp(`^[ \\t]*;[ \\t]*(${TOKEN})=(?:(${TOKEN})|"([ !#-\\[\\]-~]*)")`);
+/** The same in a part's Content-Disposition, where a quoted value may also hold bytes of UTF-8 (browsers send names so). */
+const DISPOSITION_PARAM = new RegExp(`^[ \\t]*;[ \\t]*(${TOKEN})=(?:(${TOKEN})|"([ !#-\\[\\]-~\\x80-\\xff]*)")`);
 const MEDIA = new RegExp(`^(${TOKEN})/(${TOKEN})$`);
-/** A part's header line: a name, optional spaces, a value of printable ASCII that ends in a visible character. */
-const HEADER = /^([A-Za-z-]+):[ \t]*([!-~](?:[ -~]*[!-~])?)$/;
+/**
+ * A part's header line (read as latin1): a name, optional spaces, a value of printable ASCII or
+ * bytes above 0x7f that ends in a visible one.
+ */
+const HEADER = /^([A-Za-z-]+):[ \t]*([!-~\x80-\xff](?:[ -~\x80-\xff]*[!-~\x80-\xff])?)$/;
 const CRLF = Buffer.from('\r\n');
 const HEADERS_END = Buffer.from('\r\n\r\n');
 /** Bytes a plain part's header block may take. */
@@ -33,8 +38,9 @@ const HEADERS_MAX = 8 * 1024;
  * subset of what busboy (the streaming parser, multipart.ts) reads, and what it yields for such a
  * form is what busboy yields: the file part's type (`type/subtype` lowercased, `text/plain` when
  * the part names none, as busboy has it), the raw filename cleaned as the stream path cleans it,
- * fields as text. Anything else — a preamble, a quoted escape, a `filename*`, another header, a
- * non-ASCII byte in a header or field, a limit reached, no file, two files, a field called `file`,
+ * fields and quoted names as UTF-8 (as browsers send a file's name). Anything else — a preamble, a
+ * quoted escape, a `filename*`, another header, a byte above 0x7f outside a quoted name, a limit
+ * reached, no file, two files, a field called `file`,
  * a malformed part — returns null: the caller hands the body to busboy, whose answer (the form,
  * or the API error) is the rule. Never throws.
  */
@@ -125,11 +131,11 @@ function readParts(buf: Buffer, at: number, delimiter: Buffer, limits: Multipart
       return 'file';
     }
     if (end < 0) return 'more';
-    // A text field: no type of its own, ASCII, within the limits (anything else is busboy's to judge).
+    // A text field: no type of its own, within the limits (anything else is busboy's to judge), read
+    // as UTF-8 as busboy reads it.
     if (part.type !== undefined || part.name === 'file' || ++head.fieldCount > limits.maxFields) return null;
-    const data = buf.subarray(start, end);
-    if (data.length > limits.maxFieldSize || !isAscii(data)) return null;
-    (head.fields[part.name] ??= []).push(data.toString('latin1'));
+    if (end - start > limits.maxFieldSize) return null;
+    (head.fields[part.name] ??= []).push(buf.toString('utf8', start, end));
     at = end + delimiter.length;
   }
 }
@@ -150,10 +156,10 @@ function boundaryOf(contentType: string): string | null {
 }
 
 /** `; a=b; c="d"` as a map (names lowercased); null when anything else is there or a name repeats. */
-function parameters(s: string): Map<string, string> | null {
+function parameters(s: string, param = PARAM): Map<string, string> | null {
   const out = new Map<string, string>();
   while (s.length > 0) {
-    const m = PARAM.exec(s);
+    const m = param.exec(s);
     if (!m) return /^[ \t]*$/.test(s) ? out : null;
     const name = m[1].toLowerCase();
     if (out.has(name)) return null;
@@ -173,7 +179,7 @@ function partHeaders(block: string): { name: string; filename?: string; type?: s
     const header = h[1].toLowerCase();
     if (header === 'content-disposition' && !disposition) {
       const d = /^form-data/i.exec(h[2]);
-      disposition = d && parameters(h[2].slice(d[0].length));
+      disposition = d && parameters(h[2].slice(d[0].length), DISPOSITION_PARAM);
       if (!disposition) return null;
     } else if (header === 'content-type' && type === undefined) {
       const t = MEDIA.exec(h[2]);
@@ -188,14 +194,14 @@ function partHeaders(block: string): { name: string; filename?: string; type?: s
   const filename = disposition.get('filename');
   // An empty filename is none to busboy (the part is a field then): not plain.
   if (filename === '') return null;
-  return { name, filename, type };
+  return { name: utf8(name), filename: filename === undefined ? undefined : utf8(filename), type };
 }
 
 function startsWith(body: Buffer, prefix: Buffer, at: number): boolean {
   return body.length - at >= prefix.length && body.compare(prefix, 0, prefix.length, at, at + prefix.length) === 0;
 }
 
-function isAscii(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] > 0x7e || (b[i] < 0x20 && b[i] !== 0x09 && b[i] !== 0x0a && b[i] !== 0x0d)) return false;
-  return true;
+/** A parameter's bytes (read as latin1) as busboy decodes them: UTF-8 (a malformed sequence becomes U+FFFD). */
+function utf8(latin1: string): string {
+  return /[\x80-\xff]/.test(latin1) ? Buffer.from(latin1, 'latin1').toString('utf8') : latin1;
 }
