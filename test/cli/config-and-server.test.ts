@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { INTERNAL_SECRET_HEADER } from '@fileshare/shared';
-import { CLI } from '../helpers/deploy.js';
+import { CLI, startAllInOne } from '../helpers/deploy.js';
 import { redisConfig } from '../helpers/engines.js';
-import { eventually } from '../helpers/fixtures.js';
+import { eventually, upload } from '../helpers/fixtures.js';
 import { http, multipart } from '../helpers/http.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
@@ -128,6 +128,42 @@ test('a dependency that is not there fails the start fast with a clear line', as
   });
   t.is(bad.code, 1);
   t.regex(bad.stderr, /TLS certificate unreadable/);
+});
+
+test('a port in use fails the start with a clear line; the server on it keeps every new connection', async (t) => {
+  // uWS listens with SO_REUSEPORT by default: a second server on the port started, and the kernel
+  // split new connections between the two (each answering 404 for the other's uploads).
+  const first = await startAllInOne({ FILESHARE_HTTP_TLS_ENABLED: 'false' });
+  try {
+    const port = new URL(first.roots[0]).port;
+    const up = await upload(first.gateways[0], first.user, 'kept by the first server');
+    t.is(up.status, 201);
+    const second = await run(process.execPath, [CLI, 'start', 'all'], {
+      env: {
+        ...process.env,
+        FILESHARE_CONFIG: '',
+        FILESHARE_DATA_DIR: tempDir('fs-second-'),
+        FILESHARE_HTTP_HOST: '127.0.0.1',
+        FILESHARE_HTTP_PORT: port,
+        FILESHARE_HTTP_TLS_ENABLED: 'false',
+        FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_USERNAME: 'u',
+        FILESHARE_SIMPLE_UPLOAD_AUTHENTICATION_PASSWORD: 'p',
+      },
+      timeout: 20_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number | null; signal?: string; stderr: string }) => ({ code: e.code ?? e.signal, stderr: e.stderr }),
+    );
+    t.is(second.code, 1, 'the second server did not stop by itself');
+    t.regex(second.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
+    // Each download on a new connection: all reach the first server.
+    for (let i = 0; i < 10; i++) {
+      const r = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', up.json.url]);
+      t.is(r.stdout, '200');
+    }
+  } finally {
+    await first.stop();
+  }
 });
 
 test('user add/list/remove keep a hashed users file; the first start creates admin once', async (t) => {

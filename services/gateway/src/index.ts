@@ -10,7 +10,7 @@ import { Downloads } from './http/download.js';
 import { PublicUrls } from './http/public-url.js';
 import { UploadSlots } from './http/upload-slots.js';
 import { TLS_CIPHERS, ensureTls } from './tls.js';
-import uWS, { reportUwsBuild, type us_listen_socket } from './uws.js';
+import uWS, { listenExclusive, reportUwsBuild } from './uws.js';
 
 export { Authenticator, parseBasic } from './auth/authenticator.js';
 
@@ -78,9 +78,7 @@ export async function startGateway(cfg: Config, deps: { bus: Bus; dataPlane: Dat
   let openapi: string | undefined;
   const served = mountRoutes(app, ctx, auth, checks, () => (openapi ??= existsSync(OPENAPI_FILE) ? readFileSync(OPENAPI_FILE, 'utf8') : '{}'));
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) =>
-    app.listen(cfg['http.host'], cfg['http.port'], (token) => (token ? resolve(token) : reject(new Error(`cannot listen on ${cfg['http.host']}:${cfg['http.port']}`)))),
-  );
+  const listenSocket = await listenExclusive(app, cfg['http.host'], cfg['http.port']);
   const port = uWS.us_socket_local_port(listenSocket);
   log.info({ port, tls, basePath: cfg['http.basePath'] }, `gateway listening on ${tls ? 'https' : 'http'}://${cfg['http.host']}:${port}${cfg['http.basePath']}`);
 
