@@ -229,6 +229,7 @@ export function blobStoreContract(
         await s.sendRange(key, { start, end }, sink);
         const r = await result;
         t.true(r.ended && r.bytes.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+        t.is(r.changedWhileHeld, 0, `bytes ${start}-${end}: a held view changed before it was let go`);
       }
       let started = false;
       const e = await t.throwsAsync(

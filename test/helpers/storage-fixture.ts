@@ -70,16 +70,23 @@ export interface Collected {
   bytes: Buffer;
   ended: boolean;
   failed?: Error;
+  /** Views held (write returned false) that changed before the sink resumed the transfer. */
+  changedWhileHeld: number;
 }
 
-/** A sink that collects what it gets; every `stallEvery`-th write is held and resumed later; cancels after `cancelAfter` bytes. */
+/**
+ * A sink that collects what it gets; every `stallEvery`-th write is held and resumed later (the
+ * view must not change meanwhile: the source may read ahead, never into a held view); cancels
+ * after `cancelAfter` bytes.
+ */
 export function collector(stallEvery = 0, cancelAfter = Infinity): { sink: BlobSink; result: Promise<Collected> } {
   const chunks: Buffer[] = [];
   let transfer!: BlobTransfer;
   let writes = 0;
   let bytes = 0;
-  let settle!: (r: Collected) => void;
-  const result = new Promise<Collected>((resolve) => (settle = resolve));
+  let changedWhileHeld = 0;
+  let settle!: (r: Omit<Collected, 'changedWhileHeld'>) => void;
+  const result = new Promise<Omit<Collected, 'changedWhileHeld'>>((resolve) => (settle = resolve)).then((r) => ({ ...r, changedWhileHeld }));
   const sink: BlobSink = {
     start: (t) => void (transfer = t),
     write(view) {
@@ -93,7 +100,11 @@ export function collector(stallEvery = 0, cancelAfter = Infinity): { sink: BlobS
         return false;
       }
       if (stallEvery && writes % stallEvery === 0) {
-        setTimeout(() => transfer.resume(), 2);
+        const copy = chunks[chunks.length - 1];
+        setTimeout(() => {
+          if (!view.equals(copy)) changedWhileHeld++;
+          transfer.resume();
+        }, 2);
         return false;
       }
       return true;
