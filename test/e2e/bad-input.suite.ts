@@ -88,6 +88,53 @@ export const CASES: BadCase[] = [
     status: 400,
     message: 'malformed multipart body',
   },
+  // Forms over 64 KiB are streamed: the file part cut out without busboy, what follows it busboy's.
+  {
+    name: 'a streamed form cut inside its file part',
+    send: (c) => {
+      const m = multipart([{ name: 'file', value: Buffer.alloc(300_000, 'd'), filename: 'big.bin' }]);
+      return http(`${c.base}/uploads`, { method: 'POST', headers: { authorization: c.auth, 'content-type': m.contentType }, body: m.body.subarray(0, 200_000) });
+    },
+    status: 400,
+    message: 'malformed multipart body',
+  },
+  {
+    name: 'a streamed form with a second file after the first',
+    send: (c) =>
+      post(
+        c,
+        multipart([
+          { name: 'file', value: Buffer.alloc(300_000, 'a'), filename: 'a' },
+          { name: 'other', value: 'b', filename: 'b' },
+        ]),
+      ),
+    status: 400,
+    message: 'exactly one file part is allowed',
+  },
+  {
+    name: 'a streamed form with a field too large after its file',
+    send: (c) =>
+      post(
+        c,
+        multipart([
+          { name: 'file', value: Buffer.alloc(300_000, 'a'), filename: 'a' },
+          { name: 'note', value: 'n'.repeat(70_000) },
+        ]),
+      ),
+    status: 400,
+    message: 'form field too large',
+  },
+  {
+    name: 'a streamed form with junk after its closing delimiter and no end',
+    send: (c) => {
+      const m = multipart([{ name: 'file', value: Buffer.alloc(300_000, 'j'), filename: 'j' }]);
+      // The delimiter closing the file, then neither a part nor the closing dashes.
+      const body = Buffer.concat([m.body.subarray(0, m.body.length - 4), Buffer.from('XX\r\n')]);
+      return http(`${c.base}/uploads`, { method: 'POST', headers: { authorization: c.auth, 'content-type': m.contentType }, body });
+    },
+    status: 400,
+    message: 'malformed multipart body',
+  },
   {
     name: 'two file parts',
     send: (c) =>
