@@ -39,10 +39,10 @@ const HEADERS_MAX = 8 * 1024;
  * form is what busboy yields: the file part's type (`type/subtype` lowercased, `text/plain` when
  * the part names none, as busboy has it), the raw filename cleaned as the stream path cleans it,
  * fields and quoted names as UTF-8 (as browsers send a file's name). Anything else — a preamble, a
- * quoted escape, a `filename*`, another header, a byte above 0x7f outside a quoted name, a limit
- * reached, no file, two files, a field called `file`,
- * a malformed part — returns null: the caller hands the body to busboy, whose answer (the form,
- * or the API error) is the rule. Never throws.
+ * quoted escape, a `filename*`, another header, a byte above 0x7f outside a quoted name, a header
+ * block over 8 KiB, a limit reached, no file, two files, a field called `file`, a malformed part —
+ * returns null: the caller hands the body to busboy, whose answer (the form, or the API error) is
+ * the rule. Never throws.
  */
 export function parseSimpleForm(body: Buffer, contentType: string, limits: MultipartLimits): SimpleForm | null {
   const delimiter = plainDelimiter(contentType);
