@@ -157,13 +157,12 @@ class Reception<W extends BlobWriter> implements PlainFormTarget {
     };
 
     bb.on('file', (field, stream, info) => {
-      // A part skipped is drained; cut short, busboy fails it too (the form's error says so).
-      if (field !== 'file' || this.failed) return void stream.on('error', () => undefined).resume();
+      if (field !== 'file' || this.failed) return skip(stream);
       // A part's type that is not a media type (control bytes, no subtype) is not kept: it would
       // become a broken Content-Type header on every download.
       const type = info.mimeType && isMediaType(info.mimeType) ? info.mimeType : 'application/octet-stream';
       const w = this.file({ name: cleanFileName(info.filename, limits.maxNameLength), contentType: type });
-      if (!w) return void stream.on('error', () => undefined).resume();
+      if (!w) return skip(stream);
       stream.on('error', fail);
       stream.on('data', (piece: Buffer) =>
         feed(
@@ -209,6 +208,11 @@ class Reception<W extends BlobWriter> implements PlainFormTarget {
     body.on('data', received);
     body.once('end', () => bb.end());
   }
+}
+
+/** A file part not kept is drained; cut short, busboy fails it too (the form's error says so). */
+function skip(stream: Readable): void {
+  stream.on('error', () => undefined).resume();
 }
 
 /**

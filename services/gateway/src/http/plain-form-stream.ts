@@ -66,8 +66,9 @@ export function streamPlainForm(body: Readable, delimiter: Buffer, limits: Multi
   const onEnd = () => {
     bodyEnded = true;
     if (to.failed) return;
-    if (!writer) return readHead();
-    to.fail(new Error('the body ended inside the file part'));
+    if (!writer) readHead();
+    // Still this path's (busboy has not taken the body): the file part's data never ended.
+    if (!handedOver && !to.failed) to.fail(new Error('the body ended inside the file part'));
   };
 
   /** Tries the head in the bytes so far: the file part begins, or the body goes to busboy. */
@@ -81,7 +82,6 @@ export function streamPlainForm(body: Readable, delimiter: Buffer, limits: Multi
     if (!writer) return;
     // The first data: in a chunk of the body, or in the copy of the head's chunks.
     scan(buf, r.dataStart, head.length === 1);
-    if (bodyEnded && !handedOver && !to.failed) to.fail(new Error('the body ended inside the file part'));
   };
 
   /** A chunk in the file part's data: first settles the bytes held from the last one. */

@@ -51,8 +51,7 @@ export function parseSimpleForm(body: Buffer, contentType: string, limits: Multi
   const end = body.indexOf(delimiter, head.dataStart);
   if (end < 0) return null;
   // Fields may follow the file; then the closing delimiter, and nothing or a line break.
-  const rest = readParts(body, end + delimiter.length, delimiter, limits, head);
-  if (rest !== 'close' || !endsAfterClose(body, head.closedAt!)) return null;
+  if (readParts(body, end + delimiter.length, delimiter, limits, head) !== 'close') return null;
   return { file: body.subarray(head.dataStart, end), name: head.name, contentType: head.contentType, fields: head.fields };
 }
 
@@ -65,8 +64,6 @@ export interface FormHead {
   /** The file part's type, as busboy has it (`text/plain` when it names none). */
   contentType: string;
   dataStart: number;
-  /** Where the closing delimiter of the parts read ends (set by `readParts` on 'close'). */
-  closedAt?: number;
 }
 
 /**
@@ -98,14 +95,16 @@ export function readFormHead(buf: Buffer, delimiter: Buffer, limits: MultipartLi
 /**
  * Reads parts from `at` (just past a delimiter): text fields into `head`, until a file part's
  * data begins ('file': its name, type and data's start set in `head`), the closing delimiter
- * ('close'), the end of `buf` before either ('more'), or anything that is not plain (null).
+ * ending `buf` ('close'), the end of `buf` before either ('more'), or anything that is not plain
+ * (null).
  */
 function readParts(buf: Buffer, at: number, delimiter: Buffer, limits: MultipartLimits, head: FormHead): 'file' | 'close' | 'more' | null {
   for (;;) {
     if (buf.length < at + 2) return 'more';
     if (buf[at] === 0x2d && buf[at + 1] === 0x2d) {
-      head.closedAt = at + 2;
-      return 'close';
+      // The closing delimiter, then nothing or a line break, to the end of `buf`.
+      const rest = buf.length - (at + 2);
+      return rest === 0 || (rest === 2 && startsWith(buf, CRLF, at + 2)) ? 'close' : null;
     }
     if (!startsWith(buf, CRLF, at)) return null;
     const headersEnd = buf.indexOf(HEADERS_END, at + CRLF.length);
@@ -138,12 +137,6 @@ function readParts(buf: Buffer, at: number, delimiter: Buffer, limits: Multipart
     (head.fields[part.name] ??= []).push(buf.toString('utf8', start, end));
     at = end + delimiter.length;
   }
-}
-
-/** After the closing delimiter (`readParts` said 'close'): nothing, or one line break, to the end of the body. */
-function endsAfterClose(body: Buffer, at: number): boolean {
-  const rest = body.length - at;
-  return rest === 0 || (rest === 2 && startsWith(body, CRLF, at));
 }
 
 /** The boundary of `multipart/form-data; boundary=...` (its only parameter), or null. */
