@@ -35,7 +35,7 @@ const CHECKPOINT_EVERY_MS = 200;
 /**
  * The WAL size past which commits pause briefly so that it can start over (DurableSqlite.heard).
  * The file is kept at that size: frames then overwrite blocks the file has, and a WAL fsync
- * flushes data only. A WAL that kept growing into new blocks (256 MiB, cut back to 64 MiB at each
+ * has no new blocks to record. A WAL that kept growing into new blocks (256 MiB, cut back to 64 MiB at each
  * start) had the kernel zero each new page (6 % of an all-in-one process's samples on 4 KiB
  * uploads), and an fsync that must also record new blocks costs more (six frames then fsync, ext4
  * here: median 341-351 µs growing, 246-247 µs overwriting; p99 620-952 vs 412-416 µs). Upload p99
