@@ -20,14 +20,6 @@ export interface PutOptions {
 }
 
 /**
- * `PUT <path>` as a Writable, on the connection `connect` finds (before a byte is accepted: a
- * replica that cannot be reached is skipped there, while the upload can still go elsewhere).
- * A chunk's write callback runs once the socket took its bytes (BlobWriter lends chunks); what
- * arrived meanwhile goes out as one corked write. `answer` is storage's 201 body; any other status
- * rejects with its API error, and an early answer (storage refused mid-body) destroys the writer.
- * The connection goes back to `pool` only after a complete exchange.
- */
-/**
  * Where one upload exchange is, besides what its ResponseReader has read:
  * - `connecting`: finding a replica (`connect`), nothing sent;
  * - `sending`: the body is going out (the head with the first chunk);
@@ -36,28 +28,73 @@ export interface PutOptions {
  */
 type Phase = 'connecting' | 'sending' | 'sent' | 'over';
 
+/**
+ * One `PUT` on one pooled connection: storage's answer read from the connection's buffer into
+ * `answer` (201: its body; anything else rejects with its API error). The connection goes back to
+ * the pool only after a complete exchange (the whole request sent, the answer read, keep-alive).
+ */
+class Exchange<T> {
+  readonly answer = deferred<T>({ unhandled: 'ignore' }); // the owner awaits it; never an unhandled rejection
+  readonly reader: ResponseReader;
+  phase: Phase = 'connecting';
+  conn: Connection | undefined;
+  /** The request line and headers, until they went out with the first bytes. */
+  head: string | null;
+  private url = '';
+  private readonly onBytes: (view: Buffer) => boolean;
+
+  constructor(
+    private readonly pool: ConnectionPool,
+    path: string,
+    headers: string[],
+  ) {
+    ({ reader: this.reader, onBytes: this.onBytes } = answerReader(this.answer, (keepAlive) => this.finish(this.phase === 'sent' && keepAlive)));
+    this.head = `PUT ${path} HTTP/1.1\r\nHost: storage\r\nTransfer-Encoding: chunked\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`;
+  }
+
+  /** The replica `connect` found: the exchange reads its answers from now on. */
+  attach(c: { url: string; conn: Connection }): void {
+    ({ url: this.url, conn: this.conn } = c);
+    this.phase = 'sending';
+    c.conn.onBytes = this.onBytes;
+    // The connection has forgotten this exchange already (Connection.closed).
+    c.conn.onClose = () => {
+      this.phase = 'over';
+      this.answer.reject(new AppError('unavailable'));
+    };
+  }
+
+  finish(reuse: boolean): void {
+    if (this.phase === 'over' || !this.conn) return;
+    this.phase = 'over';
+    if (reuse) this.pool.release(this.url, this.conn);
+    else this.conn.drop();
+  }
+
+  /** The body's end: the last chunk (`0`) and the trailer lines, after the head if nothing was sent yet. */
+  end(lines: string[]): string {
+    const text = `${this.head ?? ''}0\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`;
+    this.head = null;
+    return text;
+  }
+}
+
+/**
+ * `PUT <path>` as a Writable, on the connection `connect` finds (before a byte is accepted: a
+ * replica that cannot be reached is skipped there, while the upload can still go elsewhere).
+ * A chunk's write callback runs once the socket took its bytes (BlobWriter lends chunks); what
+ * arrived meanwhile goes out as one corked write. `answer` is storage's 201 body; any other status
+ * rejects with its API error, and an early answer (storage refused mid-body) destroys the writer.
+ */
 export function putWriter<T>(
   pool: ConnectionPool,
   connect: () => Promise<{ url: string; conn: Connection }>,
   path: string,
   opts: PutOptions,
 ): { writer: Writable; answer: Promise<T> } {
-  const answer = deferred<T>({ unhandled: 'ignore' }); // the owner awaits it; never an unhandled rejection
-  let url = '';
-  let conn: Connection | undefined;
-  let phase: Phase = 'connecting';
-  /** The request line and headers, until they went out with the first bytes. */
-  let head: string | null = `PUT ${path} HTTP/1.1\r\nHost: storage\r\nTransfer-Encoding: chunked\r\n${opts.headers.map((h) => `${h}\r\n`).join('')}\r\n`;
-
-  const finish = (reuse: boolean) => {
-    if (phase === 'over' || !conn) return;
-    phase = 'over';
-    if (reuse) pool.release(url, conn);
-    else conn.drop();
-  };
-
+  const ex = new Exchange<T>(pool, path, opts.headers);
+  const answer = ex.answer;
   const hash = opts.digestTrailer ? createHash('sha256') : null;
-  const { reader, onBytes } = answerReader(answer, (keepAlive) => finish(phase === 'sent' && keepAlive));
 
   /**
    * A write the socket failed (EPIPE, reset): storage refused the body and closed, and its answer
@@ -77,14 +114,7 @@ export function putWriter<T>(
     construct(cb) {
       connect().then(
         (c) => {
-          ({ url, conn } = c);
-          phase = 'sending';
-          conn.onBytes = onBytes;
-          // The connection has forgotten this exchange already (Connection.closed).
-          conn.onClose = () => {
-            phase = 'over';
-            answer.reject(new AppError('unavailable'));
-          };
+          ex.attach(c);
           cb();
         },
         (err: Error) => {
@@ -99,25 +129,24 @@ export function putWriter<T>(
       if (bufs.length === 0) return cb();
       // Before the socket takes them: a lent chunk may be refilled once its callback ran.
       if (hash) for (const b of bufs) hash.update(b);
-      writeChunks(conn!.socket, head, bufs, (err) => (err ? refused(err, cb) : cb()));
-      head = null;
+      writeChunks(ex.conn!.socket, ex.head, bufs, (err) => (err ? refused(err, cb) : cb()));
+      ex.head = null;
     },
     final(cb) {
       Promise.resolve(opts.trailers?.() ?? [])
         .then((lines) => {
-          if (phase === 'over') throw new AppError('unavailable');
+          if (ex.phase === 'over') throw new AppError('unavailable');
           if (hash) lines = [...lines, `${opts.digestTrailer}: ${hash.digest('hex')}`];
-          conn!.socket.write(`${head ?? ''}0\r\n${lines.map((l) => `${l}\r\n`).join('')}\r\n`);
-          head = null;
-          phase = 'sent';
+          ex.conn!.socket.write(ex.end(lines));
+          ex.phase = 'sent';
           return answer.promise;
         })
         .then(() => cb(), cb);
     },
     destroy(err, cb) {
-      if (!reader.done) {
+      if (!ex.reader.done) {
         answer.reject(err ?? new AppError('incomplete_body'));
-        finish(false);
+        ex.finish(false);
       }
       cb(err);
     },
@@ -125,6 +154,37 @@ export function putWriter<T>(
   writer.on('error', () => undefined); // reported through `answer`
   answer.promise.catch((err: Error) => writer.destroy(err));
   return { writer, answer: answer.promise };
+}
+
+/**
+ * `PUT <path>` of a body already in hand (a small form read whole): head, body and trailers go
+ * out in one write, with no stream between; storage reads the same chunked request as putWriter's.
+ * A write the socket fails settles through the connection's close (503) or storage's answer.
+ */
+export async function putWhole<T>(pool: ConnectionPool, connect: () => Promise<{ url: string; conn: Connection }>, path: string, opts: PutOptions, body: Buffer): Promise<T> {
+  const ex = new Exchange<T>(pool, path, opts.headers);
+  ex.attach(await connect());
+  let lines: string[];
+  try {
+    lines = opts.trailers ? await opts.trailers() : [];
+  } catch (err) {
+    ex.finish(true); // nothing was sent: the connection is clean, back to the pool
+    throw err;
+  }
+  if (ex.phase === 'over') throw new AppError('unavailable');
+  if (opts.digestTrailer) lines.push(`${opts.digestTrailer}: ${createHash('sha256').update(body).digest('hex')}`);
+  const socket = ex.conn!.socket;
+  socket.cork();
+  if (body.length > 0) {
+    socket.write(`${ex.head ?? ''}${body.length.toString(16)}\r\n`);
+    ex.head = null;
+    socket.write(body);
+    socket.write('\r\n');
+  }
+  socket.write(ex.end(lines));
+  socket.uncork();
+  ex.phase = 'sent';
+  return ex.answer.promise;
 }
 
 /** `head` (when not sent yet) and `bufs` as HTTP chunks, in one corked write; `done` once the socket took the last. */

@@ -4,11 +4,10 @@ import { isId } from '../ids.js';
 import { metrics } from '../metrics.js';
 import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 import { BlobReader } from './blob-reader.js';
-import { putWriter } from './blob-upload.js';
+import { putWhole, putWriter, type PutOptions } from './blob-upload.js';
 import { ConnectionPool } from './connections.js';
 import {
   CHECKSUM_ALGORITHMS,
-  storeThroughWriter,
   type AppendOptions,
   type AppendWriter,
   type BlobSink,
@@ -176,9 +175,11 @@ export class HttpDataPlane implements DataPlane {
     return Object.assign(w.writer, { done, record: w.answer });
   }
 
-  /** A small form's bytes: `PUT /uploads` with everything at once (one chunk, then the trailers). */
+  /** A small form's bytes: `PUT /uploads` with everything at once (head, one chunk and the trailers in one write). */
   storeUpload(opts: { bytes: Buffer; maxBytes: number; meta: UploadMeta }): Promise<UploadRecord> {
-    return storeThroughWriter(this, opts);
+    if (opts.bytes.length > opts.maxBytes) return Promise.reject(new AppError('file_too_large'));
+    const { connect, put } = this.putParts(opts.maxBytes, [], { name: UPLOAD_TRAILER, value: () => encodeUploadMeta(opts.meta) }, true);
+    return putWhole<UploadRecord>(this.pool, connect, '/uploads', put, opts.bytes);
   }
 
   /** `PUT /resumable/<id>`: the chunk's bytes; storage checks offset and owner before it takes one. */
@@ -198,7 +199,13 @@ export class HttpDataPlane implements DataPlane {
    * fails for a replica that was gone before it began. Once bytes flow, a failure fails the upload
    * (503): the stream cannot be replayed.
    */
-  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailer?: { name: string; value: () => Promise<string> }, digest = false) {
+  private put<T>(path: string, maxBytes: number, headers: string[] = [], trailer?: { name: string; value: () => Promise<string> | string }, digest = false) {
+    const { connect, put } = this.putParts(maxBytes, headers, trailer, digest);
+    return putWriter<T>(this.pool, connect, path, put);
+  }
+
+  /** The headers, trailers and replica choice of a data-plane PUT (put, storeUpload). */
+  private putParts(maxBytes: number, headers: string[], trailer: { name: string; value: () => Promise<string> | string } | undefined, digest: boolean) {
     const lines = ['content-type: application/octet-stream', `${MAX_BYTES_HEADER}: ${maxBytes}`, ...headers];
     // The Trailer header announces exactly the trailers that follow the body.
     const announced = [...(trailer ? [trailer.name] : []), ...(digest ? [DIGEST_TRAILER] : [])];
@@ -206,7 +213,8 @@ export class HttpDataPlane implements DataPlane {
     if (this.secretHeader) lines.push(this.secretHeader);
     const connect = () => this.firstReachable(async (url) => ({ url, conn: (await this.pool.acquire(url)).conn }));
     const trailers = trailer && (async () => [`${trailer.name}: ${await trailer.value()}`]);
-    return putWriter<T>(this.pool, connect, path, { headers: lines, trailers, digestTrailer: digest ? DIGEST_TRAILER : undefined });
+    const put: PutOptions = { headers: lines, trailers, digestTrailer: digest ? DIGEST_TRAILER : undefined };
+    return { connect, put };
   }
 
   /**
