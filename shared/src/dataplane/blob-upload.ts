@@ -174,12 +174,11 @@ export async function putWhole<T>(pool: ConnectionPool, connect: () => Promise<{
   if (ex.phase === 'over') throw new AppError('unavailable');
   if (opts.digestTrailer) lines.push(`${opts.digestTrailer}: ${createHash('sha256').update(body).digest('hex')}`);
   const socket = ex.conn!.socket;
-  socket.cork();
+  socket.cork(); // around writeChunks' own cork: everything leaves in one write
+  // An empty chunk would read as the body's end: an empty body is the end alone.
   if (body.length > 0) {
-    socket.write(`${ex.head ?? ''}${body.length.toString(16)}\r\n`);
+    writeChunks(socket, ex.head, [body], () => undefined);
     ex.head = null;
-    socket.write(body);
-    socket.write('\r\n');
   }
   socket.write(ex.end(lines));
   socket.uncork();
