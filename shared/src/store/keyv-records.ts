@@ -13,8 +13,9 @@ export async function guarded<T>(op: () => Promise<T> | T): Promise<T> {
 }
 
 /**
- * Records through keyv (get/set/delete with TTL), shared by both stores; each store adds
- * the atomic primitives with its own engine's tools (SQLite transactions, Redis commands/Lua).
+ * Records through keyv (get/set/delete with TTL): the Redis store's. The SQLite store reads and
+ * writes the same stored form without keyv's layers (keyv-format.ts). Each store adds the atomic
+ * primitives with its own engine's tools (SQLite transactions, Redis commands/Lua).
  */
 export abstract class KeyvRecords implements Pick<Store, 'get' | 'set' | 'delete'> {
   constructor(protected readonly keyv: Keyv) {}

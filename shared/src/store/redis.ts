@@ -11,6 +11,7 @@
 import KeyvRedis, { createClient, type RedisClientType } from '@keyv/redis';
 import { Keyv } from 'keyv';
 import type { Logger } from 'pino';
+import { decodeRecord, encodeRecord } from './keyv-format.js';
 import { KeyvRecords, guarded } from './keyv-records.js';
 import type { Store } from './store.js';
 
@@ -53,7 +54,7 @@ export class RedisStore extends KeyvRecords implements Store {
       throw err;
     }
     const adapter = new KeyvRedis(client, { throwOnErrors: true, throwOnConnectError: true });
-    return new RedisStore(new Keyv({ store: adapter, namespace: 'fs', throwOnErrors: true }), client);
+    return new RedisStore(new Keyv({ store: adapter, namespace: 'fs', throwOnErrors: true, serialize: encodeRecord, deserialize: decodeRecord }), client);
   }
 
   private cmd<T>(args: string[]): Promise<T> {

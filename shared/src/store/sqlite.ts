@@ -1,7 +1,7 @@
 /**
  * SQLite store for the all-in-one mode: a DurableSqlite file (WAL, group commit, a write resolves
  * once on disk, so an acknowledged record survives power loss). Tables:
- *   kv(key, value, expires)   keyv records; expired rows are purged every minute
+ *   kv(key, value, expires)   records in keyv's stored form (keyv-format.ts); expired rows are purged every minute
  *   claims(key, expires)      set-if-absent markers (INSERT .. ON CONFLICT .. WHERE expired)
  *   members(name, member)     unordered sets
  *   schedule(item, due)       the expiry index, indexed by due time
@@ -9,13 +9,12 @@
  * are not what the distributed mode uses — that is Redis. Only a sole writer (`soleWriter`, the
  * all-in-one process) keeps recent records in memory, and its leases (Store.lease) only there.
  */
-import { EventEmitter } from 'node:events';
 import type Database from 'better-sqlite3';
-import { Keyv, type KeyvStoreAdapter, type StoredData } from 'keyv';
 import { BoundedMap } from '../bounded-map.js';
 import { DurableSqlite } from './durable-sqlite.js';
 import { InProcessLeases } from './in-process-leases.js';
-import { KeyvRecords, guarded } from './keyv-records.js';
+import { guarded } from './keyv-records.js';
+import { decodeRecord, encodeRecord } from './keyv-format.js';
 import type { Store } from './store.js';
 
 const SCHEMA = `
@@ -27,74 +26,80 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
 `;
 
-/** A kv row as stored: keyv's serialized value and its expiry (ms; null: none). */
+/** A kv row as stored: the record in keyv's form (keyv-format.ts) and its expiry (ms; null: none). */
 interface Row {
   value: string;
   expires: number | null;
 }
 
+/** keyv's namespace, as it prefixed every key when the records went through it. */
+const storedKey = (key: string) => (key.startsWith('fs:') ? key : `fs:${key}`);
+
 /**
- * keyv storage adapter over one SQLite table. With `recent`, rows read or written lately are also
- * kept in memory and reads of them skip SQLite: sound only when this connection is the file's
- * only writer (the all-in-one process), since every write goes through here. A row is put there
- * when its write runs inside the commit — what SQLite's own reads would see from then on — and
- * the whole of it is dropped when a commit fails. A point read cost a read transaction (two
- * fcntl locks on the WAL index) and a B-tree walk: a sixth of a token round trip's samples.
+ * Records in one SQLite table, in the form keyv gave them (files written before still read the
+ * same). With `recent`, rows read or written lately are also kept in memory and reads of them
+ * skip SQLite: sound only when this connection is the file's only writer (the all-in-one
+ * process), since every write goes through here. A row is put there when its write runs inside
+ * the commit — what SQLite's own reads would see from then on — and the whole of it is dropped
+ * when a commit fails. A point read cost a read transaction (two fcntl locks on the WAL index)
+ * and a B-tree walk: a sixth of a token round trip's samples.
  */
-class SqliteKeyvAdapter extends EventEmitter implements KeyvStoreAdapter {
-  opts = {};
-  namespace?: string;
+class SqliteRecords {
   private readonly getStmt;
   private readonly setStmt;
   private readonly delStmt;
 
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly write: <T>(op: () => T) => Promise<T>,
     private readonly recent?: BoundedMap<string, Row>,
   ) {
-    super();
     this.getStmt = db.prepare<[string, number], Row>('SELECT value, expires FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)');
     this.setStmt = db.prepare('INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires = excluded.expires');
     this.delStmt = db.prepare('DELETE FROM kv WHERE key = ?');
   }
-  async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
+
+  get<T>(key: string): T | undefined {
     const now = Date.now();
-    const kept = this.recent?.get(key);
-    if (kept) {
-      if (kept.expires === null || kept.expires > now) return kept.value as StoredData<Value>;
-      this.recent!.delete(key);
+    const k = storedKey(key);
+    let row = this.recent?.get(k);
+    if (row && row.expires !== null && row.expires <= now) {
+      this.recent!.delete(k);
       return undefined;
     }
-    const row = this.getStmt.get(key, now);
-    if (row) this.recent?.set(key, row);
-    return row?.value as StoredData<Value> | undefined;
+    if (!row) {
+      row = this.getStmt.get(k, now);
+      if (!row) return undefined;
+      this.recent?.set(k, row);
+    }
+    const record = decodeRecord<T>(row.value);
+    // keyv's own check, on the expiry inside the record
+    return record && !(typeof record.expires === 'number' && now > record.expires) ? record.value : undefined;
   }
-  async set(key: string, value: string, ttl?: number): Promise<boolean> {
-    const expires = ttl ? Date.now() + ttl : null;
-    await this.write(() => {
-      this.setStmt.run(key, value, expires);
-      this.recent?.set(key, { value, expires });
-    });
-    return true;
-  }
-  async delete(key: string): Promise<boolean> {
+  set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    const k = storedKey(key);
+    const expires = ttlMs ? Date.now() + ttlMs : undefined;
+    const row: Row = { value: encodeRecord({ value, expires }), expires: expires ?? null };
     return this.write(() => {
-      const changed = this.delStmt.run(key).changes > 0;
-      this.recent?.delete(key);
+      this.setStmt.run(k, row.value, row.expires);
+      this.recent?.set(k, row);
+    });
+  }
+  delete(key: string): Promise<boolean> {
+    const k = storedKey(key);
+    return this.write(() => {
+      const changed = this.delStmt.run(k).changes > 0;
+      this.recent?.delete(k);
       return changed;
     });
   }
-  async clear(): Promise<void> {
-    this.db.exec('DELETE FROM kv');
-    this.recent?.clear();
-  }
 }
 
-export class SqliteStore extends KeyvRecords implements Store {
+export class SqliteStore implements Store {
   /** The file: another table whose rows must commit with the records may share it (all-in-one small blobs). */
   readonly file: DurableSqlite;
   private readonly db: Database.Database;
+  private readonly records: SqliteRecords;
   /** Runs a write in the next group commit; resolves once it is durable. */
   private readonly write: <T>(op: () => T) => Promise<T>;
   private readonly stmts;
@@ -112,7 +117,7 @@ export class SqliteStore extends KeyvRecords implements Store {
     const file = new DurableSqlite(path, SCHEMA, () => recent?.clear());
     const write = <T>(op: () => T): Promise<T> => file.write(op);
     const db = file.db;
-    super(new Keyv({ store: new SqliteKeyvAdapter(db, write, recent), namespace: 'fs', throwOnErrors: true }));
+    this.records = new SqliteRecords(db, write, recent);
     this.file = file;
     this.write = write;
     if (opts.soleWriter) this.leases = new InProcessLeases();
@@ -141,6 +146,16 @@ export class SqliteStore extends KeyvRecords implements Store {
       return items;
     });
     this.purgeTimer = setInterval(() => this.purge(), 60_000).unref();
+  }
+
+  get<T>(key: string): Promise<T | undefined> {
+    return guarded(() => this.records.get<T>(key));
+  }
+  set(key: string, value: unknown, ttlMs?: number): Promise<void> {
+    return guarded(() => this.records.set(key, value, ttlMs));
+  }
+  delete(key: string): Promise<boolean> {
+    return guarded(() => this.records.delete(key));
   }
 
   /** Drop rows past their TTL (reads already ignore them; this reclaims the space). */
