@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAllInOne, startDistributed } from '../../test/helpers/deploy.js';
-import { FILESHARE_ENV, P, SYSTEMS, USER, WORK, expect, round, say, wrkMedian, type Bench, type PerSystem } from '../context.js';
+import { FILESHARE_ENV, P, SYSTEMS, USER, WORK, expect, quick, round, say, wrkMedian, type Bench, type PerSystem } from '../context.js';
 import { curl, fmt, wrk } from '../lib.js';
 import { seedRedis, seedSqlite } from '../seed.js';
 
@@ -45,7 +45,8 @@ export async function growth(files: Bench['files']): Promise<PerSystem<GrowthFig
           lua,
           `local ids = {${sample.map((i) => `"${i}"`).join(',')}}\nfunction request() return wrk.format("GET", "${path}/uploads/" .. ids[math.random(#ids)]) end\n`,
         );
-        await wrk(`${base}/uploads/${up.id}`, { connections: 64, seconds: 2, script: lua }); // same warm-up before each measurement
+        // same warm-up before each measurement (1 s in the quick run, which must end within 90 s)
+        await wrk(`${base}/uploads/${up.id}`, { connections: 64, seconds: quick ? 1 : 2, script: lua });
         return wrkMedian(`${base}/uploads/${up.id}`, { connections: 64, seconds: P.wrkSecs, script: lua });
       };
       const add = (more: string[]) => {
