@@ -118,6 +118,11 @@ export const SCHEMA = {
     default: true,
     doc: "A standalone gateway reads finished fs blobs from <dataDir>/blobs itself when it finds them there (gateway and storage on one host, or sharing a volume mounted as the same data directory) instead of streaming them through storage's data plane; a blob it does not find there whole comes from storage. Off: every download goes through storage.",
   },
+  'blob.fs.gatewayWrites': {
+    kind: 'bool',
+    default: true,
+    doc: "A standalone gateway writes the bytes of large uploads (declared 1 MiB or more, or chunked) onto <dataDir>/blobs itself, as storage would (a temp file in <dataDir>/tmp, fsynced, renamed into place), once a probe shows storage sees the files it writes there (same host, or the data directory's volume mounted read-write in both); storage keeps the orphan guard and the record. Until then, and for smaller bodies, bytes go through storage's data plane. Off: every upload goes through storage.",
+  },
   'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
   'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
   'blob.s3.bucket': { kind: 'string', default: 'fileshare', doc: 'S3 bucket.' },

@@ -10,8 +10,21 @@ export * from './bus/bus.js';
 export { LocalBus } from './bus/local.js';
 export type { Store } from './store/store.js';
 export * from './dataplane/dataplane.js';
-export { HttpDataPlane, DIGEST_TRAILER, INTERNAL_SECRET_HEADER, MAX_BYTES_HEADER, UPLOAD_TRAILER, decodeAppend, decodeUploadMeta, parseChecksum } from './dataplane/http.js';
-export { SharedVolumeReads } from './dataplane/shared-volume.js';
+export {
+  HttpDataPlane,
+  DIGEST_TRAILER,
+  INTERNAL_SECRET_HEADER,
+  MAX_BYTES_HEADER,
+  UPLOAD_TRAILER,
+  VOLUME_HEADERS,
+  decodeAppend,
+  decodeUploadMeta,
+  parseChecksum,
+} from './dataplane/http.js';
+export { SharedVolume, PLACE_FROM_BYTES, type SharedVolumeOptions, type VolumeBooks } from './dataplane/shared-volume.js';
+export { HashingBlobWriter, type CreateBlobOptions } from './blobfs/hashing-writer.js';
+export { FsBlobWriter, type InlineTarget } from './blobfs/fs-blob-writer.js';
+export { SyncBehind, placeDurably, syncDir, writeAll } from './blobfs/durable-files.js';
 export { FILE_READ_CHUNK, sendFileRange, sendFileViews } from './dataplane/file-views.js';
 export * from './ops-server.js';
 export * from './connect.js';

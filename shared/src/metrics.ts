@@ -27,6 +27,17 @@ export const metrics = {
     help: "Blob reads of a standalone gateway (downloads, and small files read once into its cache), by where the bytes came from: the fs blobs on its data directory (volume; blob.fs.gatewayReads) or storage's data plane (storage).",
     labelNames: ['from'] as const,
   }),
+  blobWrites: new Counter({
+    ...opts,
+    name: 'fileshare_blob_writes_total',
+    help: "New blobs of a standalone gateway on the fs blobs' volume (uploads, session files), by where their bytes were written: onto the volume by the gateway (volume; blob.fs.gatewayWrites) or by storage through its data plane (storage).",
+    labelNames: ['to'] as const,
+  }),
+  volumeShared: new Gauge({
+    ...opts,
+    name: 'fileshare_blob_volume_shared',
+    help: "1 while storage sees the files a standalone gateway writes on the fs blobs' volume (its last probe; blob.fs.gatewayWrites): large uploads are written there by the gateway; 0: through storage.",
+  }),
   downloadsInFlight: new Gauge({ ...opts, name: 'fileshare_downloads_in_flight', help: 'Downloads being sent.' }),
   tokens: new Counter({ ...opts, name: 'fileshare_tokens_total', help: 'Download tokens by outcome (issued, consumed, refused).', labelNames: ['outcome'] }),
   expirySweeps: new Counter({ ...opts, name: 'fileshare_expiry_sweeps_total', help: 'Expiry sweeps run.' }),

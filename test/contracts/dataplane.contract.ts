@@ -11,14 +11,14 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
  * What every DataPlane must do, against a real storage service: `pick` chooses the implementation
  * under test from the fixture (storage's own object in-process, or the HTTP client to its server).
  */
-export function dataPlaneContract(label: string, pick: (f: StorageFixture) => DataPlane, fixture: Parameters<typeof startStorageFixture>[0] = {}): void {
+export function dataPlaneContract(label: string, pick: (f: StorageFixture) => DataPlane | Promise<DataPlane>, fixture: Parameters<typeof startStorageFixture>[0] = {}): void {
   let f: StorageFixture;
   let plane: DataPlane;
   const data = randomBytes(3 * 1024 * 1024 + 123);
   let key: string;
   test.before(async () => {
     f = await startStorageFixture(fixture);
-    plane = pick(f);
+    plane = await pick(f);
     const w = plane.createBlob({ maxBytes: data.length });
     w.end(data);
     key = (await w.done).key;

@@ -1,16 +1,24 @@
 /**
- * A standalone gateway on the fs blobs' volume reads downloads from it (blob.fs.gatewayReads);
- * one told not to streams them through storage. Both serve the same bytes, ranges and 404s.
+ * A standalone gateway on the fs blobs' volume reads downloads from it (blob.fs.gatewayReads) and
+ * writes large uploads onto it (blob.fs.gatewayWrites); one told not to streams both through
+ * storage. Both serve the same bytes, ranges and 404s; bytes a killed gateway left are removed.
  */
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { join } from 'node:path';
 import test from 'ava';
 import { startDistributed, type Deployment } from '../helpers/deploy.js';
-import { sha256, upload } from '../helpers/fixtures.js';
-import { http } from '../helpers/http.js';
+import { eventually, filesUnder, fsBlobs, newSession, sha256, token, upload } from '../helpers/fixtures.js';
+import { basic, http } from '../helpers/http.js';
 
 let d: Deployment;
 test.before(async () => {
-  d = await startDistributed({ gateways: 2, processEnv: { gateway2: { FILESHARE_BLOB_FS_GATEWAY_READS: 'false' } } });
+  d = await startDistributed({
+    gateways: 2,
+    // Bytes never recorded are removed 2 s after their first byte (the killed gateway below).
+    env: { FILESHARE_EXPIRY_ORPHAN_GRACE: '2' },
+    processEnv: { gateway2: { FILESHARE_BLOB_FS_GATEWAY_READS: 'false', FILESHARE_BLOB_FS_GATEWAY_WRITES: 'false' } },
+  });
 });
 test.after.always(async () => d?.stop());
 
@@ -43,4 +51,68 @@ test.serial('downloads read from the shared volume or through storage: the same 
   );
   t.is((await http(`${d.gateways[0]}/uploads/${up.json.id}`, { method: 'DELETE', auth: d.user })).status, 204);
   for (const g of [0, 1]) t.is((await http(`${d.gateways[g]}/uploads/${up.json.id}`)).status, 404, `gateway ${g + 1}: deleted`);
+});
+
+/** One gateway's count of new blobs written to `to`. */
+async function writes(gateway: number, to: 'volume' | 'storage'): Promise<number> {
+  const r = await http(`${d.roots[gateway]}/metrics`, { auth: d.user });
+  const m = new RegExp(`^fileshare_blob_writes_total\\{to="${to}"\\} (\\d+)$`, 'm').exec(r.text);
+  return m ? Number(m[1]) : 0;
+}
+
+test.serial('large uploads are written onto the volume by a gateway that shares it, through storage by one told not to: the same records and bytes', async (t) => {
+  // Its first probe may have met storage still starting: it probes again soon.
+  const shared = async () => /^fileshare_blob_volume_shared 1$/m.test((await http(`${d.roots[0]}/metrics`, { auth: d.user })).text);
+  t.true(await eventually(shared, 20_000), 'gateway 1 found that storage sees its files');
+  const before = [await writes(0, 'volume'), await writes(0, 'storage')];
+  for (const g of [0, 1]) {
+    const base = d.gateways[g];
+    const form = randomBytes(2 * 1024 * 1024 + 7);
+    const up = await upload(base, d.user, form, { name: 'form.bin' });
+    t.is(up.status, 201, up.text);
+    t.is(up.json.sha256, sha256(form));
+    const raw = randomBytes(3 * 1024 * 1024 + 1);
+    const sid = await newSession(base, d.user);
+    const f = await http(`${base}/sessions/${sid}/files`, { method: 'POST', auth: d.user, headers: { 'content-type': 'application/json' }, body: '{"name":"raw.bin"}' });
+    const put = await http(`${base}/sessions/${sid}/files/${f.json.id}`, { method: 'PUT', auth: d.user, body: raw });
+    t.is(put.status, 200, put.text);
+    t.is(put.json.sha256, sha256(raw));
+    // Either gateway serves either upload, whole.
+    for (const h of [0, 1]) {
+      t.is(sha256((await http(`${d.gateways[h]}/uploads/${up.json.id}`)).body), sha256(form), `written by gateway ${g + 1}, read by ${h + 1}`);
+      const tok = await token(d.gateways[h], d.user, sid, f.json.id);
+      t.is(sha256((await http(tok.json.url)).body), sha256(raw), `session file by gateway ${g + 1}, read by ${h + 1}`);
+    }
+  }
+  t.deepEqual([(await writes(0, 'volume')) - before[0], (await writes(0, 'storage')) - before[1]], [2, 0], 'gateway 1 wrote both onto the volume');
+  t.deepEqual([await writes(1, 'volume'), await writes(1, 'storage')], [0, 0], 'gateway 2 has no volume: storage got its bytes');
+  t.deepEqual(filesUnder(join(d.dataDir, 'tmp')), [], 'no temp file or probe left');
+});
+
+test.serial('a gateway killed in the middle of an upload it writes onto the volume: its bytes are removed, and it takes uploads again once back', async (t) => {
+  const tmp = join(d.dataDir, 'tmp');
+  const blobsBefore = fsBlobs(d.dataDir).length;
+  // A chunked form (length unknown: written onto the volume), never finished.
+  const url = new URL(`${d.gateways[0]}/uploads`);
+  const boundary = 'cutboundary';
+  const req = request({
+    host: url.hostname,
+    port: url.port,
+    path: url.pathname,
+    method: 'POST',
+    headers: { authorization: basic(...d.user), 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' },
+  });
+  req.on('error', () => undefined);
+  req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  req.write(randomBytes(2 * 1024 * 1024));
+  t.true(await eventually(() => filesUnder(tmp).some((f) => f.endsWith('.part'))), 'the gateway is writing a temp file');
+  await d.procs.get('gateway1')!.kill();
+  req.destroy();
+  t.true(filesUnder(tmp).length > 0, 'a killed gateway leaves its temp file');
+  t.true(await eventually(() => filesUnder(tmp).length === 0 && fsBlobs(d.dataDir).length === blobsBefore, 20_000), `left: ${filesUnder(tmp).join(', ')}`);
+
+  await d.restart('gateway1');
+  // Once its first probe is answered, it writes onto the volume again.
+  const again = async () => (await upload(d.gateways[0], d.user, randomBytes(1024 * 1024 + 3))).status === 201 && (await writes(0, 'volume')) > 0;
+  t.true(await eventually(again, 10_000, 300), 'a new upload written onto the volume');
 });

@@ -5,6 +5,8 @@ import {
   MAX_BYTES_HEADER,
   UPLOAD_TRAILER,
   DIGEST_TRAILER,
+  VOLUME_HEADERS,
+  AppError,
   decodeAppend,
   decodeUploadMeta,
   json,
@@ -50,6 +52,17 @@ export function dataPlaneHandler(svc: StorageDataPlane, secret: string, log: Log
           writer.destroy();
           fail(res, err);
         });
+      return;
+    }
+    const v = /^\/volume\/(probe|guard|drop|uploads)\/([0-9a-z-]{1,64})$/.exec(path);
+    if (req.method === 'PUT' && v) {
+      const [, verb, name] = v;
+      const meta = verb === 'uploads' ? trailerMeta(req) : undefined;
+      meta?.catch(() => undefined); // awaited below; refused meta is the answer
+      req.resume(); // an empty body; its end brings the trailers
+      volumeRequest(svc, verb, name, req, meta)
+        .then((body) => json(res, 201, body))
+        .catch((err) => fail(res, err));
       return;
     }
     const r = /^\/resumable\/([0-9a-f-]{36})$/.exec(path);
@@ -109,6 +122,27 @@ function responseSink(res: ServerResponse, length: number): BlobSink {
     end: () => res.end(),
     fail: () => res.destroy(),
   };
+}
+
+/** `PUT /volume/<verb>/<name>`: the books of a blob a gateway writes on the shared volume (StorageDataPlane). */
+async function volumeRequest(svc: StorageDataPlane, verb: string, name: string, req: IncomingMessage, meta: Promise<UploadMeta> | undefined): Promise<object> {
+  const header = (h: string) => (typeof req.headers[h] === 'string' ? req.headers[h] : '');
+  switch (verb) {
+    case 'probe':
+      return { shared: await svc.seesVolumeProbe(name, header(VOLUME_HEADERS.probe)) };
+    case 'guard':
+      await svc.guardPlaced(name);
+      return {};
+    case 'drop':
+      await svc.dropPlaced(name);
+      return {};
+    default: {
+      const size = Number(header(VOLUME_HEADERS.size));
+      const sha256 = header(VOLUME_HEADERS.sha256);
+      if (!Number.isSafeInteger(size) || size < 0 || !/^[0-9a-f]{64}$/.test(sha256)) throw new AppError('bad_request', 'missing or malformed blob headers');
+      return svc.recordPlaced({ key: name, size, sha256 }, await meta!);
+    }
+  }
 }
 
 /** A simple upload's record fields: the request's trailer, read once its body ended. */

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
   AppError,
+  isId,
   newId,
   sendReadable,
   storeThroughWriter,
@@ -17,7 +18,7 @@ import {
   type UploadRecord,
   type UploadWriter,
 } from '@fileshare/shared';
-import { defersWhole, sendsRanges, type BlobStore } from './blob/blob-store.js';
+import { defersWhole, sendsRanges, sharesVolume, type BlobStore } from './blob/blob-store.js';
 import type { Orphans } from './orphans.js';
 import type { ResumableUploads } from './resumable.js';
 import type { UploadRecords } from './uploads.js';
@@ -115,6 +116,44 @@ export class StorageDataPlane implements DataPlane {
         await this.orphans.discard(blob.key);
         throw err;
       });
+  }
+
+  /**
+   * A gateway on the fs blobs' volume (blob.fs.gatewayWrites) writes the bytes itself, as the
+   * all-in-one process does, and storage keeps the books: the orphan guard before its first byte
+   * (`guardPlaced`), then the record (`recordPlaced`) or the bytes' removal (`dropPlaced`). First
+   * it checks that storage sees the files it writes (`seesVolumeProbe`).
+   */
+  async seesVolumeProbe(name: string, token: string): Promise<boolean> {
+    return sharesVolume(this.blobs) && (await this.blobs.seesProbe(name, token));
+  }
+
+  /** The orphan guard of a blob a gateway is about to write on the volume (kept until a record takes it). */
+  guardPlaced(key: string): Promise<void> {
+    if (!isId(key)) return Promise.reject(new AppError('bad_request', 'not a blob key'));
+    return this.orphans.guard(key);
+  }
+
+  /** Bytes a gateway wrote on the volume that nobody will record: they go, and their guard. */
+  async dropPlaced(key: string): Promise<void> {
+    if (!isId(key)) throw new AppError('bad_request', 'not a blob key');
+    await this.orphans.discard(key);
+  }
+
+  /**
+   * The record of a blob a gateway placed on the volume (`POST /uploads` through it): the file must
+   * be there with the size the gateway wrote; otherwise, or when the record is refused, it goes.
+   */
+  async recordPlaced(blob: StoredBlob, meta: UploadMeta): Promise<UploadRecord> {
+    if (!isId(blob.key) || !sharesVolume(this.blobs)) throw new AppError('bad_request', 'no blob on this volume');
+    const size = await this.blobs.placedSize(blob.key);
+    if (size !== blob.size) {
+      await this.orphans.discard(blob.key);
+      throw new AppError('bad_request', `blob ${blob.key} is not on storage's volume with ${blob.size} bytes`);
+    }
+    const record = this.record(Promise.resolve(meta), { key: blob.key, size: blob.size, sha256: blob.sha256 });
+    this.track(record);
+    return record;
   }
 
   /** A chunk of a resumable upload (ResumableUploads); shutdown waits for it like for any writer. */

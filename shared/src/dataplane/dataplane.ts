@@ -97,13 +97,16 @@ export interface BlobSink {
  * connection to a storage replica. Bytes never travel over the bus.
  */
 export interface DataPlane {
-  /** Start a new blob; the key is chosen by storage and reported in `done`. */
-  createBlob(opts: { maxBytes: number }): BlobWriter;
+  /**
+   * Start a new blob; the key is chosen by the data plane and reported in `done`. `expectedBytes`:
+   * the body's declared length when known, a hint for where the bytes go (SharedVolume).
+   */
+  createBlob(opts: { maxBytes: number; expectedBytes?: number }): BlobWriter;
   /**
    * `POST /uploads`: the blob and its record in one step. `meta` may resolve after the last byte
    * was written (the writer then waits for it before it finishes): settle it, or destroy the writer.
    */
-  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta> }): UploadWriter;
+  createUpload(opts: { maxBytes: number; meta: Promise<UploadMeta>; expectedBytes?: number }): UploadWriter;
   /**
    * `POST /uploads` of a small form read whole: the bytes are all in hand and so are the record's
    * fields. Resolves with the record once bytes and record are durable; fails as `createUpload`

@@ -6,6 +6,7 @@ import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../re
 import { BlobReader } from './blob-reader.js';
 import { putWhole, putWriter, type PutOptions } from './blob-upload.js';
 import { ConnectionPool } from './connections.js';
+import type { VolumeBooks } from './shared-volume.js';
 import {
   CHECKSUM_ALGORITHMS,
   type AppendOptions,
@@ -70,6 +71,9 @@ export function parseChecksum(value: string): ChunkChecksum {
  */
 export const DIGEST_TRAILER = 'x-fileshare-sha256';
 
+/** `PUT /volume/...`: the probe's token, and a placed blob's size and sha256 (hex). */
+export const VOLUME_HEADERS = { probe: 'x-fileshare-probe', size: 'x-fileshare-size', sha256: 'x-fileshare-sha256' } as const;
+
 /** The trailer of `PUT /uploads`: the upload's record fields, base64url of their JSON. */
 export const UPLOAD_TRAILER = 'x-fileshare-upload';
 
@@ -105,11 +109,17 @@ export function decodeUploadMeta(value: string | undefined): UploadMeta {
  *                         201 = the upload record, once bytes and record are durable
  *   PUT /resumable/<id>   a chunk of a resumable upload (APPEND_HEADERS); 201 = its new state
  *   GET /blobs/<key>      200/206 bytes; `Range: bytes=a-b` honoured
+ *   PUT /volume/probe/<name>   (header VOLUME_HEADERS.probe) 201 {shared}: whether storage's
+ *                         tmp/<name> holds that token (a gateway writing on the shared volume)
+ *   PUT /volume/guard/<key>    201 {}: the orphan guard of a blob the gateway is about to write
+ *   PUT /volume/drop/<key>     201 {}: that blob will not be recorded: its bytes and guard go
+ *   PUT /volume/uploads/<key>  (headers VOLUME_HEADERS.size, .sha256; trailer `x-fileshare-upload`)
+ *                         201 = the upload record of the blob the gateway placed
  *   errors                JSON {code,message} with the API's status
  * Several storage URLs are used round robin; one that refuses connections is tried last for a
  * few seconds (a killed replica), so the other replicas keep serving.
  */
-export class HttpDataPlane implements DataPlane {
+export class HttpDataPlane implements DataPlane, VolumeBooks {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 4, keepAliveMsecs: 10_000 });
   /** Data-plane connections (uploads and downloads); the agent serves only readiness probes. */
   private readonly pool = new ConnectionPool();
@@ -215,6 +225,29 @@ export class HttpDataPlane implements DataPlane {
     const trailers = trailer && (async () => [`${trailer.name}: ${await trailer.value()}`]);
     const put: PutOptions = { headers: lines, trailers, digestTrailer: digest ? DIGEST_TRAILER : undefined };
     return { connect, put };
+  }
+
+  async probeVolume(name: string, token: string): Promise<boolean> {
+    return (await this.volumeRequest<{ shared: boolean }>(`probe/${name}`, [`${VOLUME_HEADERS.probe}: ${token}`])).shared === true;
+  }
+
+  async guardPlaced(key: string): Promise<void> {
+    await this.volumeRequest(`guard/${key}`);
+  }
+
+  async dropPlaced(key: string): Promise<void> {
+    await this.volumeRequest(`drop/${key}`);
+  }
+
+  recordPlaced(blob: StoredBlob, meta: UploadMeta): Promise<UploadRecord> {
+    const headers = [`${VOLUME_HEADERS.size}: ${blob.size}`, `${VOLUME_HEADERS.sha256}: ${blob.sha256}`];
+    return this.volumeRequest<UploadRecord>(`uploads/${blob.key}`, headers, { name: UPLOAD_TRAILER, value: () => encodeUploadMeta(meta) });
+  }
+
+  /** `PUT /volume/<path>` with no body: head and trailers in one write (putWhole), storage's JSON answer. */
+  private volumeRequest<T>(path: string, headers: string[] = [], trailer?: { name: string; value: () => string }): Promise<T> {
+    const { connect, put } = this.putParts(0, headers, trailer, false);
+    return putWhole<T>(this.pool, connect, `/volume/${path}`, put, Buffer.alloc(0));
   }
 
   /**

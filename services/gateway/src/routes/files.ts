@@ -28,7 +28,7 @@ export function fileUploadRoutes(ctx: GatewayContext): Route[] {
         const sha256 = uploadSha256(ex, !multipart); // a malformed digest is refused before a byte is stored
         const release = ctx.uploadSlots.begin(user);
         try {
-          const open = () => ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'] });
+          const open = () => ctx.dataPlane.createBlob({ maxBytes: cfg['limits.maxFileSize'], ...(length >= 0 ? { expectedBytes: length } : {}) });
           let blob: StoredBlob;
           if (multipart) {
             if (!ex.body) throw new AppError('file_required');

@@ -56,7 +56,7 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
           const simple = whole && parseSimpleForm(whole, contentType, ctx.multipartLimits);
           const rec = simple
             ? await ctx.dataPlane.storeUpload({ bytes: simple.file, maxBytes: cfg['limits.maxFileSize'], meta: describe(simple) })
-            : await streamUpload(ctx, whole ? Readable.from([whole]) : ex.body, contentType, describe);
+            : await streamUpload(ctx, whole ? Readable.from([whole]) : ex.body, contentType, describe, length);
           const url = urls.url(ex, `/uploads/${rec.id}`);
           ex.json(201, renderUpload(rec, url), { Location: url });
         } finally {
@@ -95,11 +95,18 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
  * with the bytes, once the whole form is read: refused (no file part, an invalid field), storage
  * discards the bytes.
  */
-async function streamUpload(ctx: GatewayContext, body: Readable, contentType: string, describe: (form: ReceivedForm<UploadWriter>) => UploadMeta): Promise<UploadRecord> {
+async function streamUpload(
+  ctx: GatewayContext,
+  body: Readable,
+  contentType: string,
+  describe: (form: ReceivedForm<UploadWriter>) => UploadMeta,
+  /** The form's declared length; -1: chunked. */
+  length: number,
+): Promise<UploadRecord> {
   // Refused when no file part came (storage was never asked): nobody awaits it then.
   const meta = deferred<UploadMeta>({ unhandled: 'ignore' });
   try {
-    const open = () => ctx.dataPlane.createUpload({ maxBytes: ctx.cfg['limits.maxFileSize'], meta: meta.promise });
+    const open = () => ctx.dataPlane.createUpload({ maxBytes: ctx.cfg['limits.maxFileSize'], meta: meta.promise, ...(length >= 0 ? { expectedBytes: length } : {}) });
     const form = await receiveMultipart(body, contentType, open, ctx.multipartLimits);
     meta.resolve(describe(form));
     return await form.writer.record;

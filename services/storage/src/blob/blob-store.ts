@@ -1,26 +1,8 @@
 import type { Readable, Writable } from 'node:stream';
-import type { BlobSink, BlobWriter, ByteRange, StoredBlob } from '@fileshare/shared';
+import type { BlobSink, BlobWriter, ByteRange, CreateBlobOptions, StoredBlob } from '@fileshare/shared';
 
-export interface CreateBlobOptions {
-  /** Bytes beyond this fail the writer with `file_too_large` (and nothing is kept). */
-  maxBytes: number;
-  /** Awaited before the first byte is written (storage schedules the orphan guard here). */
-  onStart?: () => Promise<void>;
-  /**
-   * The caller writes a record pointing at the blob next and can take a small blob's bytes into
-   * that record's transaction: a store whose small blobs share the record store's SQLite file
-   * (FsBlobStore with `inlineFile`) then writes nothing for a blob that ends small — no guard, no
-   * row — and `done` resolves with `pending` set (StoredBlob). Other stores ignore it.
-   */
-  deferSmall?: boolean;
-  /**
-   * The blob's sha256 (hex) as its sender computed it over the bytes it sent (the gateway, in
-   * distributed mode: it hashes while receiving, so that storage's process, the busier of the two
-   * on a large upload, does not). Read once every byte arrived; the writer then hashes nothing.
-   * Anything but 64 hex digits fails the write (`bad_request`) before the bytes become durable.
-   */
-  sha256?: () => string | undefined;
-}
+/** Defined with the writers that take it (shared/src/blobfs): a gateway on the shared volume writes blobs too. */
+export type { CreateBlobOptions } from '@fileshare/shared';
 
 /**
  * Where file bytes live (the core every backend has; optional capabilities below). Blobs are immutable: written once under a fresh key, read many times,
@@ -90,4 +72,20 @@ export interface DefersWhole {
 
 export function defersWhole(store: BlobStore): store is BlobStore & DefersWhole {
   return typeof (store as Partial<DefersWhole>).deferWhole === 'function';
+}
+
+/**
+ * Capability: blobs written by a gateway that shares the store's volume (`blob.fs.gatewayWrites`):
+ * it writes `tmp/<key>.part` and renames it to the blob's place itself, exactly as the store's own
+ * writer does, and storage records it. Has it: FsBlobStore.
+ */
+export interface SharesVolume {
+  /** Whether `tmp/<name>` holds `token` here: a gateway's check that its data directory is this one. */
+  seesProbe(name: string, token: string): Promise<boolean>;
+  /** The size of the finished blob file `key`; undefined when there is none. */
+  placedSize(key: string): Promise<number | undefined>;
+}
+
+export function sharesVolume(store: BlobStore): store is BlobStore & SharesVolume {
+  return typeof (store as Partial<SharesVolume>).placedSize === 'function';
 }

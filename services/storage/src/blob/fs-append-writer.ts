@@ -1,9 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
-import { AppError, deferred } from '@fileshare/shared';
+import { AppError, SyncBehind, deferred, syncDir, writeAll } from '@fileshare/shared';
 import type { CreateBlobOptions, GrowingBlobWriter } from './blob-store.js';
-import { SyncBehind, syncDir, writeAll } from './fs-durable.js';
 
 /**
  * One append to a growing blob file (FsBlobStore's Appendable): opens it (created on the first

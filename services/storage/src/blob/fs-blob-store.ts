@@ -1,7 +1,9 @@
 /**
  * Blobs on a local (or shared) file system. Layout under `root`:
  *   blobs/<first two hex chars of key>/<key>   finished blobs, immutable
- *   tmp/<key>.part                             blobs being written, and growing blobs (Appendable)
+ *   tmp/<key>.part                             blobs being written (here, or by a gateway on this
+ *                                              volume: blob.fs.gatewayWrites), and growing blobs (Appendable)
+ *   tmp/volume-probe-<id>                      a gateway's check that it shares this volume
  *   blobs.db                                   small blobs (≤ inlineMaxBytes), SQLite
  * A write goes to tmp, is fsynced, renamed into place and the directory fsynced: a blob
  * visible under blobs/ is complete and durable. A blob that ends within `inlineMaxBytes` is
@@ -18,11 +20,21 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { AppError, FILE_READ_CHUNK, blobFilePath, sendFileRange, sendFileViews, type BlobSink, type BlobWriter, type ByteRange, type StoredBlob } from '@fileshare/shared';
-import type { Appendable, BlobStore, DefersWhole, GrowingBlobWriter, CreateBlobOptions, RangeSender } from './blob-store.js';
+import {
+  AppError,
+  FILE_READ_CHUNK,
+  FsBlobWriter,
+  blobFilePath,
+  placeDurably,
+  sendFileRange,
+  sendFileViews,
+  type BlobSink,
+  type BlobWriter,
+  type ByteRange,
+  type StoredBlob,
+} from '@fileshare/shared';
+import type { Appendable, BlobStore, DefersWhole, GrowingBlobWriter, CreateBlobOptions, RangeSender, SharesVolume } from './blob-store.js';
 import { FsAppendWriter } from './fs-append-writer.js';
-import { placeDurably } from './fs-durable.js';
-import { FsBlobWriter } from './fs-blob-writer.js';
 import { InlineBlobs } from './inline-blobs.js';
 import type { DurableSqlite } from '@fileshare/shared/durable-sqlite';
 
@@ -38,7 +50,10 @@ export interface FsBlobStoreOptions {
   inlineFile?: DurableSqlite;
 }
 
-export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWhole {
+/** The name of a gateway's volume probe in tmp/ (shared/src/dataplane/shared-volume.ts). */
+const VOLUME_PROBE = /^volume-probe-[0-9a-f-]{36}$/;
+
+export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWhole, SharesVolume {
   private readonly blobsDir: string;
   private readonly tmpDir: string;
   private readonly inlineMaxBytes: number;
@@ -143,6 +158,17 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWh
 
   private partOf(key: string): string {
     return join(this.tmpDir, `${key}.part`);
+  }
+
+  async seesProbe(name: string, token: string): Promise<boolean> {
+    if (!VOLUME_PROBE.test(name)) return false; // never a path from the request
+    const text = await fsp.readFile(join(this.tmpDir, name), 'utf8').catch(() => undefined);
+    return text === token;
+  }
+
+  async placedSize(key: string): Promise<number | undefined> {
+    const st = await fsp.stat(this.pathOf(key)).catch(() => undefined);
+    return st?.isFile() ? st.size : undefined;
   }
 
   async open(key: string, range?: ByteRange): Promise<Readable> {

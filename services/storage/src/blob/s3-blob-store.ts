@@ -9,9 +9,8 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { AppError, isId, type BlobWriter, type ByteRange, type Config, type Logger } from '@fileshare/shared';
+import { AppError, HashingBlobWriter, isId, type BlobWriter, type ByteRange, type Config, type Logger } from '@fileshare/shared';
 import type { BlobStore, CreateBlobOptions } from './blob-store.js';
-import { HashingBlobWriter } from './hashing-writer.js';
 
 export interface S3Options {
   bucket: string;

@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
  */
 const SYNC_EVERY = 32 * 1024 * 1024;
 
-/** Progressive write-back for one file being written (FsBlobWriter, FsAppendWriter). The durable-file steps of the fs backend live here. */
+/** Progressive write-back for one file being written (FsBlobWriter, storage's FsAppendWriter). The durable-file steps of the fs backend live here. */
 export class SyncBehind {
   private unsynced = 0;
   private syncing?: Promise<void>;

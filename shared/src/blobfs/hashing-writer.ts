@@ -1,7 +1,30 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { AppError, deferred, type BlobWriter, type StoredBlob } from '@fileshare/shared';
-import type { CreateBlobOptions } from './blob-store.js';
+import { AppError } from '../errors.js';
+import { deferred } from '../deferred.js';
+import type { BlobWriter } from '../dataplane/dataplane.js';
+import type { StoredBlob } from '../records.js';
+
+export interface CreateBlobOptions {
+  /** Bytes beyond this fail the writer with `file_too_large` (and nothing is kept). */
+  maxBytes: number;
+  /** Awaited before the first byte is written (the orphan guard is taken here). */
+  onStart?: () => Promise<void>;
+  /**
+   * The caller writes a record pointing at the blob next and can take a small blob's bytes into
+   * that record's transaction: a store whose small blobs share the record store's SQLite file
+   * (FsBlobStore with `inlineFile`) then writes nothing for a blob that ends small — no guard, no
+   * row — and `done` resolves with `pending` set (StoredBlob). Other stores ignore it.
+   */
+  deferSmall?: boolean;
+  /**
+   * The blob's sha256 (hex) as its sender computed it over the bytes it sent (the gateway, in
+   * distributed mode: it hashes while receiving, so that storage's process, the busier of the two
+   * on a large upload, does not). Read once every byte arrived; the writer then hashes nothing.
+   * Anything but 64 hex digits fails the write (`bad_request`) before the bytes become durable.
+   */
+  sha256?: () => string | undefined;
+}
 
 /** Writers open in this process. */
 let writing = 0;

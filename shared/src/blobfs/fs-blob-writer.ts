@@ -1,12 +1,11 @@
 import { promises as fsp } from 'node:fs';
-import type { CreateBlobOptions } from './blob-store.js';
-import { HashingBlobWriter } from './hashing-writer.js';
-import type { InlineBlobs } from './inline-blobs.js';
-import { SyncBehind, placeDurably, writeAll } from './fs-durable.js';
+import { HashingBlobWriter, type CreateBlobOptions } from './hashing-writer.js';
+import { SyncBehind, placeDurably, writeAll } from './durable-files.js';
 
 /** Where a blob that ends small goes: a row of `rows`; with `defer`, left to the caller (StoredBlob.pending). */
 export interface InlineTarget {
-  rows: InlineBlobs;
+  /** Storage's small blobs (InlineBlobs). */
+  rows: { put(key: string, data: Buffer): Promise<void>; delete(key: string): Promise<unknown> };
   maxBytes: number;
   defer: boolean;
 }
