@@ -80,9 +80,14 @@ async function main(): Promise<void> {
   const refs = await startReferences();
   const aio = await startAllInOne(FILESHARE_ENV);
   onCleanup(() => aio.stop());
-  // The second gateway streams downloads through storage (blob.fs.gatewayReads off): the figure of
-  // a gateway that does not share the blobs' volume. Every other workload uses the first.
-  const dist = await startDistributed({ gateways: 2, env: FILESHARE_ENV, processEnv: { gateway2: { FILESHARE_BLOB_FS_GATEWAY_READS: 'false' } } });
+  // The second gateway streams downloads and uploads through storage (blob.fs.gatewayReads and
+  // gatewayWrites off): the figures of a gateway that does not share the blobs' volume. Every other
+  // workload uses the first.
+  const dist = await startDistributed({
+    gateways: 2,
+    env: FILESHARE_ENV,
+    processEnv: { gateway2: { FILESHARE_BLOB_FS_GATEWAY_READS: 'false', FILESHARE_BLOB_FS_GATEWAY_WRITES: 'false' } },
+  });
   onCleanup(() => dist.stop());
   const b: Bench = {
     ...refs,

@@ -10,18 +10,19 @@
 import { readFileSync } from 'node:fs';
 import { P, USER, checked, expect, idOf, quick, round, say, type Bench } from '../context.js';
 import { MB, curl, fmt, wrk } from '../lib.js';
+import { rawPut } from './large-transfers.js';
 import { uploadScript } from './small-requests.js';
 import { roundTrips, tokenLoad } from './tokens.js';
 
 /** One process's share of one workload. */
 export interface Ceiling {
-  /** CPU µs the process spent per operation (per MB for the download). */
+  /** CPU µs the process spent per operation (per MB for the large download and upload). */
   usPerOp: number;
   /** Operations (MB) per second it could do on one core of its own; null when it did no work. */
   perCore: number | null;
 }
 export type CeilingFigures = Record<
-  'get4k' | 'upload4k' | 'tokenRoundTrip' | 'downloadMB' | 'downloadMBThroughStorage',
+  'get4k' | 'upload4k' | 'tokenRoundTrip' | 'downloadMB' | 'downloadMBThroughStorage' | 'uploadMB' | 'uploadMBThroughStorage',
   { opsPerSecond: number; processes: Record<string, Ceiling> }
 >;
 
@@ -61,6 +62,7 @@ export async function ceilings(b: Bench): Promise<CeilingFigures> {
     const r = expect('ceilings large download', await curl(['-o', '/dev/null', `${base}/uploads/${big}`]), [200]);
     return { ops: P.large / MB, seconds: r.seconds };
   };
+  const upload = async (base: string) => ({ ops: P.large / MB, seconds: (await rawPut(base, b.files.big, 'ceilings large upload')).seconds });
   const out: CeilingFigures = {
     get4k: await measure(() => wrkOps(`${s.base}/uploads/${small}`)),
     upload4k: await measure(() => wrkOps(`${s.base}/uploads`, uploadScript())),
@@ -68,6 +70,9 @@ export async function ceilings(b: Bench): Promise<CeilingFigures> {
     downloadMB: await measure(() => download(s.base)),
     // The second gateway does not read the blobs' volume: every byte crosses storage.
     downloadMBThroughStorage: await measure(() => download(s.d.gateways[1])),
+    // A raw PUT: written onto the volume by the first gateway, through storage by the second.
+    uploadMB: await measure(() => upload(s.base)),
+    uploadMBThroughStorage: await measure(() => upload(s.d.gateways[1])),
   };
   for (const [w, f] of Object.entries(out))
     say(

@@ -9,9 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAllInOne, startDistributed, type Deployment } from '../../test/helpers/deploy.js';
-import { http } from '../../test/helpers/http.js';
 import { FILESHARE_ENV, P, USER, WORK, expect, idOf, inTurn, round, say, wrkAlternating, type Bench, type PerSystem, type SystemName } from '../context.js';
 import { MB, curl, fmt, median } from '../lib.js';
+import { rawPut } from './large-transfers.js';
 import { rate, type Rate } from './small-requests.js';
 
 export interface HttpsFigures {
@@ -61,19 +61,7 @@ export async function httpsTransfers(b: Bench, tls: { key: string; cert: string;
       distributed: download('distributed https GET', `${systems.distributed.base}/uploads/${systems.distributed.big}`),
       nginx: download('nginx https GET', `${tls.nginxUrl}/big.bin`),
     });
-    const put = (name: SystemName) => async () => {
-      const { base } = systems[name];
-      const sid = idOf((await http(`${base}/sessions`, { method: 'POST', auth: USER })).text);
-      const file = await http(`${base}/sessions/${sid}/files`, {
-        method: 'POST',
-        auth: USER,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'big.bin', size: P.large }),
-      });
-      const r = mbps(expect(`${name} https PUT`, await curl(['-k', '-u', USER.join(':'), '-T', b.files.big, `${base}/sessions/${sid}/files/${idOf(file.text)}`]), [200]));
-      await http(`${base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
-      return r;
-    };
+    const put = (name: SystemName) => async () => mbps(await rawPut(systems[name].base, b.files.big, `${name} https PUT`, ['-k']));
     const puts = await inTurn({
       'all-in-one': put('all-in-one'),
       distributed: put('distributed'),

@@ -15,7 +15,8 @@ export interface LargeFigures {
   download: PerSystem<number>;
   /**
    * MB/s of the distributed download through storage's data plane (its second gateway, with
-   * blob.fs.gatewayReads off: what a gateway that does not share the fs blobs' volume gets).
+   * blob.fs.gatewayReads and gatewayWrites off: what a gateway that does not share the fs blobs'
+   * volume gets).
    */
   downloadThroughStorage: number;
   /** Peak RSS (MB) of any one process during the upload. */
@@ -24,6 +25,20 @@ export interface LargeFigures {
 }
 
 const mbps = (r: { seconds: number }) => P.large / MB / r.seconds;
+
+/** A raw PUT of `path` (P.large bytes) into a new session file by curl (`curlArgs` first); the session is deleted after. */
+export async function rawPut(base: string, path: string, what: string, curlArgs: string[] = []): Promise<{ seconds: number }> {
+  const sid = idOf((await http(`${base}/sessions`, { method: 'POST', auth: USER })).text);
+  const file = await http(`${base}/sessions/${sid}/files`, {
+    method: 'POST',
+    auth: USER,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'big.bin', size: P.large }),
+  });
+  const p = expect(what, await curl([...curlArgs, '-u', USER.join(':'), '-T', path, `${base}/sessions/${sid}/files/${idOf(file.text)}`]), [200]);
+  await http(`${base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
+  return p;
+}
 
 export async function largeTransfers(b: Bench): Promise<LargeFigures> {
   const f = { post: {}, put: {}, download: {}, uploadRss: {}, downloadThroughStorage: 0 } as Omit<LargeFigures, 'ref'>;
@@ -41,18 +56,7 @@ export async function largeTransfers(b: Bench): Promise<LargeFigures> {
       else await http(`${s.base}/uploads/${id}`, { method: 'DELETE', auth: USER });
       return mbps(r);
     };
-    uploads[`${s.name} PUT`] = async () => {
-      const sid = idOf((await http(`${s.base}/sessions`, { method: 'POST', auth: USER })).text);
-      const file = await http(`${s.base}/sessions/${sid}/files`, {
-        method: 'POST',
-        auth: USER,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'big.bin', size: P.large }),
-      });
-      const p = expect(`${s.name} PUT`, await curl(['-u', USER.join(':'), '-T', b.files.big, `${s.base}/sessions/${sid}/files/${idOf(file.text)}`]), [200]);
-      await http(`${s.base}/sessions/${sid}`, { method: 'DELETE', auth: USER });
-      return mbps(p);
-    };
+    uploads[`${s.name} PUT`] = async () => mbps(await rawPut(s.base, b.files.big, `${s.name} PUT`));
   }
   uploads.node = async (i) => {
     const r = mbps(expect('node PUT+fsync', await curl(['-T', b.files.big, `${b.node.url}/big-${i}`]), [201]));

@@ -244,7 +244,7 @@ test.serial('writes: a gateway whose data directory storage does not see sends i
       { volume: 0, storage: 1 },
     );
     t.true((await download(volume, rec.blob, bytes.length)).equals(bytes));
-    t.deepEqual(readdirSync(join(elsewhere, 'blobs')), [], 'nothing written on the other volume');
+    t.deepEqual(readdirSync(join(elsewhere, 'blobs')), [], 'nothing written on the other volume, its probe removed');
     t.deepEqual(tmpFiles(elsewhere), [], 'its probe removed');
   } finally {
     plane.close();
@@ -268,9 +268,18 @@ test.serial('storage answers malformed volume requests with a 400 and takes no n
   // A blob that is not on storage's volume gets no record.
   const missing = await put(`/volume/uploads/${newId()}`, { 'x-fileshare-size': '5', 'x-fileshare-sha256': sha256(Buffer.from('hello')), trailer: 'x-fileshare-upload' });
   t.is(missing.status, 400, missing.body);
-  // The probe reads only tmp/volume-probe-<id>: any other name is "not shared".
+  // The probe reads only tmp/ and blobs/volume-probe-<id>, and both must hold the token.
   writeFileSync(join(f.dir, 'tmp', 'secret'), 'token');
   t.deepEqual(JSON.parse((await put('/volume/probe/secret', { 'x-fileshare-probe': 'token' })).body), { shared: false });
   t.is((await put('/volume/probe/..%2Fblobs.db')).status, 404);
   unlinkSync(join(f.dir, 'tmp', 'secret'));
+  const probe = `volume-probe-${newId()}`;
+  writeFileSync(join(f.dir, 'tmp', probe), 'token');
+  const seen = async () => JSON.parse((await put(`/volume/probe/${probe}`, { 'x-fileshare-probe': 'token' })).body) as { shared: boolean };
+  t.deepEqual(await seen(), { shared: false }, 'not in blobs/');
+  writeFileSync(join(f.dir, 'blobs', probe), 'token');
+  t.deepEqual(await seen(), { shared: true });
+  t.deepEqual(JSON.parse((await put(`/volume/probe/${probe}`, { 'x-fileshare-probe': 'other' })).body), { shared: false }, 'another token');
+  unlinkSync(join(f.dir, 'tmp', probe));
+  unlinkSync(join(f.dir, 'blobs', probe));
 });

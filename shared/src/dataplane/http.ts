@@ -110,7 +110,7 @@ export function decodeUploadMeta(value: string | undefined): UploadMeta {
  *   PUT /resumable/<id>   a chunk of a resumable upload (APPEND_HEADERS); 201 = its new state
  *   GET /blobs/<key>      200/206 bytes; `Range: bytes=a-b` honoured
  *   PUT /volume/probe/<name>   (header VOLUME_HEADERS.probe) 201 {shared}: whether storage's
- *                         tmp/<name> holds that token (a gateway writing on the shared volume)
+ *                         tmp/<name> and blobs/<name> hold that token (a gateway writing on the shared volume)
  *   PUT /volume/guard/<key>    201 {}: the orphan guard of a blob the gateway is about to write
  *   PUT /volume/drop/<key>     201 {}: that blob will not be recorded: its bytes and guard go
  *   PUT /volume/uploads/<key>  (headers VOLUME_HEADERS.size, .sha256; trailer `x-fileshare-upload`)

@@ -15,7 +15,7 @@ import { sendFileRange } from './file-views.js';
  * `PUT /volume/...`): the gateway writes the bytes, storage keeps the orphan guard and the record.
  */
 export interface VolumeBooks {
-  /** Whether storage finds `tmp/<name>` holding `token`: it sees this gateway's files. */
+  /** Whether storage finds `tmp/<name>` and `blobs/<name>` holding `token`: it sees this gateway's files. */
   probeVolume(name: string, token: string): Promise<boolean>;
   /** The orphan guard of `key`, taken before its first byte is written. */
   guardPlaced(key: string): Promise<void>;
@@ -93,20 +93,23 @@ export class SharedVolume implements DataPlane {
     this.timer.unref();
   }
 
-  /** A file written to `tmp/` that storage reads back, and `blobs/` on the same filesystem (renames stay within it). */
+  /**
+   * A file written to `tmp/` and one to `blobs/` that storage reads back (it removes orphans' temp
+   * files, and serves and deletes the blobs), both directories on one filesystem (the rename).
+   */
   private async probe(): Promise<boolean> {
     const name = `volume-probe-${newId()}`;
-    const path = join(this.tmpDir, name);
+    const paths = [join(this.tmpDir, name), join(this.blobsDir, name)];
     const token = randomBytes(16).toString('hex');
     try {
       const [tmp, blobs] = await Promise.all([fsp.stat(this.tmpDir), fsp.stat(this.blobsDir)]);
       if (!tmp.isDirectory() || !blobs.isDirectory() || tmp.dev !== blobs.dev) return false;
-      await fsp.writeFile(path, token, { flag: 'wx', mode: 0o640 });
+      await Promise.all(paths.map((p) => fsp.writeFile(p, token, { flag: 'wx', mode: 0o640 })));
       return await this.storage.probeVolume(name, token);
     } catch {
       return false;
     } finally {
-      await fsp.unlink(path).catch(() => undefined);
+      await Promise.all(paths.map((p) => fsp.unlink(p).catch(() => undefined)));
     }
   }
 

@@ -80,7 +80,7 @@ export function defersWhole(store: BlobStore): store is BlobStore & DefersWhole 
  * writer does, and storage records it. Has it: FsBlobStore.
  */
 export interface SharesVolume {
-  /** Whether `tmp/<name>` holds `token` here: a gateway's check that its data directory is this one. */
+  /** Whether `tmp/<name>` and `blobs/<name>` hold `token` here: a gateway's check that its data directory is this one. */
   seesProbe(name: string, token: string): Promise<boolean>;
   /** The size of the finished blob file `key`; undefined when there is none. */
   placedSize(key: string): Promise<number | undefined>;

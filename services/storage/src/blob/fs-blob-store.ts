@@ -3,7 +3,7 @@
  *   blobs/<first two hex chars of key>/<key>   finished blobs, immutable
  *   tmp/<key>.part                             blobs being written (here, or by a gateway on this
  *                                              volume: blob.fs.gatewayWrites), and growing blobs (Appendable)
- *   tmp/volume-probe-<id>                      a gateway's check that it shares this volume
+ *   tmp/volume-probe-<id>, blobs/volume-probe-<id>   a gateway's check that it shares this volume
  *   blobs.db                                   small blobs (≤ inlineMaxBytes), SQLite
  * A write goes to tmp, is fsynced, renamed into place and the directory fsynced: a blob
  * visible under blobs/ is complete and durable. A blob that ends within `inlineMaxBytes` is
@@ -161,9 +161,10 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWh
   }
 
   async seesProbe(name: string, token: string): Promise<boolean> {
-    if (!VOLUME_PROBE.test(name)) return false; // never a path from the request
-    const text = await fsp.readFile(join(this.tmpDir, name), 'utf8').catch(() => undefined);
-    return text === token;
+    if (!VOLUME_PROBE.test(name) || !token) return false; // never a path from the request
+    const read = (dir: string) => fsp.readFile(join(dir, name), 'utf8').catch(() => undefined);
+    const [tmp, blobs] = await Promise.all([read(this.tmpDir), read(this.blobsDir)]);
+    return tmp === token && blobs === token;
   }
 
   async placedSize(key: string): Promise<number | undefined> {
