@@ -18,14 +18,29 @@ import {
 } from '@fileshare/shared';
 import { PasswordVerifier } from '../../services/gateway/src/auth/verifier.js';
 
-test('ids: UUID v4 for records, 192-bit URL-safe tokens', (t) => {
+test('ids: UUID v4 for records; URL-safe tokens of 24 bytes: the issuing millisecond, then 144 random bits', (t) => {
   const ids = new Set(Array.from({ length: 1000 }, newId));
   t.is(ids.size, 1000);
   t.true([...ids].every(isId));
   t.false(isId(newId().toUpperCase()));
+  const before = Date.now();
   const tokens = Array.from({ length: 1000 }, newTokenId);
+  const after = Date.now();
   t.is(new Set(tokens).size, 1000);
-  t.true(tokens.every((x) => isTokenId(x) && Buffer.from(x, 'base64url').length === 24));
+  const bytes = tokens.map((x) => Buffer.from(x, 'base64url'));
+  t.true(tokens.every((x, i) => isTokenId(x) && bytes[i].length === 24));
+  // Time first (neighbours in the store's key index), in the first 8 characters...
+  t.true(bytes.every((b) => b.readUIntBE(0, 6) >= before && b.readUIntBE(0, 6) <= after));
+  // ...and the capability after it: 18 bytes whose every bit varies across ids (a constant or
+  // counting tail would leave bits fixed), with about half of them set.
+  const tails = bytes.map((b) => b.subarray(6));
+  let ones = 0;
+  for (let bit = 0; bit < 144; bit++) {
+    const set = tails.filter((b) => (b[bit >> 3] >> (bit & 7)) & 1).length;
+    t.true(set > 380 && set < 620, `bit ${bit} of the random part set in ${set} of 1000`);
+    ones += set;
+  }
+  t.true(Math.abs(ones / (144 * 1000) - 0.5) < 0.01);
 });
 
 test('every error in the table has a lowercase message and an HTTP status; unknown wire codes are internal', (t) => {
