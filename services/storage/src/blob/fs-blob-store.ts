@@ -50,7 +50,7 @@ export interface FsBlobStoreOptions {
   inlineFile?: DurableSqlite;
 }
 
-/** The name of a gateway's volume probe in tmp/ (shared/src/dataplane/shared-volume.ts). */
+/** The name of a gateway's volume probe in tmp/ and blobs/ (shared/src/dataplane/shared-volume.ts). */
 const VOLUME_PROBE = /^volume-probe-[0-9a-f-]{36}$/;
 
 export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWhole, SharesVolume {
