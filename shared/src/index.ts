@@ -21,7 +21,7 @@ export {
   decodeUploadMeta,
   parseChecksum,
 } from './dataplane/http.js';
-export { SharedVolume, PLACE_FROM_BYTES, type SharedVolumeOptions, type VolumeBooks } from './dataplane/shared-volume.js';
+export { SharedVolume, PLACE_FROM_BYTES, isVolumeProbe, type SharedVolumeOptions, type VolumeBooks } from './dataplane/shared-volume.js';
 export { HashingBlobWriter, type CreateBlobOptions } from './blobfs/hashing-writer.js';
 export { FsBlobWriter, type InlineTarget } from './blobfs/fs-blob-writer.js';
 export { SyncBehind, placeDurably, syncDir, writeAll } from './blobfs/durable-files.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { hashPassword } from '@fileshare/shared';
+import { hashPassword, isVolumeProbe } from '@fileshare/shared';
 import type { Deployment } from './deploy.js';
 import { http, multipart, type Res } from './http.js';
 
@@ -37,8 +37,8 @@ export function filesUnder(dir: string): string[] {
 
 /** What an fs blob store under `root` holds: blob files, temp files and the rows of blobs.db. */
 export function fsBlobs(root: string): string[] {
-  // A gateway's volume probe (tmp/volume-probe-<id>, blob.fs.gatewayWrites) lives a moment and holds no blob.
-  const files = [...filesUnder(join(root, 'blobs')), ...filesUnder(join(root, 'tmp')).filter((f) => !basename(f).startsWith('volume-probe-'))];
+  // A gateway's volume probe (in tmp/ and blobs/, blob.fs.gatewayWrites) lives a moment and holds no blob.
+  const files = [...filesUnder(join(root, 'blobs')), ...filesUnder(join(root, 'tmp'))].filter((f) => !isVolumeProbe(basename(f)));
   // Small blobs: rows of blobs.db, or (all-in-one) of the record store's fileshare.db.
   for (const file of ['blobs.db', 'fileshare.db']) {
     const dbPath = join(root, file);

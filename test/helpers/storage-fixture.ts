@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { HttpDataPlane, LocalBus, createLogger, loadConfig, type BlobSink, type BlobTransfer } from '@fileshare/shared';
+import { HttpDataPlane, LocalBus, createLogger, isVolumeProbe, loadConfig, type BlobSink, type BlobTransfer } from '@fileshare/shared';
 import { SqliteStore } from '@fileshare/shared/implementations';
 import { startStorage, type RunningStorage } from '@fileshare/storage';
 import { freePort } from './ports.js';
@@ -48,7 +48,7 @@ export async function startStorageFixture(opts: { inlineInRecords?: boolean } = 
     http,
     holdings() {
       // A gateway's volume probe (SharedVolume) lives a moment and holds no blob.
-      const files = readdirSync(join(dir, 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('volume-probe-')).length;
+      const files = readdirSync(join(dir, 'blobs'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !isVolumeProbe(e.name)).length;
       return {
         blobs:
           (existsSync(join(dir, 'blobs.db')) ? count('blobs.db', 'SELECT count(*) n FROM blobs') : 0) +

@@ -38,6 +38,12 @@ export interface SharedVolumeOptions {
  * (guard, record) would cost more than the bytes. A body of unknown length (chunked) is placed.
  */
 export const PLACE_FROM_BYTES = 1024 * 1024;
+const VOLUME_PROBE = /^volume-probe-[0-9a-f-]{36}$/;
+/** A new name for a gateway's volume probe file (in `tmp/` and `blobs/`; see SharedVolume.probe). */
+const volumeProbeName = () => `volume-probe-${newId()}`;
+/** Whether a file name is a volume probe's: storage reads no other for a probe, and it is no blob. */
+export const isVolumeProbe = (name: string): boolean => VOLUME_PROBE.test(name);
+
 /** How often a gateway checks again that storage sees its files (after a success; failures retry sooner). */
 const RECHECK_MS = 60_000;
 
@@ -57,8 +63,8 @@ const RECHECK_MS = 60_000;
  * storage's process, which would receive and write them again. Storage keeps the books
  * (VolumeBooks): the orphan guard before the first byte, so a gateway that dies mid-upload leaves
  * bytes that expiry removes, and the record once they are durable. Only after a probe showed that
- * storage sees a file this gateway wrote in `tmp/`; until then, or when it does not, uploads go
- * through storage as before.
+ * storage sees the files this gateway wrote in `tmp/` and `blobs/`; until then, or when it does
+ * not, uploads go through storage as before.
  */
 export class SharedVolume implements DataPlane {
   private readonly blobsDir: string;
@@ -98,7 +104,7 @@ export class SharedVolume implements DataPlane {
    * files, and serves and deletes the blobs), both directories on one filesystem (the rename).
    */
   private async probe(): Promise<boolean> {
-    const name = `volume-probe-${newId()}`;
+    const name = volumeProbeName();
     const paths = [join(this.tmpDir, name), join(this.blobsDir, name)];
     const token = randomBytes(16).toString('hex');
     try {

@@ -25,6 +25,7 @@ import {
   FILE_READ_CHUNK,
   FsBlobWriter,
   blobFilePath,
+  isVolumeProbe,
   placeDurably,
   sendFileRange,
   sendFileViews,
@@ -49,9 +50,6 @@ export interface FsBlobStoreOptions {
   /** Keep small blobs in this file (the record store's; all-in-one only) instead of blobs.db. */
   inlineFile?: DurableSqlite;
 }
-
-/** The name of a gateway's volume probe in tmp/ and blobs/ (shared/src/dataplane/shared-volume.ts). */
-const VOLUME_PROBE = /^volume-probe-[0-9a-f-]{36}$/;
 
 export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWhole, SharesVolume {
   private readonly blobsDir: string;
@@ -161,7 +159,7 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWh
   }
 
   async seesProbe(name: string, token: string): Promise<boolean> {
-    if (!VOLUME_PROBE.test(name) || !token) return false; // never a path from the request
+    if (!isVolumeProbe(name) || !token) return false; // never a path from the request
     const read = (dir: string) => fsp.readFile(join(dir, name), 'utf8').catch(() => undefined);
     const [tmp, blobs] = await Promise.all([read(this.tmpDir), read(this.blobsDir)]);
     return tmp === token && blobs === token;
