@@ -21,9 +21,11 @@ export {
   decodeUploadMeta,
   parseChecksum,
 } from './dataplane/http.js';
-export { SharedVolume, PLACE_FROM_BYTES, isVolumeProbe, type SharedVolumeOptions, type VolumeBooks } from './dataplane/shared-volume.js';
+export { SharedVolume, PLACE_FROM_BYTES, isVolumeProbe, type PlacedAppend, type SharedVolumeOptions, type VolumeBooks } from './dataplane/shared-volume.js';
 export { HashingBlobWriter, type CreateBlobOptions } from './blobfs/hashing-writer.js';
 export { FsBlobWriter, type InlineTarget } from './blobfs/fs-blob-writer.js';
+export { FsAppendWriter, type GrowingBlobWriter } from './blobfs/fs-append-writer.js';
+export { CarriedHashes } from './blobfs/carried-hashes.js';
 export { SyncBehind, placeDurably, syncDir, writeAll } from './blobfs/durable-files.js';
 export { FILE_READ_CHUNK, sendFileRange, sendFileViews } from './dataplane/file-views.js';
 export * from './ops-server.js';

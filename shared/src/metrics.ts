@@ -30,7 +30,7 @@ export const metrics = {
   blobWrites: new Counter({
     ...opts,
     name: 'fileshare_blob_writes_total',
-    help: "New blobs of a standalone gateway on the fs blobs' volume (uploads, session files), by where their bytes were written: onto the volume by the gateway (volume; blob.fs.gatewayWrites) or by storage through its data plane (storage).",
+    help: "New blobs and resumable chunks of a standalone gateway on the fs blobs' volume (uploads, session files, PATCHes), by where their bytes were written: onto the volume by the gateway (volume; blob.fs.gatewayWrites) or by storage through its data plane (storage).",
     labelNames: ['to'] as const,
   }),
   volumeShared: new Gauge({

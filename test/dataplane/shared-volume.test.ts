@@ -3,7 +3,7 @@
  * take the file and which go to storage, and that every one gets storage's bytes; which writes it
  * places on the volume itself, only where storage sees its files, and what they leave behind.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -17,12 +17,13 @@ import {
   metrics,
   newId,
   SharedVolume,
+  type AppendOptions,
   type BlobSink,
   type StoredBlob,
   type UploadMeta,
   type UploadRecord,
 } from '@fileshare/shared';
-import { sha256 } from '../helpers/fixtures.js';
+import { eventually, sha256 } from '../helpers/fixtures.js';
 import { collector, DATA_PLANE_SECRET, startStorageFixture, type StorageFixture } from '../helpers/storage-fixture.js';
 import { writeLent } from '../helpers/stream.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -251,7 +252,7 @@ test.serial('writes: a gateway whose data directory storage does not see sends i
   }
 });
 
-test.serial('storage answers malformed volume requests with a 400 and takes no name for a path', async (t) => {
+test.serial('storage answers malformed volume requests with a 400 and takes no name for a path; a blob not on its volume is a 503', async (t) => {
   const put = (path: string, headers: Record<string, string> = {}) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request({ port: f.port, path, method: 'PUT', headers: { 'x-fileshare-internal': DATA_PLANE_SECRET, ...headers } }, (r) => {
@@ -265,9 +266,15 @@ test.serial('storage answers malformed volume requests with a 400 and takes no n
   t.is((await put('/volume/guard/not-an-id')).status, 400);
   t.is((await put('/volume/drop/not-an-id')).status, 400);
   t.is((await put(`/volume/uploads/${newId()}`, { 'x-fileshare-size': '-1', 'x-fileshare-sha256': 'x' })).status, 400);
-  // A blob that is not on storage's volume gets no record.
-  const missing = await put(`/volume/uploads/${newId()}`, { 'x-fileshare-size': '5', 'x-fileshare-sha256': sha256(Buffer.from('hello')), trailer: 'x-fileshare-upload' });
-  t.is(missing.status, 400, missing.body);
+  // A blob that is not on storage's volume gets no record (a volume not shared after all: 503).
+  t.is((await put(`/volume/uploads/${newId()}`, { 'x-fileshare-size': '5', 'x-fileshare-sha256': sha256(Buffer.from('hello')) })).status, 400, 'no record fields');
+  const missing = f.http.recordPlaced({ key: newId(), size: 5, sha256: sha256(Buffer.from('hello')) }, meta());
+  t.is((await t.throwsAsync<AppError>(missing))?.status, 503);
+  t.is((await put('/volume/append/not-an-id')).status, 400);
+  t.is((await put(`/volume/append/${newId()}`)).status, 400, 'no append headers');
+  t.is((await put(`/volume/appended/${newId()}`, { 'x-fileshare-offset': '0', 'x-fileshare-owner': 'YQ', 'x-fileshare-size': 'x' })).status, 400);
+  t.is((await put('/volume/renew/not-an-id')).status, 400);
+  t.is((await put('/volume/release/..')).status, 404);
   // The probe reads only tmp/ and blobs/volume-probe-<id>, and both must hold the token.
   writeFileSync(join(f.dir, 'tmp', 'secret'), 'token');
   t.deepEqual(JSON.parse((await put('/volume/probe/secret', { 'x-fileshare-probe': 'token' })).body), { shared: false });
@@ -282,4 +289,142 @@ test.serial('storage answers malformed volume requests with a 400 and takes no n
   t.deepEqual(JSON.parse((await put(`/volume/probe/${probe}`, { 'x-fileshare-probe': 'other' })).body), { shared: false }, 'another token');
   unlinkSync(join(f.dir, 'tmp', probe));
   unlinkSync(join(f.dir, 'blobs', probe));
+});
+
+/** A resumable upload of `length` bytes, created as the gateway's POST creates one. */
+const newResumable = async (length: number) =>
+  (await f.bus.request(COMMANDS.resumableCreate, { owner: 'alice', name: 'r.bin', contentType: 'application/octet-stream', ttl: 60, length })).id;
+
+/** One chunk through `plane`: its bytes lent in small pieces, the upload's state once it is in. */
+async function chunk(plane: SharedVolume, id: string, offset: number, bytes: Buffer, opts: Partial<AppendOptions> = {}) {
+  const w = plane.appendUpload({ id, owner: 'alice', offset, maxBytes: 1 << 30, ...opts });
+  await writeLent(w, bytes, 64 * 1024);
+  return w.state;
+}
+
+test.serial('appends: a large or undeclared chunk is appended on the volume, a small one through storage; the upload completes intact from either', async (t) => {
+  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
+  await plane.probed;
+  try {
+    const before = f.holdings();
+    const up = randomBytes(3 * PLACE_FROM_BYTES + 4000);
+    const cuts = [0, PLACE_FROM_BYTES + 5, PLACE_FROM_BYTES + 4005, up.length];
+    const id = await newResumable(up.length);
+    t.deepEqual(
+      await written(async () => {
+        t.is((await chunk(plane, id, cuts[0], up.subarray(cuts[0], cuts[1]))).offset, cuts[1]); // length unknown
+        t.is((await chunk(plane, id, cuts[1], up.subarray(cuts[1], cuts[2]), { expectedBytes: 4000 })).offset, cuts[2]);
+        const last = await chunk(plane, id, cuts[2], up.subarray(cuts[2]), { expectedBytes: up.length - cuts[2] });
+        t.like(last, { offset: up.length, complete: true });
+      }),
+      { volume: 2, storage: 1 },
+    );
+    const rec = await f.bus.request(COMMANDS.uploadGet, { id });
+    t.like(rec, { size: up.length, sha256: sha256(up) });
+    t.true((await download(volume, rec.blob, up.length)).equals(up));
+    // Sealed into a blob: no growing file, no resumable record, one upload with its expiry entry.
+    t.deepEqual(tmpFiles(f.dir), []);
+    t.deepEqual(f.holdings(), { blobs: before.blobs + 1, uploads: before.uploads + 1, scheduled: before.scheduled + 1 });
+
+    // All chunks through one gateway: storage seals with the digest it carried, reading nothing back.
+    const id1 = await newResumable(up.length);
+    await chunk(plane, id1, 0, up.subarray(0, cuts[1]));
+    t.like(await chunk(plane, id1, cuts[1], up.subarray(cuts[1])), { offset: up.length, complete: true });
+    t.is((await f.bus.request(COMMANDS.uploadGet, { id: id1 })).sha256, sha256(up), 'the carried digest');
+
+    // Carried across gateways: this one has no hash state for an upload another began.
+    const other = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
+    await other.probed;
+    const id2 = await newResumable(up.length);
+    await chunk(plane, id2, 0, up.subarray(0, cuts[1]));
+    t.like(await chunk(other, id2, cuts[1], up.subarray(cuts[1])), { offset: up.length, complete: true });
+    other.close();
+    t.is((await f.bus.request(COMMANDS.uploadGet, { id: id2 })).sha256, sha256(up), 'storage read the bytes it was given no digest for');
+  } finally {
+    plane.close();
+  }
+});
+
+test.serial(
+  'appends: while a chunk is appended on the volume the upload is locked; a cut or mismatching chunk is handed nothing and the next append takes over at once',
+  async (t) => {
+    const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
+    await plane.probed;
+    try {
+      const up = randomBytes(2 * PLACE_FROM_BYTES + 9);
+      const id = await newResumable(up.length);
+      const cut = plane.appendUpload({ id, owner: 'alice', offset: 0, maxBytes: up.length });
+      cut.write(up.subarray(0, PLACE_FROM_BYTES));
+      t.true(await eventually(() => tmpFiles(f.dir).some((n) => n.endsWith('.part'))), 'the gateway is appending');
+      const second = plane.appendUpload({ id, owner: 'alice', offset: 0, maxBytes: up.length });
+      second.end(up.subarray(0, 10));
+      t.is((await t.throwsAsync<AppError>(second.state))?.code, 'upload_locked');
+      const wrong = plane.appendUpload({ id, owner: 'alice', offset: 5, maxBytes: up.length });
+      wrong.end(up.subarray(5, 10));
+      t.is((await t.throwsAsync<AppError>(wrong.state))?.code, 'offset_mismatch', 'a wrong request hears why, not "locked"');
+      cut.destroy(new AppError('incomplete_body'));
+      await t.throwsAsync(cut.state);
+      t.is((await f.bus.request(COMMANDS.resumableGet, { id, owner: 'alice' })).offset, 0, 'nothing of the cut chunk was handed in');
+
+      // Its lock goes once its file is closed: the next chunk follows without waiting out a lease.
+      const retried = async () => (await chunk(plane, id, 0, up.subarray(0, PLACE_FROM_BYTES + 3)).catch(() => undefined))?.offset === PLACE_FROM_BYTES + 3;
+      t.true(await eventually(retried, 2000, 20));
+      const digest = createHash('sha1').update(Buffer.from('not these bytes')).digest('base64');
+      const bad = chunk(plane, id, PLACE_FROM_BYTES + 3, up.subarray(PLACE_FROM_BYTES + 3), { checksum: { algorithm: 'sha1', digest } });
+      t.is((await t.throwsAsync<AppError>(bad))?.code, 'checksum_mismatch');
+      t.is((await f.bus.request(COMMANDS.resumableGet, { id, owner: 'alice' })).offset, PLACE_FROM_BYTES + 3, 'a mismatch moves nothing');
+      const good = createHash('sha1')
+        .update(up.subarray(PLACE_FROM_BYTES + 3))
+        .digest('base64');
+      const after = async () =>
+        (await chunk(plane, id, PLACE_FROM_BYTES + 3, up.subarray(PLACE_FROM_BYTES + 3), { checksum: { algorithm: 'sha1', digest: good } }).catch(() => undefined))?.complete ===
+        true;
+      t.true(await eventually(after, 2000, 20));
+      const rec = await f.bus.request(COMMANDS.uploadGet, { id });
+      t.is(rec.sha256, sha256(up));
+      t.true((await download(volume, rec.blob, up.length)).equals(up), 'the cut and refused bytes were cut back');
+      t.deepEqual(tmpFiles(f.dir), []);
+    } finally {
+      plane.close();
+    }
+  },
+);
+
+test.serial('appends: a gateway that dies holding the lock stops renewing it: it lapses, and the next append cuts back what that gateway wrote', async (t) => {
+  const up = randomBytes(PLACE_FROM_BYTES + 77);
+  const id = await newResumable(up.length);
+  // The dead gateway: storage's go-ahead, bytes written, never handed in, never renewed.
+  const placed = (await f.http.beginAppend({ id, owner: 'alice', offset: 0, maxBytes: up.length }))!;
+  t.like(placed, { offset: 0, maxBytes: up.length });
+  writeFileSync(join(f.dir, 'tmp', `${placed.appendKey}.part`), randomBytes(5000));
+  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
+  await plane.probed;
+  try {
+    t.is((await t.throwsAsync<AppError>(chunk(plane, id, 0, up)))?.code, 'upload_locked');
+    const started = Date.now();
+    const resumed = async () => (await chunk(plane, id, 0, up).catch(() => undefined))?.complete === true;
+    t.true(await eventually(resumed, placed.leaseMs + 5000, 250), 'writable again once the lease lapsed');
+    t.true(Date.now() - started >= placed.leaseMs - 3000, 'not before');
+    // A renewal or a hand-in by the dead gateway's lock now fails: it is not held.
+    t.false(await f.http.renewAppend(id));
+    const rec = await f.bus.request(COMMANDS.uploadGet, { id });
+    t.is(rec.sha256, sha256(up));
+    t.true((await download(volume, rec.blob, up.length)).equals(up));
+  } finally {
+    plane.close();
+  }
+});
+
+test.serial('appends: storage refuses malformed chunk requests and hands in no chunk the growing blob does not hold', async (t) => {
+  const id = await newResumable(PLACE_FROM_BYTES);
+  const o = { id, owner: 'alice', offset: 0, maxBytes: PLACE_FROM_BYTES };
+  t.is((await t.throwsAsync<AppError>(f.http.beginAppend({ ...o, owner: 'mallory' })))?.code, 'upload_not_found');
+  t.is((await t.throwsAsync<AppError>(f.http.beginAppend({ ...o, id: 'not-an-id' })))?.code, 'bad_request');
+  const placed = (await f.http.beginAppend(o))!;
+  // Nothing written, yet 1000 bytes claimed: refused, the offset stays.
+  t.is((await t.throwsAsync<AppError>(f.http.endAppend(o, { size: 1000 })))?.code, 'unavailable');
+  t.is((await f.bus.request(COMMANDS.resumableGet, { id, owner: 'alice' })).offset, 0);
+  t.false(await f.http.renewAppend(id), 'the refused hand-in let the lock go');
+  t.truthy(placed.appendKey);
+  await f.http.releaseAppend(id);
 });

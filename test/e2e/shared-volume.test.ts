@@ -1,10 +1,12 @@
 /**
  * A standalone gateway on the fs blobs' volume reads downloads from it (blob.fs.gatewayReads) and
- * writes large uploads onto it (blob.fs.gatewayWrites); one told not to streams both through
- * storage. Both serve the same bytes, ranges and 404s; bytes a killed gateway left are removed.
+ * writes large uploads and resumable chunks onto it (blob.fs.gatewayWrites); one told not to
+ * streams both through storage. Both serve the same bytes, ranges and 404s; bytes a killed gateway
+ * left are removed, or cut back by the next append.
  */
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { startDistributed, type Deployment } from '../helpers/deploy.js';
@@ -116,3 +118,52 @@ test.serial('a gateway killed in the middle of an upload it writes onto the volu
   const again = async () => (await upload(d.gateways[0], d.user, randomBytes(1024 * 1024 + 3))).status === 201 && (await writes(0, 'volume')) > 0;
   t.true(await eventually(again, 10_000, 300), 'a new upload written onto the volume');
 });
+
+test.serial(
+  'a gateway killed in the middle of a resumable chunk it appends onto the volume: the offset stays where it was acknowledged, and the other gateway resumes once the lock lapses',
+  async (t) => {
+    const shared = async () => /^fileshare_blob_volume_shared 1$/m.test((await http(`${d.roots[0]}/metrics`, { auth: d.user })).text);
+    t.true(await eventually(shared, 20_000), 'gateway 1 appends onto the volume');
+    const tus = { 'tus-resumable': '1.0.0' };
+    const octets = { ...tus, 'content-type': 'application/offset+octet-stream' };
+    const data = randomBytes(4 * 1024 * 1024 + 13);
+    const first = 1024 * 1024 + 5;
+    const created = await http(`${d.gateways[0]}/uploads`, { method: 'POST', auth: d.user, headers: { ...tus, 'upload-length': String(data.length) } });
+    t.is(created.status, 201, created.text);
+    const path = new URL(created.headers.location).pathname.replace(/^\/rtc\/fileshare/, '');
+    const before = await writes(0, 'volume');
+    const one = await http(`${d.gateways[0]}${path}`, { method: 'PATCH', auth: d.user, headers: { ...octets, 'upload-offset': '0' }, body: data.subarray(0, first) });
+    t.is(one.status, 204, one.text);
+    t.is((await writes(0, 'volume')) - before, 1, 'the chunk was appended on the volume');
+
+    // The second chunk, cut by the gateway's death after some of its bytes are on the volume.
+    const url = new URL(`${d.gateways[0]}${path}`);
+    const req = request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'PATCH',
+      headers: { authorization: basic(...d.user), ...octets, 'upload-offset': String(first), 'content-length': String(data.length - first) },
+    });
+    req.on('error', () => undefined);
+    req.write(data.subarray(first, first + 2 * 1024 * 1024));
+    const growing = () => filesUnder(join(d.dataDir, 'tmp')).some((f) => f.endsWith('.part') && (statSync(f, { throwIfNoEntry: false })?.size ?? 0) > first);
+    t.true(await eventually(growing), 'the gateway is appending');
+    await d.procs.get('gateway1')!.kill();
+    req.destroy();
+
+    const other = `${d.gateways[1]}${path}`;
+    t.is((await http(other, { method: 'HEAD', auth: d.user, headers: tus })).headers['upload-offset'], String(first), 'the acknowledged offset');
+    // Locked until the dead gateway's lease lapses; then the rest goes in from the acknowledged offset.
+    let last = 0;
+    const resumed = async () => {
+      last = (await http(other, { method: 'PATCH', auth: d.user, headers: { ...octets, 'upload-offset': String(first) }, body: data.subarray(first) })).status;
+      return last === 204;
+    };
+    t.true(await eventually(resumed, 20_000, 500), `last answer ${last}`);
+    const got = await http(`${d.gateways[1]}${path}`);
+    t.is(got.status, 200);
+    t.is(sha256(got.body), sha256(data), 'the cut bytes were cut back');
+    await d.restart('gateway1');
+  },
+);

@@ -86,7 +86,7 @@ export class ChunkWriter extends Writable implements AppendWriter {
           await this.uploads.refuse(blob);
           throw new AppError('checksum_mismatch');
         }
-        return this.uploads.appended(this.rec!, blob, this.o.complete, this.carried);
+        return this.uploads.appended(this.rec!, blob, this.o.complete, { hash: this.carried });
       })
       .then(
         (s) => this.section.resolve(s),

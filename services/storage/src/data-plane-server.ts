@@ -54,7 +54,7 @@ export function dataPlaneHandler(svc: StorageDataPlane, secret: string, log: Log
         });
       return;
     }
-    const v = /^\/volume\/(probe|guard|drop|uploads)\/([0-9a-z-]{1,64})$/.exec(path);
+    const v = /^\/volume\/(probe|guard|drop|uploads|append|renew|appended|release)\/([0-9a-z-]{1,64})$/.exec(path);
     if (req.method === 'PUT' && v) {
       const [, verb, name] = v;
       const meta = verb === 'uploads' ? trailerMeta(req) : undefined;
@@ -136,6 +136,20 @@ async function volumeRequest(svc: StorageDataPlane, verb: string, name: string, 
     case 'drop':
       await svc.dropPlaced(name);
       return {};
+    case 'append':
+      return (await svc.beginPlacedAppend(decodeAppend(name, req.headers, maxBytesOf(req)))) ?? {};
+    case 'renew':
+      return { held: await svc.renewPlacedAppend(name) };
+    case 'release':
+      await svc.releasePlacedAppend(name);
+      return {};
+    case 'appended': {
+      const size = Number(header(VOLUME_HEADERS.size));
+      const sha256 = header(VOLUME_HEADERS.sha256) || undefined;
+      if (!Number.isSafeInteger(size) || size < 0 || (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)))
+        throw new AppError('bad_request', 'missing or malformed chunk headers');
+      return svc.placedAppended(decodeAppend(name, req.headers, maxBytesOf(req)), { size, sha256 });
+    }
     default: {
       const size = Number(header(VOLUME_HEADERS.size));
       const sha256 = header(VOLUME_HEADERS.sha256);

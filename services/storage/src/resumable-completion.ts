@@ -1,10 +1,9 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FileRecord, Logger, ResumableRecord, ResumableState, Store, UploadRecord } from '@fileshare/shared';
+import type { CarriedHashes, FileRecord, Logger, ResumableRecord, ResumableState, Store, UploadRecord } from '@fileshare/shared';
 import { appends, type BlobStore } from './blob/blob-store.js';
 import type { FileRecords } from './files.js';
 import { keys } from './keys.js';
-import type { CarriedHashes } from './resumable-hashes.js';
 import type { UploadRecords } from './uploads.js';
 
 /**

@@ -1,12 +1,14 @@
 import type { Hash } from 'node:crypto';
 import {
   AppError,
+  CarriedHashes,
   newId,
   type AppendOptions,
   type AppendWriter,
   type BlobWriter,
   type ExpireResult,
   type Logger,
+  type PlacedAppend,
   type ResumableConcat,
   type ResumableCreate,
   type ResumableRecord,
@@ -15,14 +17,13 @@ import {
   type Store,
   type UploadRecord,
 } from '@fileshare/shared';
-import { appends, type GrowingBlobWriter, type BlobStore } from './blob/blob-store.js';
+import { appends, sharesVolume, type GrowingBlobWriter, type BlobStore } from './blob/blob-store.js';
 import { ChunkWriter } from './chunk-writer.js';
 import type { FileRecords } from './files.js';
 import { keys } from './keys.js';
 import { Locker } from './locker.js';
 import type { Orphans } from './orphans.js';
 import { Completion } from './resumable-completion.js';
-import { CarriedHashes } from './resumable-hashes.js';
 import type { UploadRecords } from './uploads.js';
 
 /** A chunk list longer than this is refused: the record carries it whole on every write. */
@@ -166,6 +167,60 @@ export class ResumableUploads {
     });
   }
 
+  // ---- a chunk a gateway on the shared volume appends itself (SharedVolume); it holds the lock between these
+
+  /**
+   * The upload's lock is taken here for the gateway (`upload_locked` when someone holds it) and the
+   * record checked as for any chunk; the gateway keeps the lock (`renewPlaced`) while it writes the
+   * growing blob from `offset` (FsAppendWriter, as `chunkSink` would here), then hands the chunk in
+   * (`placedAppended`) or lets the lock go (`releasePlaced`); a gateway that dies lets it lapse, and
+   * the next append cuts its bytes. An upload with no growing blob (a session file's; S3) answers
+   * undefined, its lock released: that chunk goes through storage.
+   */
+  async beginPlaced(o: AppendOptions): Promise<PlacedAppend | undefined> {
+    const lock = keys.resumableLock(o.id);
+    if (!(await this.lock.take(lock))) {
+      await this.checkAppend(o); // a request that is wrong anyway hears why, as ChunkWriter's does
+      throw new AppError('upload_locked');
+    }
+    let placed: PlacedAppend | undefined;
+    try {
+      const { rec, maxBytes } = await this.checkAppend(o);
+      if (rec.appendKey && sharesVolume(this.blobs)) placed = { appendKey: rec.appendKey, offset: rec.offset, maxBytes, leaseMs: this.lock.leaseMs };
+      return placed;
+    } finally {
+      if (!placed) await this.lock.release(lock).catch(() => undefined);
+    }
+  }
+
+  /** The gateway still appends: false when its lock lapsed (it must give the chunk up). */
+  renewPlaced(id: string): Promise<boolean> {
+    return this.lock.renew(keys.resumableLock(id));
+  }
+
+  releasePlaced(id: string): Promise<void> {
+    return this.lock.release(keys.resumableLock(id));
+  }
+
+  /**
+   * The gateway's chunk is durable in the growing blob: with the lock still held, the record where
+   * the chunk began and the growing blob ending where the chunk does, the record moves as for any
+   * chunk (completing the upload when it was the last), and the lock goes. `sha256`: the whole
+   * upload's digest so far, when the gateway carried it from byte 0 (completion then reads nothing).
+   */
+  placedAppended(o: AppendOptions, chunk: { size: number; sha256?: string }): Promise<ResumableState> {
+    const lock = keys.resumableLock(o.id);
+    return this.lock.holding(lock, async () => {
+      if (!(await this.lock.renew(lock))) throw new AppError('upload_locked');
+      const { rec, maxBytes } = await this.checkAppend({ ...o, checksum: undefined });
+      if (!rec.appendKey || !sharesVolume(this.blobs) || chunk.size > maxBytes) throw new AppError('bad_request', 'no such chunk on the volume');
+      const end = rec.offset + chunk.size;
+      const grown = await this.blobs.grownSize(rec.appendKey);
+      if ((grown ?? 0) !== end) throw new AppError('unavailable', `the growing blob holds ${grown ?? 0} bytes, not ${end}`);
+      return this.appended(rec, { size: chunk.size }, o.complete, { digest: chunk.sha256 });
+    });
+  }
+
   // ---- used by ChunkWriter, under the upload's lock
 
   /** The record a chunk may be appended to, checked against what the client says. */
@@ -190,9 +245,10 @@ export class ResumableUploads {
    * completes it. An empty chunk is discarded: the offset stays (a length may still be declared).
    * A chunk that says it is the last (`complete`) fixes the length where it ends. Every chunk moves
    * the incomplete upload's expiry to `incompleteTtl` from now: an upload that makes progress is not
-   * cut off, one that stalls goes.
+   * cut off, one that stalls goes. `carried`: the whole upload's hash through this chunk, as this
+   * process carried it (`hash`) or as the gateway that appended it did (`digest`; CarriedHashes).
    */
-  async appended(rec: ResumableRecord, chunk: { key?: string; size: number }, complete = false, hash?: Hash): Promise<ResumableState> {
+  async appended(rec: ResumableRecord, chunk: { key?: string; size: number }, complete = false, carried?: { hash?: Hash } | { digest?: string }): Promise<ResumableState> {
     const offset = rec.offset + chunk.size;
     if (complete && rec.length !== null && rec.length !== offset) {
       await this.refuse(chunk);
@@ -204,7 +260,9 @@ export class ResumableUploads {
     const guard = chunk.key === undefined ? undefined : chunk.size > 0 ? this.orphans.clear(chunk.key) : this.orphans.discard(chunk.key);
     if (chunk.key !== undefined && chunk.size > 0) next.chunks = [...rec.chunks, chunk.key];
     await Promise.all([this.save(next), guard]);
-    if (hash && rec.appendKey) this.hashes.keep(rec.appendKey, offset, hash);
+    // A state carried here continues; a digest a gateway carried only seals (none: any state here is behind now).
+    if (rec.appendKey && carried && 'hash' in carried && carried.hash) this.hashes.keep(rec.appendKey, offset, carried.hash);
+    else if (rec.appendKey && carried && 'digest' in carried) this.hashes.keepDigest(rec.appendKey, offset, carried.digest);
     return next.length === next.offset ? this.completed(next) : stateOf(next);
   }
 

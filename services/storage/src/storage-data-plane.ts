@@ -12,6 +12,8 @@ import {
   type BlobWriter,
   type ByteRange,
   type DataPlane,
+  type PlacedAppend,
+  type ResumableState,
   type Store,
   type StoredBlob,
   type UploadMeta,
@@ -149,11 +151,35 @@ export class StorageDataPlane implements DataPlane {
     const size = await this.blobs.placedSize(blob.key);
     if (size !== blob.size) {
       await this.orphans.discard(blob.key);
-      throw new AppError('bad_request', `blob ${blob.key} is not on storage's volume with ${blob.size} bytes`);
+      // The gateway's volume is not (or no longer) storage's: the deployment's fault, not the client's.
+      throw new AppError('unavailable', `blob ${blob.key} is not on storage's volume with ${blob.size} bytes`);
     }
     const record = this.record(Promise.resolve(meta), { key: blob.key, size: blob.size, sha256: blob.sha256 });
     this.track(record);
     return record;
+  }
+
+  /**
+   * A resumable chunk a gateway on the volume appends itself (VolumeAppend): the upload's lock is
+   * taken for it and the chunk checked (undefined: no growing blob, append through storage), kept
+   * while it writes, then the chunk handed in (the offset moves) or given up; ResumableUploads.
+   */
+  async beginPlacedAppend(o: AppendOptions): Promise<PlacedAppend | undefined> {
+    return this.resumable.beginPlaced(checkedAppend(o));
+  }
+
+  async renewPlacedAppend(id: string): Promise<boolean> {
+    return this.resumable.renewPlaced(checkedId(id));
+  }
+
+  async placedAppended(o: AppendOptions, chunk: { size: number; sha256?: string }): Promise<ResumableState> {
+    const state = this.resumable.placedAppended(checkedAppend(o), chunk);
+    this.track(state);
+    return state;
+  }
+
+  async releasePlacedAppend(id: string): Promise<void> {
+    return this.resumable.releasePlaced(checkedId(id));
   }
 
   /** A chunk of a resumable upload (ResumableUploads); shutdown waits for it like for any writer. */
@@ -176,4 +202,15 @@ export class StorageDataPlane implements DataPlane {
   async ping(): Promise<void> {
     await Promise.all([this.store.ping(), this.blobs.ping()]);
   }
+}
+
+/** An upload id from a volume request, or a 400 (it names a lock and a record). */
+function checkedId(id: string): string {
+  if (!isId(id)) throw new AppError('bad_request', 'not an upload id');
+  return id;
+}
+
+function checkedAppend(o: AppendOptions): AppendOptions {
+  checkedId(o.id);
+  return o;
 }

@@ -50,6 +50,8 @@ export interface AppendOptions {
   complete?: boolean;
   /** A session file's upload (`id` is the file's): the first chunk starts it, completion makes the file ready. */
   sessionId?: string;
+  /** The chunk's declared length (Content-Length), when known: a hint for where the bytes go (SharedVolume). */
+  expectedBytes?: number;
 }
 
 export const CHECKSUM_ALGORITHMS = ['sha1', 'sha256'] as const;

@@ -6,7 +6,7 @@ import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../re
 import { BlobReader } from './blob-reader.js';
 import { putWhole, putWriter, type PutOptions } from './blob-upload.js';
 import { ConnectionPool } from './connections.js';
-import type { VolumeBooks } from './shared-volume.js';
+import type { PlacedAppend, VolumeBooks } from './shared-volume.js';
 import {
   CHECKSUM_ALGORITHMS,
   type AppendOptions,
@@ -53,6 +53,16 @@ export function decodeAppend(id: string, headers: Record<string, string | string
     complete: h(APPEND_HEADERS.complete) === '1',
     sessionId,
   };
+}
+
+/** The headers of `PUT /resumable/<id>` (and of a chunk a gateway appends on the volume) for `o`. */
+function appendHeaders(o: AppendOptions): string[] {
+  const headers = [`${APPEND_HEADERS.offset}: ${o.offset}`, `${APPEND_HEADERS.owner}: ${Buffer.from(o.owner).toString('base64url')}`];
+  if (o.length !== undefined) headers.push(`${APPEND_HEADERS.length}: ${o.length}`);
+  if (o.checksum) headers.push(`${APPEND_HEADERS.checksum}: ${o.checksum.algorithm} ${o.checksum.digest}`);
+  if (o.complete) headers.push(`${APPEND_HEADERS.complete}: 1`);
+  if (o.sessionId) headers.push(`${APPEND_HEADERS.session}: ${o.sessionId}`);
+  return headers;
 }
 
 /** `<algorithm> <base64 digest>` (tus `Upload-Checksum`, and the data plane's header): `checksum_unsupported` for another algorithm. */
@@ -115,6 +125,12 @@ export function decodeUploadMeta(value: string | undefined): UploadMeta {
  *   PUT /volume/drop/<key>     201 {}: that blob will not be recorded: its bytes and guard go
  *   PUT /volume/uploads/<key>  (headers VOLUME_HEADERS.size, .sha256; trailer `x-fileshare-upload`)
  *                         201 = the upload record of the blob the gateway placed
+ *   PUT /volume/append/<id>    (APPEND_HEADERS) 201 PlacedAppend: the upload's lock taken for the
+ *                         gateway, which appends the chunk on the volume; 201 {}: append through storage
+ *   PUT /volume/renew/<id>     201 {held}: that lock renewed (false: it lapsed)
+ *   PUT /volume/appended/<id>  (APPEND_HEADERS, VOLUME_HEADERS.size, .sha256 optional: the whole
+ *                         upload's digest) 201 = the upload's new state; the lock goes
+ *   PUT /volume/release/<id>   201 {}: the chunk given up; the lock goes
  *   errors                JSON {code,message} with the API's status
  * Several storage URLs are used round robin; one that refuses connections is tried last for a
  * few seconds (a killed replica), so the other replicas keep serving.
@@ -194,12 +210,7 @@ export class HttpDataPlane implements DataPlane, VolumeBooks {
 
   /** `PUT /resumable/<id>`: the chunk's bytes; storage checks offset and owner before it takes one. */
   appendUpload(o: AppendOptions): AppendWriter {
-    const headers = [`${APPEND_HEADERS.offset}: ${o.offset}`, `${APPEND_HEADERS.owner}: ${Buffer.from(o.owner).toString('base64url')}`];
-    if (o.length !== undefined) headers.push(`${APPEND_HEADERS.length}: ${o.length}`);
-    if (o.checksum) headers.push(`${APPEND_HEADERS.checksum}: ${o.checksum.algorithm} ${o.checksum.digest}`);
-    if (o.complete) headers.push(`${APPEND_HEADERS.complete}: 1`);
-    if (o.sessionId) headers.push(`${APPEND_HEADERS.session}: ${o.sessionId}`);
-    const w = this.put<ResumableState>(`/resumable/${encodeURIComponent(o.id)}`, o.maxBytes, headers);
+    const w = this.put<ResumableState>(`/resumable/${encodeURIComponent(o.id)}`, o.maxBytes, appendHeaders(o));
     return Object.assign(w.writer, { state: w.answer });
   }
 
@@ -244,9 +255,29 @@ export class HttpDataPlane implements DataPlane, VolumeBooks {
     return this.volumeRequest<UploadRecord>(`uploads/${blob.key}`, headers, { name: UPLOAD_TRAILER, value: () => encodeUploadMeta(meta) });
   }
 
+  async beginAppend(o: AppendOptions): Promise<PlacedAppend | undefined> {
+    const placed = await this.volumeRequest<Partial<PlacedAppend>>(`append/${encodeURIComponent(o.id)}`, appendHeaders(o), undefined, o.maxBytes);
+    return placed.appendKey === undefined ? undefined : (placed as PlacedAppend);
+  }
+
+  async renewAppend(id: string): Promise<boolean> {
+    return (await this.volumeRequest<{ held: boolean }>(`renew/${encodeURIComponent(id)}`)).held === true;
+  }
+
+  endAppend(o: AppendOptions, chunk: { size: number; sha256?: string }): Promise<ResumableState> {
+    // The gateway checked the chunk's checksum: storage gets the whole upload's digest instead.
+    const headers = [...appendHeaders({ ...o, checksum: undefined }), `${VOLUME_HEADERS.size}: ${chunk.size}`];
+    if (chunk.sha256) headers.push(`${VOLUME_HEADERS.sha256}: ${chunk.sha256}`);
+    return this.volumeRequest<ResumableState>(`appended/${encodeURIComponent(o.id)}`, headers, undefined, o.maxBytes);
+  }
+
+  async releaseAppend(id: string): Promise<void> {
+    await this.volumeRequest(`release/${encodeURIComponent(id)}`);
+  }
+
   /** `PUT /volume/<path>` with no body: head and trailers in one write (putWhole), storage's JSON answer. */
-  private volumeRequest<T>(path: string, headers: string[] = [], trailer?: { name: string; value: () => string }): Promise<T> {
-    const { connect, put } = this.putParts(0, headers, trailer, false);
+  private volumeRequest<T>(path: string, headers: string[] = [], trailer?: { name: string; value: () => string }, maxBytes = 0): Promise<T> {
+    const { connect, put } = this.putParts(maxBytes, headers, trailer, false);
     return putWhole<T>(this.pool, connect, `/volume/${path}`, put, Buffer.alloc(0));
   }
 

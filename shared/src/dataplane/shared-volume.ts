@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { constants, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
+import { CarriedHashes } from '../blobfs/carried-hashes.js';
 import { FsBlobWriter } from '../blobfs/fs-blob-writer.js';
 import { newId } from '../ids.js';
 import { metrics } from '../metrics.js';
 import { blobFilePath } from '../paths.js';
-import type { StoredBlob, UploadMeta, UploadRecord } from '../records.js';
+import type { ResumableState, StoredBlob, UploadMeta, UploadRecord } from '../records.js';
 import type { AppendOptions, AppendWriter, BlobSink, BlobWriter, ByteRange, DataPlane, UploadWriter } from './dataplane.js';
 import { sendFileRange } from './file-views.js';
+import { VolumeAppend } from './volume-append.js';
 
 /**
  * Storage's books of a blob that a gateway writes on the shared volume itself (HttpDataPlane's
@@ -23,6 +25,30 @@ export interface VolumeBooks {
   dropPlaced(key: string): Promise<void>;
   /** The record of a placed blob (storage checks the file; refused, it removes the bytes). */
   recordPlaced(blob: StoredBlob, meta: UploadMeta): Promise<UploadRecord>;
+  /**
+   * A resumable chunk this gateway appends itself (VolumeAppend): storage takes the upload's lock
+   * for it and checks the chunk as its own; undefined: the upload has no growing blob (append
+   * through storage; the lock is not taken).
+   */
+  beginAppend(o: AppendOptions): Promise<PlacedAppend | undefined>;
+  /** Keeps the lock while the chunk streams; false when it lapsed. */
+  renewAppend(id: string): Promise<boolean>;
+  /** The chunk is durable in the growing blob: storage moves the offset (`sha256`: the whole upload's, when carried) and lets the lock go. */
+  endAppend(o: AppendOptions, chunk: { size: number; sha256?: string }): Promise<ResumableState>;
+  /** The chunk is given up: the lock goes (the next append cuts its bytes). */
+  releaseAppend(id: string): Promise<void>;
+}
+
+/** Storage's go-ahead for a chunk a gateway appends on the volume (VolumeBooks.beginAppend). */
+export interface PlacedAppend {
+  /** The upload's growing blob: `tmp/<appendKey>.part`. */
+  appendKey: string;
+  /** Where the chunk starts: the acknowledged offset. */
+  offset: number;
+  /** The most the chunk may hold. */
+  maxBytes: number;
+  /** The lock's lease: renew well within it. */
+  leaseMs: number;
 }
 
 export interface SharedVolumeOptions {
@@ -69,6 +95,8 @@ const RECHECK_MS = 60_000;
 export class SharedVolume implements DataPlane {
   private readonly blobsDir: string;
   private readonly tmpDir: string;
+  /** The sha256 of resumable uploads appended here, carried from one chunk to the next. */
+  private readonly hashes = new CarriedHashes();
   /** Storage saw this gateway's probe file, last time it was asked. */
   private placing = false;
   private timer?: NodeJS.Timeout;
@@ -146,8 +174,13 @@ export class SharedVolume implements DataPlane {
   }
 
   /** Whether a body of this declared length (undefined: unknown) is written here. */
+  private fits(expectedBytes: number | undefined): boolean {
+    return this.placing && (expectedBytes === undefined || expectedBytes < 0 || expectedBytes >= PLACE_FROM_BYTES);
+  }
+
+  /** `fits`, counted (a placed append counts once storage said where it goes: VolumeAppend). */
   private places(expectedBytes: number | undefined): boolean {
-    const placed = this.placing && (expectedBytes === undefined || expectedBytes < 0 || expectedBytes >= PLACE_FROM_BYTES);
+    const placed = this.fits(expectedBytes);
     metrics.blobWrites.inc({ to: placed ? 'volume' : 'storage' });
     return placed;
   }
@@ -202,7 +235,10 @@ export class SharedVolume implements DataPlane {
     return this.storage.storeUpload(opts);
   }
 
+  /** A resumable chunk: written here (VolumeAppend) when it is large or of unknown length, as a whole upload would be. */
   appendUpload(opts: AppendOptions): AppendWriter {
+    if (this.fits(opts.expectedBytes)) return new VolumeAppend(this.storage, this.tmpDir, this.hashes, opts);
+    metrics.blobWrites.inc({ to: 'storage' });
     return this.storage.appendUpload(opts);
   }
 

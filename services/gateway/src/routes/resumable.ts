@@ -138,7 +138,9 @@ async function appendChunk(ctx: GatewayContext, ex: Exchange, ref: ResumableRef,
   const checksum = uploadChecksum(ex);
   const release = ctx.uploadSlots.begin(ref.owner);
   try {
-    const writer = ctx.dataPlane.appendUpload({ ...ref, offset, length, maxBytes: ctx.cfg['limits.maxFileSize'], checksum, complete });
+    const declared = ex.req.headers['content-length'] === undefined ? -1 : Number(ex.req.headers['content-length']);
+    const expectedBytes = declared >= 0 ? { expectedBytes: declared } : {};
+    const writer = ctx.dataPlane.appendUpload({ ...ref, offset, length, maxBytes: ctx.cfg['limits.maxFileSize'], checksum, complete, ...expectedBytes });
     if (ex.body) await ex.body.sendTo(writer);
     else writer.end();
     return await writer.state;

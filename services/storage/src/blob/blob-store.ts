@@ -1,8 +1,8 @@
-import type { Readable, Writable } from 'node:stream';
-import type { BlobSink, BlobWriter, ByteRange, CreateBlobOptions, StoredBlob } from '@fileshare/shared';
+import type { Readable } from 'node:stream';
+import type { BlobSink, BlobWriter, ByteRange, CreateBlobOptions, GrowingBlobWriter, StoredBlob } from '@fileshare/shared';
 
-/** Defined with the writers that take it (shared/src/blobfs): a gateway on the shared volume writes blobs too. */
-export type { CreateBlobOptions } from '@fileshare/shared';
+/** Defined with the writers (shared/src/blobfs): a gateway on the shared volume writes blobs and appends too. */
+export type { CreateBlobOptions, GrowingBlobWriter } from '@fileshare/shared';
 
 /**
  * Where file bytes live (the core every backend has; optional capabilities below). Blobs are immutable: written once under a fresh key, read many times,
@@ -36,11 +36,6 @@ export interface RangeSender {
 
 export function sendsRanges(store: BlobStore): store is BlobStore & RangeSender {
   return typeof (store as Partial<RangeSender>).sendRange === 'function';
-}
-
-/** One append to a growing blob: `done` resolves with the bytes appended once they are durable. */
-export interface GrowingBlobWriter extends Writable {
-  readonly done: Promise<{ size: number }>;
 }
 
 /**
@@ -84,6 +79,8 @@ export interface SharesVolume {
   seesProbe(name: string, token: string): Promise<boolean>;
   /** The size of the finished blob file `key`; undefined when there is none. */
   placedSize(key: string): Promise<number | undefined>;
+  /** The size of the growing blob `key` (a resumable upload's bytes so far, acknowledged or not); undefined when there is none. */
+  grownSize(key: string): Promise<number | undefined>;
 }
 
 export function sharesVolume(store: BlobStore): store is BlobStore & SharesVolume {

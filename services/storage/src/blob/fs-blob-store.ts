@@ -23,6 +23,7 @@ import { Readable } from 'node:stream';
 import {
   AppError,
   FILE_READ_CHUNK,
+  FsAppendWriter,
   FsBlobWriter,
   blobFilePath,
   isVolumeProbe,
@@ -32,10 +33,10 @@ import {
   type BlobSink,
   type BlobWriter,
   type ByteRange,
+  type GrowingBlobWriter,
   type StoredBlob,
 } from '@fileshare/shared';
-import type { Appendable, BlobStore, DefersWhole, GrowingBlobWriter, CreateBlobOptions, RangeSender, SharesVolume } from './blob-store.js';
-import { FsAppendWriter } from './fs-append-writer.js';
+import type { Appendable, BlobStore, DefersWhole, CreateBlobOptions, RangeSender, SharesVolume } from './blob-store.js';
 import { InlineBlobs } from './inline-blobs.js';
 import type { DurableSqlite } from '@fileshare/shared/durable-sqlite';
 
@@ -167,6 +168,12 @@ export class FsBlobStore implements BlobStore, RangeSender, Appendable, DefersWh
 
   async placedSize(key: string): Promise<number | undefined> {
     const st = await fsp.stat(this.pathOf(key)).catch(() => undefined);
+    return st?.isFile() ? st.size : undefined;
+  }
+
+  async grownSize(key: string): Promise<number | undefined> {
+    this.pathOf(key); // a key that is no id is refused here too
+    const st = await fsp.stat(this.partOf(key)).catch(() => undefined);
     return st?.isFile() ? st.size : undefined;
   }
 

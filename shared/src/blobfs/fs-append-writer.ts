@@ -1,11 +1,19 @@
 import { promises as fsp } from 'node:fs';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
-import { AppError, SyncBehind, deferred, syncDir, writeAll } from '@fileshare/shared';
-import type { CreateBlobOptions, GrowingBlobWriter } from './blob-store.js';
+import { deferred } from '../deferred.js';
+import { AppError } from '../errors.js';
+import { SyncBehind, syncDir, writeAll } from './durable-files.js';
+import type { CreateBlobOptions } from './hashing-writer.js';
+
+/** One append to a growing blob: `done` resolves with the bytes appended once they are durable. */
+export interface GrowingBlobWriter extends Writable {
+  readonly done: Promise<{ size: number }>;
+}
 
 /**
- * One append to a growing blob file (FsBlobStore's Appendable): opens it (created on the first
+ * One append to a growing blob file (FsBlobStore's Appendable, and a gateway appending on the
+ * shared volume under storage's lease: SharedVolume): opens it (created on the first
  * append, its directory synced then), cuts it back to `at` — bytes past the acknowledged offset
  * are an append that failed — writes, and fdatasyncs before `done`. A failure keeps the file as
  * it is: the next append cuts it back again. Bytes are not hashed here (the caller does, once).
