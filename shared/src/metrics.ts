@@ -36,7 +36,7 @@ export const metrics = {
   volumeShared: new Gauge({
     ...opts,
     name: 'fileshare_blob_volume_shared',
-    help: "1 while storage sees the files a standalone gateway writes on the fs blobs' volume (its last probe; blob.fs.gatewayWrites): large uploads are written there by the gateway; 0: through storage.",
+    help: "1 while storage sees the files a standalone gateway writes on the fs blobs' volume (its last probe; blob.fs.gatewayWrites): large uploads and resumable chunks are written there by the gateway; 0: through storage.",
   }),
   downloadsInFlight: new Gauge({ ...opts, name: 'fileshare_downloads_in_flight', help: 'Downloads being sent.' }),
   tokens: new Counter({ ...opts, name: 'fileshare_tokens_total', help: 'Download tokens by outcome (issued, consumed, refused).', labelNames: ['outcome'] }),

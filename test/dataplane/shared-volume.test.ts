@@ -415,6 +415,30 @@ test.serial('appends: a gateway that dies holding the lock stops renewing it: it
   }
 });
 
+test.serial('appends: a session file’s chunks (no growing blob) go through storage even when large; the file is made ready intact', async (t) => {
+  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
+  await plane.probed;
+  try {
+    const bytes = randomBytes(2 * PLACE_FROM_BYTES + 1);
+    const session = await f.bus.request(COMMANDS.sessionCreate, { owner: 'alice', ttl: 60 });
+    const file = await f.bus.request(COMMANDS.fileCreate, { owner: 'alice', sessionId: session.id, name: 's.bin', contentType: 'application/octet-stream', size: bytes.length });
+    const cut = PLACE_FROM_BYTES + 3;
+    t.deepEqual(
+      await written(async () => {
+        await chunk(plane, file.id, 0, bytes.subarray(0, cut), { sessionId: session.id });
+        t.like(await chunk(plane, file.id, cut, bytes.subarray(cut), { sessionId: session.id }), { offset: bytes.length, complete: true });
+      }),
+      { volume: 0, storage: 2 },
+    );
+    const ready = await f.bus.request(COMMANDS.fileGet, { owner: 'alice', sessionId: session.id, fileId: file.id });
+    t.like(ready, { state: 'ready', size: bytes.length, sha256: sha256(bytes) });
+    t.true((await download(volume, ready.blob!, bytes.length)).equals(bytes));
+    t.false(await f.http.renewAppend(file.id), 'no lock left behind');
+  } finally {
+    plane.close();
+  }
+});
+
 test.serial('appends: storage refuses malformed chunk requests and hands in no chunk the growing blob does not hold', async (t) => {
   const id = await newResumable(PLACE_FROM_BYTES);
   const o = { id, owner: 'alice', offset: 0, maxBytes: PLACE_FROM_BYTES };

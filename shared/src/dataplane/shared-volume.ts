@@ -54,7 +54,7 @@ export interface PlacedAppend {
 export interface SharedVolumeOptions {
   /** Downloads read finished blobs from the volume (`blob.fs.gatewayReads`). */
   reads: boolean;
-  /** Large uploads are written onto the volume here (`blob.fs.gatewayWrites`), once storage is seen to share it. */
+  /** Large uploads and resumable chunks are written onto the volume here (`blob.fs.gatewayWrites`), once storage is seen to share it. */
   writes: boolean;
 }
 
@@ -88,9 +88,10 @@ const RECHECK_MS = 60_000;
  * (FsBlobWriter: `tmp/<key>.part`, fsync, rename, directory fsync), instead of crossing a socket to
  * storage's process, which would receive and write them again. Storage keeps the books
  * (VolumeBooks): the orphan guard before the first byte, so a gateway that dies mid-upload leaves
- * bytes that expiry removes, and the record once they are durable. Only after a probe showed that
- * storage sees the files this gateway wrote in `tmp/` and `blobs/`; until then, or when it does
- * not, uploads go through storage as before.
+ * bytes that expiry removes, and the record once they are durable. A large resumable chunk is
+ * appended here the same way (VolumeAppend), under the upload's lock that storage takes for this
+ * gateway. Only after a probe showed that storage sees the files this gateway wrote in `tmp/` and
+ * `blobs/`; until then, or when it does not, uploads go through storage as before.
  */
 export class SharedVolume implements DataPlane {
   private readonly blobsDir: string;
