@@ -208,10 +208,11 @@ export class ResumableUploads {
    * chunk (completing the upload when it was the last), and the lock goes. `sha256`: the whole
    * upload's digest so far, when the gateway carried it from byte 0 (completion then reads nothing).
    */
-  placedAppended(o: AppendOptions, chunk: { size: number; sha256?: string }): Promise<ResumableState> {
+  async placedAppended(o: AppendOptions, chunk: { size: number; sha256?: string }): Promise<ResumableState> {
     const lock = keys.resumableLock(o.id);
+    // Lapsed: another writer may hold it now, and it is not this one's to release.
+    if (!(await this.lock.renew(lock))) throw new AppError('upload_locked');
     return this.lock.holding(lock, async () => {
-      if (!(await this.lock.renew(lock))) throw new AppError('upload_locked');
       const { rec, maxBytes } = await this.checkAppend({ ...o, checksum: undefined });
       if (!rec.appendKey || !sharesVolume(this.blobs) || chunk.size > maxBytes) throw new AppError('bad_request', 'no such chunk on the volume');
       const end = rec.offset + chunk.size;

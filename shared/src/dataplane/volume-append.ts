@@ -5,12 +5,15 @@ import { finished } from 'node:stream/promises';
 import type { CarriedHashes } from '../blobfs/carried-hashes.js';
 import { FsAppendWriter } from '../blobfs/fs-append-writer.js';
 import { deferred } from '../deferred.js';
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import { isId } from '../ids.js';
 import { metrics } from '../metrics.js';
 import type { ResumableState } from '../records.js';
 import type { AppendOptions, AppendWriter, DataPlane } from './dataplane.js';
 import type { PlacedAppend, VolumeBooks } from './shared-volume.js';
+
+/** Renewals never come closer together than this, whatever lease storage names. */
+const MIN_RENEW_MS = 500;
 
 /**
  * A resumable chunk that a gateway on the shared volume appends itself (SharedVolume.appendUpload),
@@ -59,37 +62,44 @@ export class VolumeAppend extends Writable implements AppendWriter {
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    this.storage.beginAppend(this.o).then(
-      (placed) => {
-        metrics.blobWrites.inc({ to: placed ? 'volume' : 'storage' });
-        if (!placed) {
-          this.through = this.storage.appendUpload(this.o);
-          this.through.on('error', () => undefined);
-          this.through.state.then(
-            (state) => this.settle.resolve(state),
-            (err: Error) => this.settle.reject(err),
-          );
-          return cb();
-        }
-        if (!isId(placed.appendKey)) {
-          void this.storage.releaseAppend(this.o.id).catch(() => undefined);
-          const err = new Error(`storage named no growing blob: ${placed.appendKey}`);
+    this.storage
+      .beginAppend(this.o)
+      // A storage that does not know the request (an older one, mid-upgrade) takes the chunk itself.
+      .catch((err: unknown) => {
+        if (isAppError(err) && err.code === 'not_found') return undefined;
+        throw err;
+      })
+      .then(
+        (placed) => {
+          metrics.blobWrites.inc({ to: placed ? 'volume' : 'storage' });
+          if (!placed) {
+            this.through = this.storage.appendUpload(this.o);
+            this.through.on('error', () => undefined);
+            this.through.state.then(
+              (state) => this.settle.resolve(state),
+              (err: Error) => this.settle.reject(err),
+            );
+            return cb();
+          }
+          if (!isId(placed.appendKey)) {
+            void this.storage.releaseAppend(this.o.id).catch(() => undefined);
+            const err = new Error(`storage named no growing blob: ${placed.appendKey}`);
+            this.settle.reject(err);
+            return cb(err);
+          }
+          this.placed = placed;
+          this.held = true;
+          this.file = new FsAppendWriter(join(this.tmpDir, `${placed.appendKey}.part`), placed.offset, { maxBytes: placed.maxBytes });
+          this.file.on('error', () => undefined);
+          this.carried = this.hashes.from(placed.appendKey, placed.offset);
+          this.renewal = setInterval(() => this.renew(), Math.max(MIN_RENEW_MS, placed.leaseMs / 3));
+          cb();
+        },
+        (err: Error) => {
           this.settle.reject(err);
-          return cb(err);
-        }
-        this.placed = placed;
-        this.held = true;
-        this.file = new FsAppendWriter(join(this.tmpDir, `${placed.appendKey}.part`), placed.offset, { maxBytes: placed.maxBytes });
-        this.file.on('error', () => undefined);
-        this.carried = this.hashes.from(placed.appendKey, placed.offset);
-        this.renewal = setInterval(() => this.renew(), placed.leaseMs / 3);
-        cb();
-      },
-      (err: Error) => {
-        this.settle.reject(err);
-        cb(err);
-      },
-    );
+          cb(err);
+        },
+      );
   }
 
   /** Keeps the lock; lost (lapsed), the chunk is given up: someone else may be appending now. */
