@@ -121,7 +121,7 @@ export const SCHEMA = {
   'blob.fs.gatewayWrites': {
     kind: 'bool',
     default: true,
-    doc: "A standalone gateway writes the bytes of large uploads and resumable chunks (declared 1 MiB or more, or chunked) onto the data directory itself, as storage would (a temp file in <dataDir>/tmp, fsynced, renamed into <dataDir>/blobs; a resumable upload's growing file appended), once a probe shows storage sees the files it writes there (same host, or the data directory's volume mounted read-write in both); storage keeps the orphan guard, the upload's lock and offset, and the record. Until then, and for smaller bodies, bytes go through storage's data plane. Off: every upload goes through storage.",
+    doc: "A standalone gateway writes the bytes of large uploads and resumable chunks (declared 1 MiB or more, or chunked) onto the data directory itself, as storage would (a temp file in <dataDir>/tmp, fsynced, renamed into <dataDir>/blobs; a resumable upload's growing file appended), once a probe shows storage sees the files it writes there (same host, or the data directory's volume mounted read-write in both); storage keeps the orphan guard, the upload's lock and offset, and the record. Until then, and for smaller bodies, bytes go through storage's data plane. Gateway and storage run as the same user (as `npm run start:cluster` does): each appends to resumable uploads' files the other created (mode 0640). Off: every upload goes through storage.",
   },
   'blob.s3.endpoint': { kind: 'string', default: '', doc: 'S3 endpoint URL (empty: AWS).' },
   'blob.s3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region.' },
