@@ -35,7 +35,7 @@ export * from './media-type.js';
 export * from './file-names.js';
 export * from './lifecycle.js';
 export * from './deferred.js';
-export { pump, sendReadable, watchWrite } from './streams.js';
+export { pump, sendReadable, watchWrite, writeBatch } from './streams.js';
 export { BoundedMap } from './bounded-map.js';
 export { WatchedRecords, type WatchedRecordsOptions } from './watched-records.js';
 export { announcedSha256, reprDigest } from './digest.js';

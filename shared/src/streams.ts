@@ -1,3 +1,4 @@
+import type { Hash } from 'node:crypto';
 import { IncomingMessage } from 'node:http';
 import type { Readable, Writable } from 'node:stream';
 import type { BlobSink } from './dataplane/dataplane.js';
@@ -81,4 +82,20 @@ export function sendReadable(stream: Readable, sink: BlobSink): void {
   });
   stream.on('end', () => sink.end());
   stream.on('error', (err) => sink.fail(err));
+}
+
+/**
+ * A Writable's batch (`_writev`) passed on to `sink` as it came: every chunk fed to `hashes` first,
+ * one write of the sink per chunk, `cb` on the last one's callback: once the sink took it, and so
+ * every chunk before it (a lent buffer stays lent until then). What arrived while the sink wrote
+ * the last batch goes on as one batch (one pwritev, one trip through the thread pool), not one per
+ * socket read. Shared by storage's resumable chunks and a gateway's appends on the volume.
+ */
+export function writeBatch(sink: Writable, chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void, hashes: (Hash | undefined)[] = []): void {
+  for (let i = 0; i < chunks.length; i++) {
+    const data = chunks[i].chunk;
+    for (const h of hashes) h?.update(data);
+    if (i < chunks.length - 1) sink.write(data);
+    else sink.write(data, cb);
+  }
 }

@@ -146,11 +146,16 @@ test.serial('a blob deleted while its download is held is still delivered whole'
 });
 
 const tmpFiles = (dir: string) => readdirSync(join(dir, 'tmp'));
+/** A gateway's data plane that writes on storage's volume, its first probe answered (close it). */
+async function writingVolume(): Promise<SharedVolume> {
+  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
+  await plane.probed;
+  return plane;
+}
 const meta = (m: Partial<UploadMeta> = {}): UploadMeta => ({ owner: 'alice', name: 'a.bin', contentType: 'application/octet-stream', ttl: 60, ...m });
 
 test.serial('writes: a large or undeclared body is placed on the volume under a guard that its record takes; a small one goes to storage', async (t) => {
-  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-  await plane.probed;
+  const plane = await writingVolume();
   try {
     const before = f.holdings();
     const bytes = randomBytes(PLACE_FROM_BYTES + 17);
@@ -199,8 +204,7 @@ test.serial('writes: a large or undeclared body is placed on the volume under a 
 });
 
 test.serial('writes: placed bytes that get no record (refused fields, another digest, too large, a cut body) leave nothing behind', async (t) => {
-  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-  await plane.probed;
+  const plane = await writingVolume();
   try {
     const bytes = randomBytes(2 * PLACE_FROM_BYTES);
     await f.storage.dataPlane.settled();
@@ -303,8 +307,7 @@ async function chunk(plane: SharedVolume, id: string, offset: number, bytes: Buf
 }
 
 test.serial('appends: a large or undeclared chunk is appended on the volume, a small one through storage; the upload completes intact from either', async (t) => {
-  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-  await plane.probed;
+  const plane = await writingVolume();
   try {
     const before = f.holdings();
     const up = randomBytes(3 * PLACE_FROM_BYTES + 4000);
@@ -333,8 +336,7 @@ test.serial('appends: a large or undeclared chunk is appended on the volume, a s
     t.is((await f.bus.request(COMMANDS.uploadGet, { id: id1 })).sha256, sha256(up), 'the carried digest');
 
     // Carried across gateways: this one has no hash state for an upload another began.
-    const other = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-    await other.probed;
+    const other = await writingVolume();
     const id2 = await newResumable(up.length);
     await chunk(plane, id2, 0, up.subarray(0, cuts[1]));
     t.like(await chunk(other, id2, cuts[1], up.subarray(cuts[1])), { offset: up.length, complete: true });
@@ -348,8 +350,7 @@ test.serial('appends: a large or undeclared chunk is appended on the volume, a s
 test.serial(
   'appends: while a chunk is appended on the volume the upload is locked; a cut or mismatching chunk is handed nothing and the next append takes over at once',
   async (t) => {
-    const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-    await plane.probed;
+    const plane = await writingVolume();
     try {
       const up = randomBytes(2 * PLACE_FROM_BYTES + 9);
       const id = await newResumable(up.length);
@@ -397,8 +398,7 @@ test.serial('appends: a gateway that dies holding the lock stops renewing it: it
   const placed = (await f.http.beginAppend({ id, owner: 'alice', offset: 0, maxBytes: up.length }))!;
   t.like(placed, { offset: 0, maxBytes: up.length });
   writeFileSync(join(f.dir, 'tmp', `${placed.appendKey}.part`), randomBytes(5000));
-  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-  await plane.probed;
+  const plane = await writingVolume();
   try {
     t.is((await t.throwsAsync<AppError>(chunk(plane, id, 0, up)))?.code, 'upload_locked');
     const started = Date.now();
@@ -416,8 +416,7 @@ test.serial('appends: a gateway that dies holding the lock stops renewing it: it
 });
 
 test.serial('appends: a session file’s chunks (no growing blob) go through storage even when large; the file is made ready intact', async (t) => {
-  const plane = new SharedVolume(f.http, f.dir, { reads: true, writes: true });
-  await plane.probed;
+  const plane = await writingVolume();
   try {
     const bytes = randomBytes(2 * PLACE_FROM_BYTES + 1);
     const session = await f.bus.request(COMMANDS.sessionCreate, { owner: 'alice', ttl: 60 });

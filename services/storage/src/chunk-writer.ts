@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { AppError, deferred, isAppError, type AppendOptions, type AppendWriter, type BlobWriter, type ResumableRecord, type ResumableState } from '@fileshare/shared';
+import { AppError, deferred, isAppError, type AppendOptions, type AppendWriter, type BlobWriter, type ResumableRecord, type ResumableState, writeBatch } from '@fileshare/shared';
 import type { GrowingBlobWriter } from './blob/blob-store.js';
 import type { ResumableUploads } from './resumable.js';
 
@@ -60,20 +60,9 @@ export class ChunkWriter extends Writable implements AppendWriter {
       );
   }
 
-  /**
-   * What arrived while the blob wrote the last batch goes on as one batch: one write of the blob
-   * (one pwritev, one trip through the thread pool) per batch, not per socket read. Called back once
-   * the blob took the batch's last chunk, and so every chunk before it (lent buffers stay lent).
-   */
+  /** A batch to the blob, hashed on the way (writeBatch: called back once the blob took it all). */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    const chunk = this.chunk!;
-    for (let i = 0; i < chunks.length; i++) {
-      const data = chunks[i].chunk;
-      this.hash?.update(data);
-      this.carried?.update(data);
-      if (i < chunks.length - 1) chunk.write(data);
-      else chunk.write(data, cb);
-    }
+    writeBatch(this.chunk!, chunks, cb, [this.hash, this.carried]);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

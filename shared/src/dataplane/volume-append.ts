@@ -8,6 +8,7 @@ import { deferred } from '../deferred.js';
 import { AppError, isAppError } from '../errors.js';
 import { isId } from '../ids.js';
 import { metrics } from '../metrics.js';
+import { writeBatch } from '../streams.js';
 import type { ResumableState } from '../records.js';
 import type { AppendOptions, AppendWriter, DataPlane } from './dataplane.js';
 import type { PlacedAppend, VolumeBooks } from './shared-volume.js';
@@ -114,18 +115,10 @@ export class VolumeAppend extends Writable implements AppendWriter {
     );
   }
 
-  /** Each batch as one write of the file (one pwritev); called back once it is written (lent buffers stay lent). */
+  /** A batch to the file, hashed on the way, or to storage, which hashes it (writeBatch). */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    const sink = this.file ?? this.through!;
-    for (let i = 0; i < chunks.length; i++) {
-      const data = chunks[i].chunk;
-      if (this.file) {
-        this.check?.update(data);
-        this.carried?.update(data);
-      }
-      if (i < chunks.length - 1) sink.write(data);
-      else sink.write(data, cb);
-    }
+    if (this.file) writeBatch(this.file, chunks, cb, [this.check, this.carried]);
+    else writeBatch(this.through!, chunks, cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
