@@ -86,7 +86,7 @@ export class WatchedRecords<T> {
     const now = Date.now();
     const hit = this.items.get(key);
     if (hit) {
-      if (now < this.opts.expiresAt(hit.rec) && now - hit.keptAt < this.opts.maxAgeMs) {
+      if (this.fresh(hit, now)) {
         return this.opts.requestsOnBus ? Promise.resolve(hit.rec) : this.served(key, hit, read);
       }
       // Aged out, not dropped: reads in flight (of this key or others) may still be kept.
@@ -95,6 +95,22 @@ export class WatchedRecords<T> {
     const joined = this.reading.get(key);
     if (joined && joined.drops === this.drops) return this.opts.requestsOnBus ? joined.read : this.joined(key, joined, read);
     return this.ownRead(key, read, now);
+  }
+
+  /**
+   * The record kept under `key` when it may be served in this very turn: kept, fresh, and nothing
+   * to wait for (requests arrive on the bus, or the bus is caught up now: the in-process bus).
+   * Undefined otherwise: `get` then reads or waits. (A small download's hot path: no promise.)
+   */
+  peek(key: string): T | undefined {
+    const hit = this.items.get(key);
+    if (!hit || !this.fresh(hit, Date.now())) return undefined;
+    return this.opts.requestsOnBus || this.bus.caughtUpNow() ? hit.rec : undefined;
+  }
+
+  /** Not expired, and kept for less than `maxAgeMs`. */
+  private fresh(hit: Kept<T>, now: number): boolean {
+    return now < this.opts.expiresAt(hit.rec) && now - hit.keptAt < this.opts.maxAgeMs;
   }
 
   private async served(key: string, hit: Kept<T>, read: () => Promise<T>): Promise<T> {

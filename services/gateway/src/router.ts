@@ -47,14 +47,16 @@ export interface RouteSpec<P extends string, B> {
   params: Record<ParamNames<P>, ParamRule>;
   /** An optional JSON object body, validated; absent: the handler streams the body itself. */
   json?: Schema<B>;
-  handler: (req: RouteRequest<P, B>) => Promise<void>;
+  /** May answer in the same turn (return nothing): a kept record's download needs no promise. */
+  handler: (req: RouteRequest<P, B>) => Promise<void> | void;
 }
 
 /** A route with its types erased, as the router keeps it. */
 export interface Route {
   method: Method;
   pattern: string;
-  run(ex: Exchange, values: string[], ctx: RouteRunner): Promise<void>;
+  /** Nothing returned: the route answered (or began its answer) in this turn; see RouteSpec.handler. */
+  run(ex: Exchange, values: string[], ctx: RouteRunner): Promise<void> | void;
 }
 
 /** What the router needs from the gateway to run a route's checks. */
@@ -70,20 +72,26 @@ export function route<P extends string, B = undefined>(spec: RouteSpec<P, B>): R
     .filter((s) => s.startsWith(':'))
     .map((s) => s.slice(1) as ParamNames<P>);
   const rules = names.map((n) => spec.params[n]);
+  // After authentication: the parameters, then the JSON body, then the handler.
+  const authenticated = (ex: Exchange, values: string[], ctx: RouteRunner, user: string): Promise<void> | void => {
+    const params = {} as Record<ParamNames<P>, string>;
+    for (let i = 0; i < names.length; i++) {
+      if (!rules[i].valid(values[i])) throw new AppError(rules[i].error);
+      params[names[i]] = values[i];
+    }
+    const json = spec.json;
+    if (!json) return spec.handler({ ex, user, params, body: undefined as B });
+    return readJson(ex, ctx.maxJsonBody).then((raw) => spec.handler({ ex, user, params, body: json(raw) }));
+  };
   return {
     method: spec.method,
     pattern: spec.pattern,
-    async run(ex, values, ctx) {
+    // Not async: a route that needs no password and no body runs its handler in this turn.
+    run(ex, values, ctx) {
       spec.accept?.(ex);
       const auth = typeof spec.auth === 'function' ? spec.auth(ex) : spec.auth;
-      const user = auth === 'basic' ? await ctx.authenticate(ex) : '';
-      const params = {} as Record<ParamNames<P>, string>;
-      for (let i = 0; i < names.length; i++) {
-        if (!rules[i].valid(values[i])) throw new AppError(rules[i].error);
-        params[names[i]] = values[i];
-      }
-      const body = (spec.json ? spec.json(await readJson(ex, ctx.maxJsonBody)) : undefined) as B;
-      await spec.handler({ ex, user, params, body });
+      if (auth === 'basic') return ctx.authenticate(ex).then((user) => authenticated(ex, values, ctx, user));
+      return authenticated(ex, values, ctx, '');
     },
   };
 }

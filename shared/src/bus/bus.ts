@@ -77,6 +77,11 @@ export interface Bus<P extends Protocol = FileshareProtocol> {
    * The in-process bus tells watchers inside `publish`: at once.
    */
   caughtUp(): Promise<void>;
+  /**
+   * Whether `caughtUp` would resolve at once, so that a kept record may be served in the same
+   * turn, without a promise: the in-process bus while open. NATS: never (only a PING tells).
+   */
+  caughtUpNow(): boolean;
   /** Rejects when the bus is not usable (for /readyz). */
   ping(): Promise<void>;
   /** Stop receiving, let in-flight handlers answer and announcements go out, then disconnect. */

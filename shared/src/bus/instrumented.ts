@@ -32,6 +32,7 @@ export function instrumented<P extends Protocol>(bus: Bus<P>): Bus<P> {
     subscribe: (s, g, h) => bus.subscribe(s, g, h),
     watch: (s, w, gap) => bus.watch(s, w, gap),
     caughtUp: () => bus.caughtUp(),
+    caughtUpNow: () => bus.caughtUpNow(),
     ping: () => bus.ping(),
     close: () => bus.close(),
   };

@@ -100,6 +100,10 @@ export class LocalBus<P extends Protocol = FileshareProtocol> implements Bus<P> 
     return this.closed ? Promise.reject(new AppError('unavailable')) : Promise.resolve();
   }
 
+  caughtUpNow(): boolean {
+    return !this.closed;
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new AppError('unavailable');
   }

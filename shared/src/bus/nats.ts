@@ -270,6 +270,11 @@ export class NatsBus<P extends Protocol = FileshareProtocol> implements Bus<P> {
     ));
   }
 
+  /** Only the server can say (a PING): never at once. */
+  caughtUpNow(): boolean {
+    return false;
+  }
+
   private nextPing(): Promise<void> {
     this.pingNext = undefined;
     return (this.pingOut = this.pingOnce());

@@ -27,4 +27,9 @@ export class UploadRecordCache {
   get(id: string): Promise<UploadRecord> {
     return this.records.get(id, () => this.bus.request(COMMANDS.uploadGet, { id }));
   }
+
+  /** The record when it is kept and may be served now (`WatchedRecords.peek`); else use `get`. */
+  peek(id: string): UploadRecord | undefined {
+    return this.records.peek(id);
+  }
 }

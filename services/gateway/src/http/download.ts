@@ -32,10 +32,15 @@ export class Downloads {
    * told once what the response delivered (one-time links count deliveries): null for HEAD, 304,
    * 416 and errors before the body; else the bytes handed to the socket and whether the response
    * completed. It may be told after this resolves (a streamed body ends later).
+   * Nothing returned: answered in this turn (a cached small blob, HEAD, 304, 416 thrown).
    */
-  async send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}, sent?: (s: Sent) => void): Promise<void> {
+  send(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string> = {}, sent?: (s: Sent) => void): Promise<void> | void {
     // Downloads nobody counts (the hot path) watch nothing.
     if (!sent) return this.respond(ex, f, gone, extraHeaders);
+    return this.sendCounted(ex, f, gone, extraHeaders, sent);
+  }
+
+  private async sendCounted(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, sent: (s: Sent) => void): Promise<void> {
     let told = false;
     const watch: Watch = { streaming: false, tell: (s: Sent) => void (told || ((told = true), sent(s))) };
     try {
@@ -71,7 +76,7 @@ export class Downloads {
     return headers;
   }
 
-  private async respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch?: Watch): Promise<void> {
+  private respond(ex: Exchange, f: Downloadable, gone: ErrorCode, extraHeaders: Record<string, string>, watch?: Watch): Promise<void> | void {
     const etag = `"${f.sha256}"`;
     let headers = this.representation(f, extraHeaders);
     const inm = ex.req.headers['if-none-match'];
@@ -87,11 +92,16 @@ export class Downloads {
     if (range) headers = { ...headers, 'Content-Range': `bytes ${range.start}-${range.end}/${f.size}` };
     const status = range ? 206 : 200;
     if (ex.req.method !== 'HEAD' && this.cache.fits(f.size)) {
-      const bytes = await this.smallBlob(f, gone);
-      const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
-      metrics.bytesOut.inc(part.length);
-      if (ex.open) watch?.tell({ start: range?.start ?? 0, bytes: part.length, complete: true });
-      return ex.send(status, headers, part);
+      const sendSmall = (bytes: Buffer) => {
+        const part = range ? bytes.subarray(range.start, range.end + 1) : bytes;
+        metrics.bytesOut.inc(part.length);
+        if (ex.open) watch?.tell({ start: range?.start ?? 0, bytes: part.length, complete: true });
+        ex.send(status, headers, part);
+      };
+      // Cached: answered in this turn, no promise (the hot path of small downloads).
+      const cached = this.cache.get(f.blob);
+      if (cached) return sendSmall(cached);
+      return this.readSmall(f, gone).then(sendSmall);
     }
     if (ex.req.method === 'HEAD') return ex.send(status, { ...headers, 'Content-Length': length });
     if (length === 0) {
@@ -102,13 +112,11 @@ export class Downloads {
     // over views of its own read buffer (no allocation or copy per chunk).
     const start = range?.start ?? 0;
     const sink = bodySink(ex, status, headers, length, watch && { start, watch });
-    await this.dataPlane.sendBlob(f.blob, range ?? { start, end: f.size - 1 }, sink).catch(blobGone(gone));
+    return this.dataPlane.sendBlob(f.blob, range ?? { start, end: f.size - 1 }, sink).catch(blobGone(gone));
   }
 
-  /** A small blob, from the cache or read whole once (the data plane's views copied out) and kept. */
-  private async smallBlob(f: Downloadable, gone: ErrorCode): Promise<Buffer> {
-    const hit = this.cache.get(f.blob);
-    if (hit) return hit;
+  /** A small blob not in the cache, read whole once (the data plane's views copied out) and kept. */
+  private async readSmall(f: Downloadable, gone: ErrorCode): Promise<Buffer> {
     const bytes = Buffer.allocUnsafe(f.size);
     let got = 0;
     if (f.size > 0) {

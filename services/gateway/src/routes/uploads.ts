@@ -70,10 +70,13 @@ export function uploadRoutes(ctx: GatewayContext): Route[] {
       // A resumable HEAD asks where an upload stands: its owner's question. Downloads are anyone's.
       auth: (ex) => (resumableHead(ex) ? 'basic' : 'none'),
       params: { id: id('upload_not_found') },
-      async handler({ ex, user, params }) {
+      handler({ ex, user, params }) {
         const resumable = resumableHead(ex);
         if (resumable) return headResumable(ctx, ex, resumable, { owner: user, id: params.id });
-        await sendUpload(ctx, ex, await ctx.uploadRecords.get(params.id));
+        // A kept record is answered in this turn (with a cached blob, no promise at all).
+        const kept = ctx.uploadRecords.peek(params.id);
+        if (kept) return sendUpload(ctx, ex, kept);
+        return ctx.uploadRecords.get(params.id).then((rec) => sendUpload(ctx, ex, rec));
       },
     }),
     route({
@@ -132,10 +135,14 @@ function asDownload(rec: UploadRecord): { d: Downloadable; headers: Record<strin
  * A simple upload's download. With `maxDownloads`, a slot is taken first (410 once the limit is
  * reached; storage's download-limits.ts) and the delivery counted when the response ends.
  */
-async function sendUpload(ctx: GatewayContext, ex: Exchange, rec: UploadRecord): Promise<void> {
-  const { bus, downloads } = ctx;
+function sendUpload(ctx: GatewayContext, ex: Exchange, rec: UploadRecord): Promise<void> | void {
   const { d, headers } = asDownload(rec);
-  if (!rec.maxDownloads || ex.req.method === 'HEAD') return downloads.send(ex, d, 'upload_not_found', headers);
+  if (!rec.maxDownloads || ex.req.method === 'HEAD') return ctx.downloads.send(ex, d, 'upload_not_found', headers);
+  return sendCounted(ctx, ex, rec, d, headers);
+}
+
+async function sendCounted(ctx: GatewayContext, ex: Exchange, rec: UploadRecord, d: Downloadable, headers: Record<string, string>): Promise<void> {
+  const { bus, downloads } = ctx;
   const slot = await bus.request(COMMANDS.uploadDeliveryBegin, { id: rec.id });
   await countedDownload(
     ex,
