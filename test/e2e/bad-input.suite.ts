@@ -341,7 +341,8 @@ export const CASES: BadCase[] = [
   },
   {
     name: 'headers named like Object properties',
-    send: (c) => raw(c, `GET ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nconstructor: a\r\ntoString: b\r\nhasOwnProperty: c\r\nvalueOf: d\r\nvalueOf: e\r\nAuthorization: ${c.auth}\r\n\r\n`),
+    send: (c) =>
+      raw(c, `GET ${c.path}/sessions HTTP/1.1\r\nHost: x\r\nconstructor: a\r\ntoString: b\r\nhasOwnProperty: c\r\nvalueOf: d\r\nvalueOf: e\r\nAuthorization: ${c.auth}\r\n\r\n`),
     status: 200,
   },
   // uWebSockets.js v20.30 never hands a request with "_" in a header name to the application:

@@ -54,15 +54,9 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
   app.any('/*', (res: HttpResponse, req: HttpRequest) => {
     const info = snapshot(req, res);
     if (cfg['http.trustProxy'] && info.headers['x-forwarded-for']) info.remote = info.headers['x-forwarded-for'].split(',')[0].trim();
-    let problem: AppError | null = info.problem;
-    const h = info.headers;
-    const te = h['transfer-encoding'];
-    const cl = h['content-length'];
-    if (!problem && cl !== undefined && !/^\d{1,15}$/.test(cl)) problem = new AppError('bad_request', 'invalid content-length');
-    if (!problem && te !== undefined && cl !== undefined) problem = new AppError('bad_request', 'content-length with transfer-encoding');
-    if (!problem && te !== undefined && te.toLowerCase() !== 'chunked') problem = new AppError('bad_request', 'unsupported transfer-encoding');
-    if (!problem && info.path.length + info.query.length > maxUrl) problem = new AppError('uri_too_long');
-    if (!problem && info.headerBytes > maxHeaders) problem = new AppError('headers_too_large');
+    const problem = info.problem ?? framingProblem(info, maxUrl, maxHeaders);
+    const te = info.headers['transfer-encoding'];
+    const cl = info.headers['content-length'];
     const hasBody = te !== undefined || (cl !== undefined && cl !== '0');
     const ex = new Exchange(res, info, log, !problem && hasBody, base, access);
     if (problem) {
@@ -123,6 +117,18 @@ export function mountRoutes(app: TemplatedApp, ctx: GatewayContext, auth: Authen
     }
   }
   return { inFlight };
+}
+
+/** What makes a request's framing or size unacceptable before it is routed (answered 400/414/431, closing). */
+function framingProblem(info: Snapshot, maxUrl: number, maxHeaders: number): AppError | null {
+  const te = info.headers['transfer-encoding'];
+  const cl = info.headers['content-length'];
+  if (cl !== undefined && !/^\d{1,15}$/.test(cl)) return new AppError('bad_request', 'invalid content-length');
+  if (te !== undefined && cl !== undefined) return new AppError('bad_request', 'content-length with transfer-encoding');
+  if (te !== undefined && te.toLowerCase() !== 'chunked') return new AppError('bad_request', 'unsupported transfer-encoding');
+  if (info.path.length + info.query.length > maxUrl) return new AppError('uri_too_long');
+  if (info.headerBytes > maxHeaders) return new AppError('headers_too_large');
+  return null;
 }
 
 /**
