@@ -1,4 +1,4 @@
-import { COMMANDS, DELIVERY_LEASE_MS, type FileRecord } from '@fileshare/shared';
+import { BoundedMap, COMMANDS, DELIVERY_LEASE_MS, type FileRecord } from '@fileshare/shared';
 import { countedDownload } from '../http/counted-download.js';
 import type { Downloadable } from '../http/download.js';
 import type { GatewayContext } from '../context.js';
@@ -7,17 +7,21 @@ import { renderToken } from '../render.js';
 import { id, route, tokenId, type Route } from '../router.js';
 
 /**
- * A ready file's download form, made once per record object: Downloads memoizes a
- * representation's headers by this object (and by the extra headers' object), so an in-process
- * bus that hands out the tokens service's kept record each time (all-in-one) formats them once.
+ * Ready files' download forms, by blob key: Downloads memoizes a representation's headers by this
+ * object (and by the extra headers' object). On NATS every download's record is decoded afresh,
+ * so a form per record object formatted the headers (dates, digest, disposition) for every
+ * download of a file shared through many tokens. A blob key names one stored file; its form is
+ * reused only while every field it holds is the same.
  */
-const forms = new WeakMap<FileRecord, Downloadable>();
+const forms = new BoundedMap<string, Downloadable>(1024);
 function downloadable(file: FileRecord): Downloadable {
-  let d = forms.get(file);
-  if (!d) {
-    d = { blob: file.blob!, size: file.size!, name: file.name, contentType: file.contentType, sha256: file.sha256!, modifiedAt: file.storedAt ?? file.createdAt };
-    forms.set(file, d);
-  }
+  const blob = file.blob!;
+  const modifiedAt = file.storedAt ?? file.createdAt;
+  const kept = forms.get(blob);
+  if (kept && kept.size === file.size && kept.name === file.name && kept.contentType === file.contentType && kept.sha256 === file.sha256 && kept.modifiedAt === modifiedAt)
+    return kept;
+  const d: Downloadable = { blob, size: file.size!, name: file.name, contentType: file.contentType, sha256: file.sha256!, modifiedAt };
+  forms.set(blob, d);
   return d;
 }
 /** A token's download is for one client: never cached on the way. */
