@@ -238,6 +238,8 @@ export function apiSuite(label: string, start: () => Promise<Deployment>): void 
 
   t('DELETE /uploads/:id is the owner’s; then the upload is gone', async (tt) => {
     const up = await upload(A, U, 'bye');
+    // Downloaded first on both gateways: each keeps the record (and the bytes) it must then forget.
+    for (const g of [A, B]) tt.is((await http(`${g}/uploads/${up.json.id}`)).body.toString(), 'bye');
     tt.is((await http(`${A}/uploads/${up.json.id}`, { method: 'DELETE', auth: ALICE })).status, 404);
     tt.is((await http(`${A}/uploads/${up.json.id}`, { method: 'DELETE' })).status, 401);
     const del = await http(`${B}/uploads/${up.json.id}`, { method: 'DELETE', auth: U });
