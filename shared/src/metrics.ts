@@ -9,8 +9,28 @@ collectDefaultMetrics({ register: registry, prefix: 'fileshare_' });
 
 const opts = { registers: [registry] };
 
+/** One label set's HTTP requests not yet handed to the counter (`requestCount`). */
+interface Tally {
+  labels: { route: string; method: string; status: string };
+  n: number;
+}
+const requestTallies: Tally[] = [];
+
 export const metrics = {
-  httpRequests: new Counter({ ...opts, name: 'fileshare_http_requests_total', help: 'HTTP requests by route, method and status.', labelNames: ['route', 'method', 'status'] }),
+  httpRequests: new Counter({
+    ...opts,
+    name: 'fileshare_http_requests_total',
+    help: 'HTTP requests by route, method and status.',
+    labelNames: ['route', 'method', 'status'],
+    // Counted in plain numbers (requestCount); handed over whenever the registry is read.
+    collect() {
+      for (const t of requestTallies)
+        if (t.n > 0) {
+          this.inc(t.labels, t.n);
+          t.n = 0;
+        }
+    },
+  }),
   httpDuration: new Histogram({
     ...opts,
     name: 'fileshare_http_request_duration_seconds',
@@ -61,3 +81,19 @@ export const metrics = {
     labelNames: ['reason'] as const,
   }),
 };
+
+/**
+ * The request counter of one (route, method, status), for a caller that resolves it once and
+ * counts every request: a plain number, handed to `fileshare_http_requests_total` when /metrics is
+ * read. (prom-client builds and looks up a hash of the label object on every `inc`: ~2 % of a 4 KiB
+ * GET's samples.)
+ */
+export function requestCount(route: string, method: string, status: string): { inc(): void } {
+  const t: Tally = { labels: { route, method, status }, n: 0 };
+  requestTallies.push(t);
+  return {
+    inc: () => {
+      t.n++;
+    },
+  };
+}

@@ -3,6 +3,7 @@ import { parseBasic } from '../../services/gateway/src/auth/authenticator.js';
 import { FailureThrottle } from '../../services/gateway/src/auth/throttle.js';
 import { BlobCache } from '../../services/gateway/src/cache/blob-cache.js';
 import { cleanFileName, contentDisposition } from '../../services/gateway/src/http/disposition.js';
+import { redactPath, redactSegments } from '../../services/gateway/src/http/log-path.js';
 import { parseRange } from '../../services/gateway/src/http/range.js';
 import { splitPath } from '../../services/gateway/src/router.js';
 
@@ -118,4 +119,47 @@ test('the small-file cache stays within its bytes, keeps what is read over what 
     for (const k of ['a', 'c', 'd', `k${i}`]) cache.get(k);
     t.true(cache.size <= 10 * 1024, `after ${i}: ${cache.size}`);
   }
+});
+
+test('redactPath skips only paths the whole rule leaves alone: 20,000 generated paths agree with it', (t) => {
+  const id = '3f2b8c1e-4d5a-4b6c-8d7e-9f0a1b2c3d4e';
+  const token = 'AZ09az_-'.repeat(4);
+  const pieces = [
+    'rtc',
+    'fileshare',
+    'uploads',
+    'sessions',
+    'files',
+    'tokens',
+    'TOKENS',
+    'Tokens',
+    '%74okens',
+    'tokenz',
+    '',
+    id,
+    id.toUpperCase(),
+    token,
+    token + 'x',
+    token.slice(1),
+    `${id}x`,
+    'a'.repeat(40),
+    '.'.repeat(36),
+    '%2F',
+    '%E0%A4%A',
+    'x%20y',
+    `${token.slice(0, 16)}%2D${token.slice(16)}`,
+  ];
+  let seed = 1446;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+  let redacted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const n = next() % 7;
+    const path = (next() % 9 === 0 ? '' : '/') + Array.from({ length: n }, () => pieces[next() % pieces.length]).join('/');
+    const want = redactSegments(path);
+    if (want !== path) redacted++;
+    if (redactPath(path) !== want) return t.fail(`${path}: ${redactPath(path)} where the rule gives ${want}`);
+  }
+  t.true(redacted > 5_000, `only ${redacted} of the generated paths had anything to redact`);
+  t.is(redactPath(`/rtc/fileshare/uploads/${id}`), `/rtc/fileshare/uploads/${id}`);
+  t.is(redactPath(`/rtc/fileshare/sessions/${id}/files/${id}/tokens/${token}`), `/rtc/fileshare/sessions/${id}/files/${id}/tokens/:token`);
 });

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { metrics, toAppError, type AccessLine, type Logger } from '@fileshare/shared';
+import { metrics, requestCount, toAppError, type AccessLine, type Logger } from '@fileshare/shared';
 import type { HttpResponse } from '../uws.js';
 import { UwsBody } from './body.js';
 import { apiRelative } from '../router.js';
@@ -240,7 +240,7 @@ function requestMetrics(route: string, method: string, status: number): RequestM
   const key = `${route} ${m} ${status}`;
   let found = children.get(key);
   if (!found) {
-    found = { count: metrics.httpRequests.labels(route, m, String(status)), duration: metrics.httpDuration.labels(route, m) };
+    found = { count: requestCount(route, m, String(status)), duration: metrics.httpDuration.labels(route, m) };
     children.set(key, found);
   }
   return found;
